@@ -1,0 +1,229 @@
+"""The ``propgrade`` command. The only module that prints."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+import propgrade
+from propgrade.batch import discover, grade_batch
+from propgrade.config import (
+    CONFIG_NAME,
+    RELEASED_CONFIG_NAME,
+    AssignmentConfig,
+    find_course_config,
+    load_course,
+    load_released,
+)
+from propgrade.engine import grade_submission, prepare
+from propgrade.errors import PropgradeError
+from propgrade.release import release
+from propgrade.results import SubmissionResult
+
+EPILOG = """\
+examples:
+  propgrade grade examples/submissions --assignment linear_classifiers --out out/demo
+  propgrade grade submissions/ --assignment linear_classifiers --out out/ --jobs 4
+  propgrade release linear_classifiers
+  cd assignments/linear_classifiers && propgrade check
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="propgrade",
+        description="Property-based autograding for numerical exercises.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"propgrade {propgrade.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    grade = sub.add_parser(
+        "grade",
+        help="grade a folder of submissions (one subfolder per student)",
+        description="Grade every student folder in SUBMISSIONS and write OUT/grades.csv and "
+        "OUT/<student>/results.json (Gradescope's schema).",
+        epilog="example:\n  propgrade grade examples/submissions --assignment linear_classifiers "
+        "--out out/demo --jobs 2",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    grade.add_argument("submissions", type=Path, help="folder with one subfolder per student")
+    grade.add_argument(
+        "--assignment", "-a", required=True, help="assignment name in the course file"
+    )
+    grade.add_argument("--out", "-o", type=Path, required=True, help="output folder")
+    grade.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=min(os.cpu_count() or 1, 8),
+        help="submissions graded in parallel (default: number of CPUs)",
+    )
+    grade.add_argument(
+        "--config", "-c", type=Path, help=f"course file (default: nearest {CONFIG_NAME})"
+    )
+    grade.add_argument("--quiet", "-q", action="store_true", help="no progress and no table")
+
+    check = sub.add_parser(
+        "check",
+        help="run the public checks on your own work (students)",
+        description="Run the public checks of a released assignment against your graded "
+        "file and show the smallest failing input for every failed check.",
+        epilog="example:\n  cd assignments/linear_classifiers && propgrade check",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument(
+        "path",
+        nargs="?",
+        type=Path,
+        default=Path("."),
+        help=f"the assignment folder (with {RELEASED_CONFIG_NAME}) or your graded file; "
+        "default: the current folder",
+    )
+
+    rel = sub.add_parser(
+        "release",
+        help="generate the student release of an assignment from its solution",
+        description="Write stubs, public checks and assignment.yaml for students, from the "
+        "reference solution's ### BEGIN/END SOLUTION markers.",
+        epilog="example:\n  propgrade release linear_classifiers",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    rel.add_argument("assignment", help="assignment name in the course file")
+    rel.add_argument("--out", "-o", type=Path, help="destination (default: the 'release' path)")
+    rel.add_argument(
+        "--config", "-c", type=Path, help=f"course file (default: nearest {CONFIG_NAME})"
+    )
+    return parser
+
+
+def _course_assignment(config: Path | None, name: str) -> AssignmentConfig:
+    path = config or find_course_config(Path.cwd())
+    if path is None:
+        raise PropgradeError(
+            f"no {CONFIG_NAME} found in {Path.cwd()} or its parents",
+            hint=f"run from the course folder or pass --config path/to/{CONFIG_NAME}",
+        )
+    return load_course(path).assignment(name)
+
+
+def _cmd_grade(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.jobs < 1:
+        raise PropgradeError(f"--jobs must be at least 1, got {args.jobs}")
+    assignment = _course_assignment(args.config, args.assignment)
+    submissions = discover(args.submissions)
+    if not args.quiet:
+        print(f"preparing {assignment.name}: {len(assignment.checks)} checks", file=err)
+    plan = prepare(assignment)
+
+    def progress(done: int, total: int, result: SubmissionResult) -> None:
+        if not args.quiet:
+            print(
+                f"[{done}/{total}] {result.student}: {result.score:g}/{result.max_score:g}"
+                f" ({result.seconds:.1f}s)",
+                file=err,
+                flush=True,
+            )
+
+    report = grade_batch(plan, submissions, args.out, jobs=args.jobs, progress=progress)
+    if not args.quiet:
+        _print_table(report.results, out)
+        print(
+            f"graded {len(report.results)} submissions in {report.seconds:.1f}s; "
+            f"grades in {report.grades_csv}",
+            file=out,
+        )
+    for student in report.internal_errors:
+        print(f"warning: grading {student} hit an internal error; see its results.json", file=err)
+    return 0
+
+
+def _print_table(results: Sequence[SubmissionResult], out: TextIO) -> None:
+    width = max([len("student"), *(len(r.student) for r in results)])
+    print(f"{'student':<{width}}  {'score':>11}  failed checks / problem", file=out)
+    for r in results:
+        failed = [c.id for c in r.checks if not c.passed]
+        if r.error:
+            note = r.error.splitlines()[0][:70]
+        elif failed:
+            note = ", ".join(failed[:3]) + (
+                f" (+{len(failed) - 3} more)" if len(failed) > 3 else ""
+            )
+        else:
+            note = "all checks passed"
+        print(f"{r.student:<{width}}  {r.score:>5g}/{r.max_score:<5g}  {note}", file=out)
+
+
+def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    path: Path = args.path.resolve()
+    folder = path.parent if path.is_file() else path
+    if not (folder / RELEASED_CONFIG_NAME).is_file():
+        raise PropgradeError(
+            f"{folder}: no {RELEASED_CONFIG_NAME} here",
+            hint="run propgrade check inside the released assignment folder",
+        )
+    assignment = load_released(folder)
+    if path.is_file() and path.name != assignment.graded_file:
+        raise PropgradeError(
+            f"{path}: the graded file of {assignment.name} is {assignment.graded_file}"
+        )
+    print(f"running the public checks of {assignment.name} on {assignment.graded_file}", file=err)
+    plan = prepare(assignment, public_only=True)
+    result = grade_submission(plan, "you", folder)
+    if result.error:
+        print(f"error: {result.error}", file=out)
+    passed = 0
+    for c in result.checks:
+        if c.passed:
+            passed += 1
+            print(f"passed  {c.id}", file=out)
+            continue
+        print(f"FAILED  {c.id}: {c.sentence}", file=out)
+        if c.feedback is not None and not result.error:
+            for line in c.feedback.render().splitlines():
+                print(f"        {line}", file=out)
+    failed = len(result.checks) - passed
+    print(f"{passed} passed, {failed} failed", file=out)
+    return 0 if failed == 0 else 1
+
+
+def _cmd_release(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    assignment = _course_assignment(args.config, args.assignment)
+    target = release(assignment, args.out.resolve() if args.out else None)
+    print(f"released {assignment.name} to {target}", file=out)
+    return 0
+
+
+def main(
+    argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    if args.command is None:
+        parser.print_help(out)
+        return 2
+    commands = {"grade": _cmd_grade, "check": _cmd_check, "release": _cmd_release}
+    try:
+        return commands[args.command](args, out, err)
+    except PropgradeError as exc:
+        print(f"error: {exc.message}", file=err)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=err)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=err)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

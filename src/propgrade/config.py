@@ -1,0 +1,324 @@
+"""Loading and validating grading.yaml, the course file.
+
+Every problem is reported as a ``ConfigError`` naming the file, the key path and, for a
+misspelt key, the nearest valid one: a course file is edited by hand, under time pressure.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from propgrade.calls import Limits
+from propgrade.errors import ConfigError
+
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+CONFIG_NAME = "grading.yaml"
+RELEASED_CONFIG_NAME = "assignment.yaml"
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    id: str
+    points: float
+    visibility: str = "visible"
+    max_examples: int | None = None
+
+
+@dataclass(frozen=True)
+class HypothesisConfig:
+    seed: int = 0
+    max_examples: int = 20
+
+
+@dataclass(frozen=True)
+class AssignmentConfig:
+    name: str
+    root: Path  # the directory that relative paths are resolved against
+    graded_file: str
+    functions: tuple[str, ...]
+    graders: Path
+    solution: Path | None
+    release: Path | None
+    hypothesis: HypothesisConfig
+    limits: Limits
+    checks: tuple[CheckConfig, ...]
+    source: Path = field(compare=False)  # the YAML file, for messages
+    digest: str = ""  # hash of the assignment's config, recorded with every result
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.points for c in self.checks)
+
+    def check(self, check_id: str) -> CheckConfig:
+        for c in self.checks:
+            if c.id == check_id:
+                return c
+        raise KeyError(check_id)
+
+    @property
+    def reference_file(self) -> Path | None:
+        return None if self.solution is None else self.solution / self.graded_file
+
+
+@dataclass(frozen=True)
+class CourseConfig:
+    source: Path
+    assignments: Mapping[str, AssignmentConfig]
+
+    def assignment(self, name: str) -> AssignmentConfig:
+        try:
+            return self.assignments[name]
+        except KeyError:
+            raise ConfigError(
+                f"{self.source}: no assignment named {name!r}",
+                hint=_suggest(name, list(self.assignments))
+                or f"defined assignments: {', '.join(sorted(self.assignments)) or 'none'}",
+            ) from None
+
+
+class _Reader:
+    """Walks a parsed YAML tree, remembering the key path for error messages."""
+
+    def __init__(self, source: Path) -> None:
+        self.source = source
+
+    def fail(self, path: str, message: str, hint: str | None = None) -> ConfigError:
+        where = f"{self.source}: {path}: " if path else f"{self.source}: "
+        return ConfigError(where + message, hint=hint)
+
+    def mapping(self, value: object, path: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(path, f"expected a mapping, got {_kind(value)}")
+        for key in value:
+            if not isinstance(key, str):
+                raise self.fail(path, f"keys must be strings, got {key!r}")
+        return value
+
+    def keys(self, value: dict[str, Any], path: str, allowed: set[str], required: set[str]) -> None:
+        for key in value:
+            if key not in allowed:
+                raise self.fail(_join(path, key), "unknown key", _suggest(key, sorted(allowed)))
+        for key in sorted(required):
+            if key not in value:
+                raise self.fail(_join(path, key), "required key is missing")
+
+    def string(self, value: object, path: str) -> str:
+        if not isinstance(value, str) or not value:
+            raise self.fail(path, f"expected a non-empty string, got {_kind(value)}")
+        return value
+
+    def integer(self, value: object, path: str, minimum: int | None = None) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(path, f"expected an integer, got {_kind(value)}")
+        if minimum is not None and value < minimum:
+            raise self.fail(path, f"must be at least {minimum}, got {value}")
+        return value
+
+    def number(self, value: object, path: str, positive: bool = False) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(path, f"expected a number, got {_kind(value)}")
+        if positive and value <= 0:
+            raise self.fail(path, f"must be greater than 0, got {value}")
+        if value < 0:
+            raise self.fail(path, f"must not be negative, got {value}")
+        return float(value)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "nothing (null)"
+    return f"{type(value).__name__} {value!r}"[:80]
+
+
+def _suggest(word: str, options: list[str]) -> str | None:
+    lowered = {o.lower(): o for o in options}
+    close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+    return f"did you mean {lowered[close[0]]!r}?" if close else None
+
+
+def _limits(r: _Reader, raw: object, path: str) -> Limits:
+    data = r.mapping(raw, path)
+    allowed = {"call_seconds", "submission_seconds", "memory_mb", "output_kb"}
+    r.keys(data, path, allowed, set())
+    base = Limits()
+    return Limits(
+        call_seconds=r.number(
+            data.get("call_seconds", base.call_seconds), _join(path, "call_seconds"), True
+        ),
+        submission_seconds=r.number(
+            data.get("submission_seconds", base.submission_seconds),
+            _join(path, "submission_seconds"),
+            True,
+        ),
+        memory_mb=r.integer(data.get("memory_mb", base.memory_mb), _join(path, "memory_mb"), 256),
+        output_bytes=1024
+        * r.integer(data.get("output_kb", base.output_bytes // 1024), _join(path, "output_kb"), 1),
+    )
+
+
+def _hypothesis(r: _Reader, raw: object, path: str) -> HypothesisConfig:
+    data = r.mapping(raw, path)
+    r.keys(data, path, {"seed", "max_examples"}, set())
+    base = HypothesisConfig()
+    return HypothesisConfig(
+        seed=r.integer(data.get("seed", base.seed), _join(path, "seed"), 0),
+        max_examples=r.integer(
+            data.get("max_examples", base.max_examples), _join(path, "max_examples"), 1
+        ),
+    )
+
+
+def _checks(r: _Reader, raw: object, path: str) -> tuple[CheckConfig, ...]:
+    data = r.mapping(raw, path)
+    if not data:
+        raise r.fail(path, "no checks are listed", "list each check id with its points")
+    out = []
+    for check_id, spec in data.items():
+        cpath = _join(path, check_id)
+        if isinstance(spec, int | float) and not isinstance(spec, bool):
+            spec = {"points": spec}
+        body = r.mapping(spec, cpath)
+        r.keys(body, cpath, {"points", "visibility", "max_examples"}, {"points"})
+        visibility = body.get("visibility", "visible")
+        if visibility not in VISIBILITIES:
+            raise r.fail(
+                _join(cpath, "visibility"),
+                f"unknown visibility {visibility!r} (one of {', '.join(VISIBILITIES)})",
+                _suggest(str(visibility), list(VISIBILITIES)),
+            )
+        max_examples = body.get("max_examples")
+        out.append(
+            CheckConfig(
+                id=check_id,
+                points=r.number(body["points"], _join(cpath, "points")),
+                visibility=visibility,
+                max_examples=None
+                if max_examples is None
+                else r.integer(max_examples, _join(cpath, "max_examples"), 1),
+            )
+        )
+    return tuple(out)
+
+
+_ASSIGNMENT_KEYS = {
+    "graded_file",
+    "functions",
+    "graders",
+    "solution",
+    "release",
+    "hypothesis",
+    "limits",
+    "checks",
+}
+
+
+def parse_assignment(
+    name: str, raw: object, path: str, r: _Reader, root: Path, *, released: bool = False
+) -> AssignmentConfig:
+    data = r.mapping(raw, path)
+    required = {"graded_file", "functions", "checks"} | (set() if released else {"graders"})
+    r.keys(data, path, _ASSIGNMENT_KEYS, required)
+    functions = data["functions"]
+    if not isinstance(functions, list) or not functions:
+        raise r.fail(_join(path, "functions"), "expected a non-empty list of function names")
+    names = tuple(r.string(f, f"{_join(path, 'functions')}[{i}]") for i, f in enumerate(functions))
+    graded_file = r.string(data["graded_file"], _join(path, "graded_file"))
+    if "/" in graded_file or not graded_file.endswith(".py"):
+        raise r.fail(
+            _join(path, "graded_file"),
+            f"expected a file name like 'losses.py', got {graded_file!r}",
+        )
+
+    def directory(key: str, default: str | None) -> Path | None:
+        value = data.get(key, default)
+        if value is None:
+            return None
+        return (root / r.string(value, _join(path, key))).resolve()
+
+    graders = directory("graders", "checks")
+    assert graders is not None
+    digest = hashlib.sha256(yaml.safe_dump({name: raw}, sort_keys=True).encode()).hexdigest()
+    return AssignmentConfig(
+        name=name,
+        root=root,
+        graded_file=graded_file,
+        functions=names,
+        graders=graders,
+        solution=directory("solution", None),
+        release=directory("release", None),
+        hypothesis=_hypothesis(r, data.get("hypothesis", {}), _join(path, "hypothesis")),
+        limits=_limits(r, data.get("limits", {}), _join(path, "limits")),
+        checks=_checks(r, data["checks"], _join(path, "checks")),
+        source=r.source,
+        digest=digest[:16],
+    )
+
+
+def _read_yaml(path: Path) -> object:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: file not found",
+            hint=f"run propgrade from the course directory that holds {CONFIG_NAME}, "
+            "or pass --config PATH",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+
+
+def load_course(path: Path) -> CourseConfig:
+    """Load and validate a course's grading.yaml."""
+    path = path.resolve()
+    r = _Reader(path)
+    data = r.mapping(_read_yaml(path), "")
+    r.keys(data, "", {"course", "assignments"}, {"assignments"})
+    if "course" in data:
+        r.string(data["course"], "course")
+    assignments_raw = r.mapping(data["assignments"], "assignments")
+    if not assignments_raw:
+        raise r.fail("assignments", "no assignments are defined")
+    assignments = {
+        name: parse_assignment(name, raw, _join("assignments", name), r, path.parent)
+        for name, raw in assignments_raw.items()
+    }
+    return CourseConfig(source=path, assignments=assignments)
+
+
+def load_released(folder: Path) -> AssignmentConfig:
+    """Load the assignment.yaml that ``propgrade release`` writes into a student folder."""
+    path = (folder / RELEASED_CONFIG_NAME).resolve()
+    r = _Reader(path)
+    data = r.mapping(_read_yaml(path), "")
+    r.keys(data, "", {"assignment"}, {"assignment"})
+    body = r.mapping(data["assignment"], "assignment")
+    name = r.string(body.get("name"), "assignment.name")
+    rest = {k: v for k, v in body.items() if k != "name"}
+    return parse_assignment(name, rest, "assignment", r, path.parent, released=True)
+
+
+def find_course_config(start: Path) -> Path | None:
+    """The nearest grading.yaml in ``start`` or one of its parents."""
+    for folder in [start.resolve(), *start.resolve().parents]:
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    return None

@@ -1,0 +1,317 @@
+"""Grading one submission: replay the drawn cases, then shrink what failed.
+
+``prepare`` does the per-assignment work once (load graders and reference, draw cases);
+``grade_submission`` then costs one worker and a few batched round trips per student.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hypothesis.errors import UnsatisfiedAssumption
+
+import propgrade
+from propgrade.calls import Call, CallOutcome, FailureKind, Limits
+from propgrade.cases import draw_cases, shrink
+from propgrade.checks import Check, CheckFailed, StudentCallFailed
+from propgrade.config import AssignmentConfig
+from propgrade.display import format_value
+from propgrade.errors import ConfigError
+from propgrade.loading import load_checks, load_reference
+from propgrade.proxies import CallKey, LiveProxy, NeedCalls, ReferenceModule, ReplayProxy
+from propgrade.results import FAILED, PASSED, CheckResult, Feedback, SubmissionResult
+from propgrade.sandbox import Layer
+from propgrade.worker import Worker
+
+MAX_ROUNDS = 16
+_NO_SHRINK = {FailureKind.TIMEOUT, FailureKind.CRASH, FailureKind.BUDGET, FailureKind.SKIPPED}
+
+
+@dataclass
+class Plan:
+    """Everything about an assignment that does not depend on the submission."""
+
+    assignment: AssignmentConfig
+    checks: list[Check]
+    cases: dict[str, list[Any]]
+    budgets: dict[str, int]
+    reference: ReferenceModule | None
+    layer: Layer | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def limits(self) -> Limits:
+        return self.assignment.limits
+
+
+def prepare(
+    assignment: AssignmentConfig, *, public_only: bool = False, layer: Layer | None = None
+) -> Plan:
+    """Load graders and reference and draw every check's cases."""
+    loaded = {c.id: c for c in load_checks(assignment.graders, public_only=public_only)}
+    configured = [c.id for c in assignment.checks]
+    _match_checks(assignment, loaded, configured, public_only)
+    checks = [loaded[cid] for cid in configured if cid in loaded]
+    reference = None
+    if any(c.uses_reference for c in checks):
+        ref_file = assignment.reference_file
+        if ref_file is None:
+            raise ConfigError(
+                f"{assignment.source}: assignments.{assignment.name}.solution: "
+                "hidden checks need the reference solution but no 'solution' folder is set"
+            )
+        reference = ReferenceModule(load_reference(ref_file))
+    budgets: dict[str, int] = {}
+    cases: dict[str, list[Any]] = {}
+    seed = assignment.hypothesis.seed
+    for c in checks:
+        cfg = assignment.check(c.id)
+        budgets[c.id] = cfg.max_examples or c.max_examples or assignment.hypothesis.max_examples
+        cases[c.id] = draw_cases(c, budgets[c.id], seed)
+    meta = {
+        "propgrade_version": propgrade.__version__,
+        "config_hash": assignment.digest,
+        "hypothesis_seed": seed,
+        "graders_hash": _graders_hash(assignment.graders),
+    }
+    return Plan(assignment, checks, cases, budgets, reference, layer, meta)
+
+
+def _graders_hash(folder: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(folder.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _match_checks(
+    assignment: AssignmentConfig,
+    loaded: dict[str, Check],
+    configured: list[str],
+    public_only: bool,
+) -> None:
+    import difflib
+
+    where = f"{assignment.source}: assignments.{assignment.name}.checks"
+    for cid in configured:
+        if cid not in loaded and not public_only:
+            close = difflib.get_close_matches(cid, list(loaded), n=1)
+            raise ConfigError(
+                f"{where}.{cid}: no grader defines this check",
+                hint=f"did you mean {close[0]!r}?"
+                if close
+                else f"graders are in {assignment.graders}",
+            )
+    for cid in loaded:
+        if cid not in configured:
+            raise ConfigError(
+                f"{where}: check {cid!r} is defined by a grader but has no entry here",
+                hint=f"add '{cid}: {{points: 1, visibility: visible}}' under checks",
+            )
+
+
+@dataclass
+class _Run:
+    check: Check
+    index: int
+    case: Any
+    error: BaseException | None = None
+    done: bool = False
+    skipped: bool = False
+
+
+def _evaluate(plan: Plan, worker: Worker, cache: dict[CallKey, CallOutcome]) -> list[_Run]:
+    """Replay every case of every check, fetching missing answers in batched rounds."""
+    runs = [_Run(c, i, case) for c in plan.checks for i, case in enumerate(plan.cases[c.id])]
+    pending = list(runs)
+    for _ in range(MAX_ROUNDS):
+        missing: dict[CallKey, Call] = {}
+        still: list[_Run] = []
+        for run in pending:
+            proxy = ReplayProxy(cache, missing)
+            try:
+                run.check.run(run.case, proxy, plan.reference)
+            except NeedCalls:
+                still.append(run)
+                continue
+            except UnsatisfiedAssumption:
+                run.skipped = True
+            except Exception as exc:
+                run.error = exc
+            run.done = True
+        pending = _drop_after_first_failure(still, runs)
+        if not missing or not pending:
+            break
+        answers = worker.run(list(missing.values()))
+        cache.update(zip(missing.keys(), answers, strict=True))
+    for run in pending:
+        run.error = RuntimeError("the property needed more rounds of calls than allowed")
+        run.done = True
+    return runs
+
+
+def _drop_after_first_failure(pending: list[_Run], runs: list[_Run]) -> list[_Run]:
+    # Only the first failing case of a check is reported, so later cases need no calls.
+    first_fail: dict[str, int] = {}
+    for run in runs:
+        if run.error is not None:
+            first_fail[run.check.id] = min(first_fail.get(run.check.id, run.index), run.index)
+    return [r for r in pending if r.index < first_fail.get(r.check.id, len(runs) + 1)]
+
+
+def feedback_for(error: BaseException, case: Any, shrunk: bool) -> Feedback:
+    counterexample = repr(case)
+    if isinstance(error, CheckFailed):
+        return Feedback(
+            message=error.message,
+            counterexample=counterexample,
+            expected="" if error.expected is None else format_value(error.expected),
+            got="" if error.got is None else format_value(error.got),
+            shrunk=shrunk,
+        )
+    if isinstance(error, StudentCallFailed):
+        return Feedback(
+            message=str(error),
+            counterexample=counterexample,
+            traceback=error.failure.traceback,
+            shrunk=shrunk,
+        )
+    return Feedback(
+        message=f"the grader itself failed on this input (not your fault): {error!r}",
+        counterexample=counterexample,
+        internal_error=True,
+    )
+
+
+def _worth_shrinking(error: BaseException) -> bool:
+    if isinstance(error, StudentCallFailed):
+        return error.failure.kind not in _NO_SHRINK
+    return isinstance(error, CheckFailed)
+
+
+def _zero_result(plan: Plan, student: str, message: str, started: float) -> SubmissionResult:
+    checks = [
+        CheckResult(
+            id=c.id,
+            sentence=c.sentence,
+            points=0.0,
+            max_points=plan.assignment.check(c.id).points,
+            status=FAILED,
+            visibility=plan.assignment.check(c.id).visibility,
+            feedback=Feedback(message=message),
+        )
+        for c in plan.checks
+    ]
+    return SubmissionResult(
+        student=student,
+        assignment=plan.assignment.name,
+        checks=checks,
+        error=message,
+        seconds=time.monotonic() - started,
+        meta=dict(plan.meta),
+    )
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def grade_submission(plan: Plan, student: str, folder: Path) -> SubmissionResult:
+    """Grade the graded file in ``folder``. Student misbehaviour never raises here."""
+    started = time.monotonic()
+    graded = folder / plan.assignment.graded_file
+    if not graded.is_file():
+        present = sorted(p.name for p in folder.iterdir())[:10] if folder.is_dir() else []
+        listing = ", ".join(present) if present else "nothing"
+        return _zero_result(
+            plan,
+            student,
+            f"no {plan.assignment.graded_file} found in the submission (found: {listing})",
+            started,
+        )
+    with Worker(graded, plan.limits, layer=plan.layer) as worker:
+        report = worker.start()
+        if not report.ok:
+            assert report.failure is not None
+            result = _zero_result(plan, student, report.failure.describe(), started)
+            result.output = worker.output()
+            result.meta["file_sha256"] = file_digest(graded)
+            return result
+        cache: dict[CallKey, CallOutcome] = {}
+        runs = _evaluate(plan, worker, cache)
+        checks = _score(plan, worker, cache, runs, started)
+        output = worker.output()
+    meta = dict(plan.meta)
+    meta["file_sha256"] = file_digest(graded)
+    return SubmissionResult(
+        student=student,
+        assignment=plan.assignment.name,
+        checks=checks,
+        output=output,
+        seconds=time.monotonic() - started,
+        meta=meta,
+    )
+
+
+def _score(
+    plan: Plan,
+    worker: Worker,
+    cache: dict[CallKey, CallOutcome],
+    runs: Sequence[_Run],
+    started: float,
+) -> list[CheckResult]:
+    by_check: dict[str, list[_Run]] = {}
+    for run in runs:
+        by_check.setdefault(run.check.id, []).append(run)
+    live = LiveProxy(worker.run, cache)
+    results = []
+    for c in plan.checks:
+        cfg = plan.assignment.check(c.id)
+        check_runs = by_check.get(c.id, [])
+        failures = [r for r in check_runs if r.error is not None]
+        evaluated = sum(1 for r in check_runs if r.done and not r.skipped)
+        if not failures and evaluated == 0:
+            feedback: Feedback | None = Feedback(
+                message="the grader drew no usable example for this check",
+                internal_error=True,
+            )
+            status = FAILED
+        elif not failures:
+            feedback, status = None, PASSED
+        else:
+            first = min(failures, key=lambda r: r.index)
+            assert first.error is not None
+            feedback = feedback_for(first.error, first.case, shrunk=False)
+            over_budget = time.monotonic() - started > plan.limits.submission_seconds
+            if _worth_shrinking(first.error) and not over_budget:
+                found = shrink(
+                    c,
+                    lambda case, check=c: check.run(case, live, plan.reference),
+                    plan.budgets[c.id],
+                    plan.assignment.hypothesis.seed,
+                )
+                if found is not None and _worth_reporting(found.error):
+                    feedback = feedback_for(found.error, found.case, shrunk=True)
+            status = FAILED
+        results.append(
+            CheckResult(
+                id=c.id,
+                sentence=c.sentence,
+                points=cfg.points if status == PASSED else 0.0,
+                max_points=cfg.points,
+                status=status,
+                visibility=cfg.visibility,
+                feedback=feedback,
+                examples=evaluated,
+            )
+        )
+    return results
+
+
+def _worth_reporting(error: BaseException) -> bool:
+    return isinstance(error, CheckFailed | StudentCallFailed)

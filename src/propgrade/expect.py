@@ -1,0 +1,120 @@
+"""Coercing student values and comparing them, raising ``CheckFailed`` with expected vs got.
+
+Student values arrive as decoded data; these helpers turn them into float64 numbers and
+arrays of an expected shape, so a property never compares objects of the student's making.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from propgrade.calls import Value
+from propgrade.checks import CheckFailed
+from propgrade.display import describe_shape
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def scalar(value: Value, what: str) -> float:
+    """A real number: Python/numpy scalar, or a 0-d / single-element 1-d array is refused."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "iuf":
+            return float(value)
+        raise CheckFailed(
+            f"{what} should be a single real number",
+            expected="a float (e.g. a Python float or numpy float64)",
+            got=describe_shape(value),
+        )
+    return float(value)
+
+
+def array(value: Value, what: str, shape: tuple[int, ...]) -> FloatArray:
+    """A real float64 array of exactly ``shape``."""
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
+        raise CheckFailed(
+            f"{what} should be a real array of shape {shape}",
+            expected=f"array of shape {shape}",
+            got=describe_shape(value),
+        )
+    if value.shape != shape:
+        raise CheckFailed(
+            f"{what} has the wrong shape",
+            expected=f"shape {shape}",
+            got=f"shape {value.shape}",
+        )
+    return value.astype(np.float64)
+
+
+def pair(value: Value, what: str) -> tuple[Value, Value]:
+    if not isinstance(value, tuple) or len(value) != 2:
+        raise CheckFailed(
+            f"{what} should return a pair",
+            expected="a tuple of two values",
+            got=describe_shape(value),
+        )
+    return value[0], value[1]
+
+
+def finite(value: float | FloatArray, what: str) -> None:
+    if not np.all(np.isfinite(value)):
+        raise CheckFailed(f"{what} is not finite", expected="finite values", got=value)
+
+
+def relative_error(got: float | FloatArray, expected: float | FloatArray) -> float:
+    """max |got - expected| / max(|expected|) elementwise-max, with a floor of 1e-300.
+
+    One scale for the whole quantity: per-element relative error blows up on entries that
+    are legitimately ~0, and an absolute tolerance hides small terms such as a reg of 1e-9.
+    """
+    g = np.asarray(got, dtype=np.float64)
+    e = np.asarray(expected, dtype=np.float64)
+    if g.shape != e.shape:
+        return float("inf")
+    if not (np.all(np.isfinite(g)) and np.all(np.isfinite(e))):
+        return 0.0 if np.array_equal(g, e, equal_nan=True) else float("inf")
+    scale = max(float(np.max(np.abs(e), initial=0.0)), 1e-300)
+    return float(np.max(np.abs(g - e), initial=0.0)) / scale
+
+
+def close(
+    got: float | FloatArray,
+    expected: float | FloatArray,
+    what: str,
+    *,
+    rtol: float,
+    atol: float = 0.0,
+) -> None:
+    """Fail unless got ≈ expected: max|got-expected| <= atol + rtol * max|expected|."""
+    g = np.asarray(got, dtype=np.float64)
+    e = np.asarray(expected, dtype=np.float64)
+    if g.shape != e.shape:
+        raise CheckFailed(f"{what} has the wrong shape", expected=e.shape, got=g.shape)
+    scale = float(np.max(np.abs(e), initial=0.0)) if np.all(np.isfinite(e)) else 0.0
+    diff = np.abs(g - e)
+    ok = bool(np.all(np.isfinite(g))) and bool(np.all(diff <= atol + rtol * scale))
+    if not ok:
+        raise CheckFailed(
+            f"{what} is wrong (relative error {relative_error(g, e):.3g}, allowed {rtol:g})",
+            expected=_plain(expected),
+            got=_plain(got),
+        )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.ndarray) and value.shape == ():
+        return float(value)
+    return value
+
+
+def unchanged(before: Any, after: Value, what: str) -> None:
+    if not isinstance(after, np.ndarray) or not isinstance(before, np.ndarray):
+        raise CheckFailed(f"{what} could not be compared after the call")
+    if before.shape != after.shape or not np.array_equal(before, after, equal_nan=True):
+        raise CheckFailed(
+            f"the function modified its input {what} in place",
+            expected=before,
+            got=after,
+        )

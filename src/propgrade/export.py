@@ -1,0 +1,103 @@
+"""Writing results: Gradescope's results.json per student and the class grades.csv.
+
+Every file is written atomically (temporary file, fsync, rename), so a grader killed at
+any moment leaves either the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from propgrade.results import SubmissionResult
+
+RESULTS_NAME = "results.json"
+GRADES_NAME = "grades.csv"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _number(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else round(value, 4)
+
+
+def gradescope_results(result: SubmissionResult) -> dict[str, Any]:
+    """The submission in Gradescope's autograder results schema."""
+    tests = []
+    for number, c in enumerate(result.checks, start=1):
+        tests.append(
+            {
+                "name": f"{c.id}: {c.sentence}",
+                "number": str(number),
+                "score": _number(c.points),
+                "max_score": _number(c.max_points),
+                "status": c.status,
+                "output": "" if c.feedback is None else c.feedback.render(),
+                "visibility": c.visibility,
+            }
+        )
+    passed = sum(1 for c in result.checks if c.passed)
+    summary = (
+        f"Could not grade: {result.error}"
+        if result.error
+        else f"{passed} of {len(result.checks)} checks passed."
+    )
+    return {
+        "score": _number(result.score),
+        "max_score": _number(result.max_score),
+        "execution_time": round(result.seconds, 3),
+        "output": summary,
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+        "extra_data": {"propgrade": {"student": result.student, **result.meta}},
+    }
+
+
+def write_results_json(out: Path, result: SubmissionResult) -> Path:
+    path = out / result.student / RESULTS_NAME
+    atomic_write_text(path, json.dumps(gradescope_results(result), indent=2) + "\n")
+    return path
+
+
+def grades_csv(results: Sequence[SubmissionResult], check_ids: Sequence[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["student", "score", "max_score", *check_ids])
+    for r in sorted(results, key=lambda r: r.student):
+        points = {c.id: c.points for c in r.checks}
+        writer.writerow(
+            [
+                r.student,
+                _number(r.score),
+                _number(r.max_score),
+                *(_number(points.get(cid, 0.0)) for cid in check_ids),
+            ]
+        )
+    return buffer.getvalue()
+
+
+def write_grades_csv(
+    out: Path, results: Sequence[SubmissionResult], check_ids: Sequence[str]
+) -> Path:
+    path = out / GRADES_NAME
+    atomic_write_text(path, grades_csv(results, check_ids))
+    return path
