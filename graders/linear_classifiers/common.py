@@ -57,6 +57,45 @@ class Case:
     def with_W(self, W: np.ndarray) -> Case:
         return Case(W, self.X, self.y, self.reg)
 
+    def valid(self) -> bool:
+        """Whether the case still meets what its strategy guarantees (see subclasses)."""
+        return True
+
+    def shrink_candidates(self) -> list[Case]:
+        """Smaller or simpler versions of this case, most aggressive first.
+
+        Used to shrink a failing case to a minimal counterexample: fewer samples, classes
+        and features, then simpler numbers. Every candidate is still a valid input.
+        """
+        W, X, y = self.W, self.X, self.y
+        (n, d), c = X.shape, W.shape[1]
+        out: list[Case] = []
+        make = type(self)
+        for i in range(n if n > 1 else 0):
+            out.append(make(W, np.delete(X, i, 0), np.delete(y, i), self.reg))
+        for k in range(c if c > 2 else 0):
+            keep = y != k
+            if keep.any():
+                out.append(make(np.delete(W, k, 1), X[keep], y[keep] - (y[keep] > k), self.reg))
+        for j in range(d if d > 1 else 0):
+            out.append(make(np.delete(W, j, 0), np.delete(X, j, 1), y, self.reg))
+        if self.reg not in (0.0, 1.0):
+            out.append(make(W, X, y, 1.0))
+        for name, array in (("W", W), ("X", X)):
+            for digits in (0, 1):
+                rounded = np.round(array, digits)
+                if not np.array_equal(rounded, array):
+                    out.append(self._with(name, rounded))
+            for index in zip(*np.nonzero(array), strict=True):
+                zeroed = array.copy()
+                zeroed[index] = 0.0
+                out.append(self._with(name, zeroed))
+        return [case for case in out if case.valid()]
+
+    def _with(self, name: str, array: np.ndarray) -> Case:
+        parts = {"W": self.W, "X": self.X, "y": self.y, "reg": self.reg, name: array}
+        return type(self)(**parts)
+
     def __repr__(self) -> str:
         (n, d), c = self.X.shape, self.W.shape[1]
         return (
@@ -105,6 +144,34 @@ def near_zero_weights(draw: st.DrawFn) -> Case:
     return base.with_W(base.W * scale)
 
 
+class ZeroLossCase(Case):
+    """A case whose SVM loss is 0: every correct score beats the others by more than 1."""
+
+    def valid(self) -> bool:
+        return bool(np.all(svm_margins(self) < -1e-6))
+
+
+class BiasCase(Case):
+    """A case whose last feature is the constant 1 (the bias trick)."""
+
+    def valid(self) -> bool:
+        return bool(np.all(self.X[:, -1] == 1.0))
+
+
+@dataclass(frozen=True, eq=False)
+class Shifted:
+    """A bias case and a constant to add to every score."""
+
+    case: BiasCase
+    shift: float
+
+    def __repr__(self) -> str:
+        return f"{self.case!r}\nshift = {self.shift!r} (added to every score)"
+
+    def shrink_candidates(self) -> list[Shifted]:
+        return [Shifted(c, self.shift) for c in self.case.shrink_candidates()]  # type: ignore[arg-type]
+
+
 @st.composite
 def zero_svm_loss(draw: st.DrawFn) -> Case:
     """A case whose SVM loss is exactly 0: every correct score beats the others by > 1.
@@ -123,11 +190,11 @@ def zero_svm_loss(draw: st.DrawFn) -> Case:
     seed_matrix = draw(hnp.arrays(np.float64, (d, d), elements=st.floats(-1.0, 1.0)))
     q, r = np.linalg.qr(seed_matrix + 3.0 * np.eye(d))
     rotation = q * np.sign(np.diag(r))
-    return Case(rotation @ W, X @ rotation.T, y, 0.0)
+    return ZeroLossCase(rotation @ W, X @ rotation.T, y, 0.0)
 
 
 @st.composite
-def with_bias_column(draw: st.DrawFn) -> tuple[Case, float]:
+def with_bias_column(draw: st.DrawFn) -> Shifted:
     """A case whose last feature is the constant 1, and a shift c ~ 1000.
 
     Adding c to the last row of W adds c to every score.
@@ -135,7 +202,7 @@ def with_bias_column(draw: st.DrawFn) -> tuple[Case, float]:
     base = draw(cases(reg="zero"))
     X = base.X.copy()
     X[:, -1] = 1.0
-    return Case(base.W, X, base.y, 0.0), draw(st.floats(900.0, 1100.0))
+    return Shifted(BiasCase(base.W, X, base.y, 0.0), draw(st.floats(900.0, 1100.0)))
 
 
 @st.composite

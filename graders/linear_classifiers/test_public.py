@@ -8,9 +8,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from hypothesis import assume
-
-from propgrade import check_each, expect
+from propgrade import assume, check_each, expect
 
 from .common import (
     ALL,
@@ -18,6 +16,7 @@ from .common import (
     SVM,
     VECTORIZED,
     Case,
+    Shifted,
     cases,
     loss_and_grad,
     near_hinge_kink,
@@ -138,8 +137,8 @@ def scale_zero_loss(case: Case, student, fn: str) -> None:
     "unchanged and finite.",
     with_bias_column(),
 )
-def shift_invariance(drawn: tuple[Case, float], student, fn: str) -> None:
-    case, shift = drawn
+def shift_invariance(drawn: Shifted, student, fn: str) -> None:
+    case, shift = drawn.case, drawn.shift
     W = case.W.copy()
     W[-1, :] += shift  # the last feature is the constant 1, so every score grows by shift
     loss, dW = loss_and_grad(student.call(fn, *case.args), case, fn)

@@ -4,7 +4,15 @@ The public API for grader authors is re-exported here; everything else is intern
 """
 
 from propgrade.calls import Unsupported
-from propgrade.checks import Check, CheckFailed, CheckGroup, StudentCallFailed, check, check_each
+from propgrade.checks import (
+    Check,
+    CheckFailed,
+    CheckGroup,
+    StudentCallFailed,
+    assume,
+    check,
+    check_each,
+)
 from propgrade.errors import ConfigError, GraderError, PropgradeError
 
 __version__ = "0.1.0"
@@ -19,6 +27,7 @@ __all__ = [
     "StudentCallFailed",
     "Unsupported",
     "__version__",
+    "assume",
     "check",
     "check_each",
 ]

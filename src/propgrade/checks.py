@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from hypothesis import assume as hypothesis_assume
+from hypothesis.control import currently_in_test_context
 from hypothesis.strategies import SearchStrategy
 
 from propgrade.calls import CallOutcome, StudentFailure, Value
@@ -167,6 +169,22 @@ def _bind(fn: Callable[..., None], value: Any, uses_reference: bool) -> Property
     bound.__name__ = fn.__name__
     bound.__module__ = fn.__module__
     return bound
+
+
+class CaseRejected(Exception):
+    """Raised by ``assume`` outside Hypothesis: the case does not apply to this check."""
+
+
+def assume(condition: object) -> None:
+    """Skip the current case unless ``condition`` holds (like ``hypothesis.assume``).
+
+    Properties also run outside Hypothesis, when drawn cases are replayed against a
+    submission; there a rejected case is simply not counted.
+    """
+    if currently_in_test_context():
+        hypothesis_assume(condition)
+    elif not condition:
+        raise CaseRejected()
 
 
 class CheckFailed(AssertionError):

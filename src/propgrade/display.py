@@ -22,8 +22,8 @@ def format_value(value: Any, *, precision: int = 6) -> str:
     if isinstance(value, tuple):
         inner = ", ".join(format_value(v, precision=precision) for v in value)
         return f"({inner}{',' if len(value) == 1 else ''})"
-    if isinstance(value, Unsupported):
-        return repr(value)
+    if isinstance(value, str):
+        return value
     return repr(value)
 
 

@@ -96,8 +96,13 @@ def close(
     diff = np.abs(g - e)
     ok = bool(np.all(np.isfinite(g))) and bool(np.all(diff <= atol + rtol * scale))
     if not ok:
+        error = (
+            f"relative error {relative_error(g, e):.3g}, allowed {rtol:g}"
+            if scale > 0
+            else f"absolute error {float(np.max(diff, initial=0.0)):.3g}, allowed {atol:g}"
+        )
         raise CheckFailed(
-            f"{what} is wrong (relative error {relative_error(g, e):.3g}, allowed {rtol:g})",
+            f"{what} is wrong ({error})",
             expected=_plain(expected),
             got=_plain(got),
         )

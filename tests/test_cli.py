@@ -1,0 +1,164 @@
+"""The command line, driven through ``main(argv)`` as a user would run it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from propgrade.cli import main
+
+BUGGY_SVM = "margins = np.maximum(0.0, scores - correct_class_scores + 1.0)"
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def klass(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small class: a correct file, a buggy one, the stub, a syntax error, no file."""
+    base = tmp_path_factory.mktemp("class")
+    solution = (root / "solutions/linear_classifiers/losses.py").read_text()
+    stub = (root / "assignments/linear_classifiers/losses.py").read_text()
+    assert BUGGY_SVM in solution
+    files = {
+        "ana": solution,
+        "ben": solution.replace(BUGGY_SVM, "margins = scores - correct_class_scores + 1.0"),
+        "cy": stub,
+        "dee": solution.replace("import numpy as np", "import numpy as np\ndef broken(:\n"),
+    }
+    for student, text in files.items():
+        (base / student).mkdir()
+        (base / student / "losses.py").write_text(text)
+    (base / "eve").mkdir()
+    (base / "eve" / "answers.txt").write_text("I forgot the file")
+    return base
+
+
+@pytest.fixture(scope="module")
+def graded(root: Path, klass: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    outs = {}
+    for jobs in ("1", "2"):
+        out = tmp_path_factory.mktemp(f"out{jobs}")
+        code, stdout, stderr = run(
+            "grade", str(klass), "--assignment", "linear_classifiers", "--out", str(out),
+            "--jobs", jobs, "--config", str(root / "grading.yaml"),
+        )
+        assert code == 0, stderr
+        assert "[5/5]" in stderr  # progress
+        assert "ana" in stdout and "all checks passed" in stdout  # score table
+        outs[jobs] = out
+    return outs
+
+
+def _rows(out: Path) -> dict[str, dict[str, str]]:
+    with (out / "grades.csv").open() as handle:
+        return {row["student"]: row for row in csv.DictReader(handle)}
+
+
+def test_grades_csv_has_one_row_per_student_and_a_column_per_check(
+    graded: dict[str, Path], root: Path
+) -> None:
+    rows = _rows(graded["1"])
+    assert sorted(rows) == ["ana", "ben", "cy", "dee", "eve"]
+    header = next(csv.reader((graded["1"] / "grades.csv").open()))
+    assert header[:3] == ["student", "score", "max_score"]
+    assert "svm_vec_nonnegative" in header and len(header) == 3 + 36
+    assert rows["ana"]["score"] == rows["ana"]["max_score"] == "44"
+    assert 0 < float(rows["ben"]["score"]) < 44
+    assert rows["ben"]["svm_vec_nonnegative"] == "0"
+    assert rows["ben"]["svm_naive_nonnegative"] == "1"
+    for student in ("cy", "dee", "eve"):
+        assert rows[student]["score"] == "0"
+
+
+def test_grading_is_identical_with_one_and_two_jobs(graded: dict[str, Path]) -> None:
+    assert _rows(graded["1"]) == _rows(graded["2"])
+    for student in ("ana", "ben", "cy", "dee", "eve"):
+        a = json.loads((graded["1"] / student / "results.json").read_text())
+        b = json.loads((graded["2"] / student / "results.json").read_text())
+        assert [(t["name"], t["score"], t["output"]) for t in a["tests"]] == [
+            (t["name"], t["score"], t["output"]) for t in b["tests"]
+        ]
+
+
+def test_results_json_follows_gradescope_schema(graded: dict[str, Path]) -> None:
+    data = json.loads((graded["1"] / "ben" / "results.json").read_text())
+    assert {"score", "max_score", "execution_time", "output", "tests"} <= set(data)
+    assert data["score"] == sum(t["score"] for t in data["tests"])
+    for test in data["tests"]:
+        assert {"name", "score", "max_score", "status", "output", "visibility"} <= set(test)
+        assert test["status"] in ("passed", "failed")
+        assert test["visibility"] in ("visible", "hidden", "after_due_date", "after_published")
+    meta = data["extra_data"]["propgrade"]
+    assert {"propgrade_version", "config_hash", "hypothesis_seed", "file_sha256"} <= set(meta)
+
+
+def test_failed_check_explains_with_a_counterexample(graded: dict[str, Path]) -> None:
+    data = json.loads((graded["1"] / "ben" / "results.json").read_text())
+    test = next(t for t in data["tests"] if t["name"].startswith("svm_vec_nonnegative"))
+    assert test["status"] == "failed"
+    assert "negative loss" in test["output"]
+    assert "Smallest failing input" in test["output"]
+    assert "W = " in test["output"] and "Got: -" in test["output"]
+
+
+def test_broken_submissions_get_zero_with_an_explanation(graded: dict[str, Path]) -> None:
+    syntax = json.loads((graded["1"] / "dee" / "results.json").read_text())
+    assert syntax["score"] == 0 and "SyntaxError" in syntax["output"]
+    missing = json.loads((graded["1"] / "eve" / "results.json").read_text())
+    assert missing["score"] == 0 and "no losses.py" in missing["output"]
+    assert "answers.txt" in missing["output"]
+    stub = json.loads((graded["1"] / "cy" / "results.json").read_text())
+    assert "NotImplementedError" in stub["tests"][0]["output"]
+
+
+def test_grade_reports_bad_arguments(root: Path, klass: Path, tmp_path: Path) -> None:
+    config = str(root / "grading.yaml")
+    code, _, err = run("grade", str(klass), "-a", "linear_clasifiers", "-o", str(tmp_path),
+                       "-c", config)
+    assert code == 2 and "no assignment named 'linear_clasifiers'" in err
+    assert "hint: did you mean 'linear_classifiers'?" in err
+    code, _, err = run("grade", str(tmp_path / "nope"), "-a", "linear_classifiers",
+                       "-o", str(tmp_path), "-c", config)
+    assert code == 2 and "submissions folder not found" in err
+    code, _, err = run("grade", str(klass), "-a", "linear_classifiers", "-o", str(tmp_path),
+                       "-c", config, "--jobs", "0")
+    assert code == 2 and "--jobs" in err
+    code, _, err = run("grade", str(klass))
+    assert code == 2 and "--assignment" in err
+
+
+def test_help_has_examples() -> None:
+    code, out, _ = run("--help")
+    assert code == 0 and "examples:" in out and "propgrade grade" in out
+
+
+def test_student_check_shows_the_smallest_failing_input(root: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "linear_classifiers"
+    shutil.copytree(root / "assignments" / "linear_classifiers", folder)
+    solution = (root / "solutions/linear_classifiers/losses.py").read_text()
+    (folder / "losses.py").write_text(
+        solution.replace(BUGGY_SVM, "margins = scores - correct_class_scores + 1.0")
+    )
+    code, out, _ = run("check", str(folder))
+    assert code == 1
+    assert "FAILED  svm_vec_nonnegative" in out
+    assert "Smallest failing input:" in out and "Expected:" in out and "Got:" in out
+    assert "passed  svm_naive_nonnegative" in out
+    assert "reference" not in out
+    (folder / "losses.py").write_text(solution)
+    code, out, _ = run("check", str(folder / "losses.py"))
+    assert code == 0 and " 0 failed" in out
+
+
+def test_check_outside_an_assignment_folder_explains(tmp_path: Path) -> None:
+    code, _, err = run("check", str(tmp_path))
+    assert code == 2 and "no assignment.yaml" in err and "hint:" in err
