@@ -48,8 +48,16 @@ def graded(root: Path, klass: Path, tmp_path_factory: pytest.TempPathFactory) ->
     for jobs in ("1", "2"):
         out = tmp_path_factory.mktemp(f"out{jobs}")
         code, stdout, stderr = run(
-            "grade", str(klass), "--assignment", "linear_classifiers", "--out", str(out),
-            "--jobs", jobs, "--config", str(root / "grading.yaml"),
+            "grade",
+            str(klass),
+            "--assignment",
+            "linear_classifiers",
+            "--out",
+            str(out),
+            "--jobs",
+            jobs,
+            "--config",
+            str(root / "grading.yaml"),
         )
         assert code == 0, stderr
         assert "[5/5]" in stderr  # progress
@@ -122,15 +130,34 @@ def test_broken_submissions_get_zero_with_an_explanation(graded: dict[str, Path]
 
 def test_grade_reports_bad_arguments(root: Path, klass: Path, tmp_path: Path) -> None:
     config = str(root / "grading.yaml")
-    code, _, err = run("grade", str(klass), "-a", "linear_clasifiers", "-o", str(tmp_path),
-                       "-c", config)
+    code, _, err = run(
+        "grade", str(klass), "-a", "linear_clasifiers", "-o", str(tmp_path), "-c", config
+    )
     assert code == 2 and "no assignment named 'linear_clasifiers'" in err
     assert "hint: did you mean 'linear_classifiers'?" in err
-    code, _, err = run("grade", str(tmp_path / "nope"), "-a", "linear_classifiers",
-                       "-o", str(tmp_path), "-c", config)
+    code, _, err = run(
+        "grade",
+        str(tmp_path / "nope"),
+        "-a",
+        "linear_classifiers",
+        "-o",
+        str(tmp_path),
+        "-c",
+        config,
+    )
     assert code == 2 and "submissions folder not found" in err
-    code, _, err = run("grade", str(klass), "-a", "linear_classifiers", "-o", str(tmp_path),
-                       "-c", config, "--jobs", "0")
+    code, _, err = run(
+        "grade",
+        str(klass),
+        "-a",
+        "linear_classifiers",
+        "-o",
+        str(tmp_path),
+        "-c",
+        config,
+        "--jobs",
+        "0",
+    )
     assert code == 2 and "--jobs" in err
     code, _, err = run("grade", str(klass))
     assert code == 2 and "--assignment" in err

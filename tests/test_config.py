@@ -82,7 +82,7 @@ def test_unknown_key_names_file_path_and_nearest_key(
 def test_bad_values_are_reported_with_their_key(
     tmp_path: Path, change: tuple[str, str], fragment: str
 ) -> None:
-    with pytest.raises(ConfigError, match="grading.yaml") as info:
+    with pytest.raises(ConfigError, match=r"grading\.yaml") as info:
         load_course(write(tmp_path, GOOD.replace(*change)))
     assert fragment in info.value.message
 

@@ -68,8 +68,19 @@ def _solution_lines(solution: Path) -> set[str]:
 
 def test_release_contains_no_solution_code_and_no_hidden_check(root: Path, tmp_path: Path) -> None:
     out = tmp_path / "release"
-    assert main(["release", "linear_classifiers", "--config", str(root / "grading.yaml"),
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "release",
+                "linear_classifiers",
+                "--config",
+                str(root / "grading.yaml"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     course = load_course(root / "grading.yaml").assignment("linear_classifiers")
     assert course.solution is not None
     secret_lines = _solution_lines(course.solution / "losses.py")
@@ -92,12 +103,16 @@ def test_release_contains_no_solution_code_and_no_hidden_check(root: Path, tmp_p
 
 def test_committed_release_is_the_output_of_release(root: Path, tmp_path: Path) -> None:
     out = tmp_path / "release"
-    main(["release", "linear_classifiers", "--config", str(root / "grading.yaml"), "--out", str(out)])
+    main(
+        ["release", "linear_classifiers", "--config", str(root / "grading.yaml"), "--out", str(out)]
+    )
     committed = root / "assignments" / "linear_classifiers"
+
     def files(base: Path) -> dict[str, str]:
         return {
             str(p.relative_to(base)): p.read_text()
             for p in base.rglob("*")
             if p.is_file() and "__pycache__" not in p.parts
         }
+
     assert files(committed) == files(out), "run `propgrade release linear_classifiers`"

@@ -24,8 +24,10 @@ from propgrade.display import format_array
 SVM = {"svm_naive": "svm_loss_naive", "svm_vec": "svm_loss_vectorized"}
 SOFTMAX = {"softmax_naive": "softmax_loss_naive", "softmax_vec": "softmax_loss_vectorized"}
 ALL = {**SVM, **SOFTMAX}
-VECTORIZED = {"svm_vec": ("svm_loss_vectorized", "svm_loss_naive"),
-              "softmax_vec": ("softmax_loss_vectorized", "softmax_loss_naive")}
+VECTORIZED = {
+    "svm_vec": ("svm_loss_vectorized", "svm_loss_naive"),
+    "softmax_vec": ("softmax_loss_vectorized", "softmax_loss_naive"),
+}
 
 MAX_N, MAX_D, MAX_C = 8, 6, 5
 W_BOUND, X_BOUND = 5.0, 10.0  # |score| <= MAX_D * W_BOUND * X_BOUND = 300

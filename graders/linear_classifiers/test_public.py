@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from propgrade import assume, check_each, expect
 
 from .common import (
@@ -50,8 +51,7 @@ def nonnegative(case: Case, student, fn: str) -> None:
 @check_each(
     ALL,
     "{key}_zero_weights",
-    "With W = 0 (all scores 0) and reg = 0, {fn} returns C - 1 for the SVM and log(C) for "
-    "softmax.",
+    "With W = 0 (all scores 0) and reg = 0, {fn} returns C - 1 for the SVM and log(C) for softmax.",
     near_zero_weights(),
 )
 def zero_weights(case: Case, student, fn: str) -> None:
@@ -98,9 +98,7 @@ def numerical_gradient(case: Case, student, fn: str) -> None:
             W[i, j] += sign * STEP
             shifted.append((W, case.X, case.y, case.reg))
     values = [
-        expect.scalar(
-            loss_and_grad(v, case, fn)[0], f"the loss returned by {fn} at a perturbed W"
-        )
+        expect.scalar(loss_and_grad(v, case, fn)[0], f"the loss returned by {fn} at a perturbed W")
         for v in student.map(fn, shifted)
     ]
     numeric = np.array(

@@ -8,7 +8,7 @@ an object of the student's making.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import TypeAlias, Union
 
 import numpy as np
@@ -32,14 +32,14 @@ Value: TypeAlias = Union[
     bool,
     complex,
     str,
-    None,
     Unsupported,
     tuple["Value", ...],
+    None,
 ]
 """A decoded value. Lists come back as tuples; ``str`` only appears in call arguments."""
 
 
-class FailureKind(str, Enum):
+class FailureKind(StrEnum):
     EXCEPTION = "exception"  # the student's function raised
     TIMEOUT = "timeout"  # the call ran past its time limit and the worker was killed
     CRASH = "crash"  # the worker died during the call (exit, signal, memory limit)

@@ -248,9 +248,7 @@ def grade_submission(plan: Plan, student: str, folder: Path) -> SubmissionResult
             result.meta["file_sha256"] = file_digest(graded)
             return result
         cache: dict[CallKey, CallOutcome] = {}
-        runs = [
-            _Run(c, i, case) for c in plan.checks for i, case in enumerate(plan.cases[c.id])
-        ]
+        runs = [_Run(c, i, case) for c in plan.checks for i, case in enumerate(plan.cases[c.id])]
         _evaluate(plan, worker, cache, runs)
         checks = _score(plan, worker, cache, runs, started)
         output = worker.output()
@@ -299,8 +297,11 @@ def shrink_greedily(
         runs = [_Run(check, i, candidate) for i, candidate in enumerate(candidates)]
         _evaluate(plan, worker, cache, runs)
         better = next(
-            (r for r in sorted(runs, key=lambda r: r.index)
-             if r.error is not None and _same_failure(r.error, error)),
+            (
+                r
+                for r in sorted(runs, key=lambda r: r.index)
+                if r.error is not None and _same_failure(r.error, error)
+            ),
             None,
         )
         if better is None or better.error is None:

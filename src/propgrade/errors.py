@@ -31,4 +31,4 @@ class ReleaseError(PropgradeError):
 
 
 class WorkerError(PropgradeError):
-    """The grading side could not start or talk to a worker for reasons not caused by the student."""
+    """The grader could not start or talk to a worker, for a reason not caused by the student."""

@@ -1,0 +1,394 @@
+"""Runs inside the untrusted worker process: imports the graded file and calls into it.
+
+Started as ``python -I worker_main.py <graded_file> <module_name>`` in a scratch directory.
+Standalone on purpose (stdlib and numpy only): importing propgrade here would put the
+grader's code, and whatever it can reach, into the student's process.
+
+Everything this process sends may be forged by the student, so the trusted side decodes
+it strictly; the care taken here (exact type checks, captured functions) keeps honest but
+odd values, like an object whose ``__eq__`` is always true, from being misreported.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import struct
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from types import CodeType, FrameType, ModuleType, TracebackType
+from typing import Any, cast
+
+_LENGTH = struct.Struct(">I")
+_MAX_DEPTH = 4
+_MAX_ITEMS = 64
+_MAX_MESSAGE = 2000
+_MAX_TRACEBACK = 4000
+_MAX_NAME = 100
+_MAX_FUNCTIONS = 1000
+_TraceFunction = Callable[[FrameType, str, Any], Any]
+_ALLOWED_DTYPES = frozenset(
+    {"|b1", "|i1", "<i2", "<i4", "<i8", "|u1", "<u2", "<u4", "<u8"}
+    | {"<f2", "<f4", "<f8", "<c8", "<c16"}
+)
+
+# Captured before student code runs, so rebinding builtins or sys attributes later has
+# no effect on how results are encoded or traced.
+_type = type
+_len = len
+_issubclass = issubclass
+_callable = callable
+_str = str
+_int = int
+_float = float
+_complex = complex
+_bool = bool
+_tuple: type[tuple[Any, ...]] = tuple
+_list = list
+_dict = dict
+_BaseException = BaseException
+_type_name = type.__dict__["__name__"].__get__
+_settrace = sys.settrace
+_gettrace = sys.gettrace
+_perf_counter = time.perf_counter
+_os_read = os.read
+_os_write = os.write
+_json_dumps = json.dumps
+_json_loads = json.loads
+_extract_tb = traceback.extract_tb
+_basename = os.path.basename
+
+
+def _safe_type_name(obj: object) -> str:
+    try:
+        name = _type_name(_type(obj))
+    except _BaseException:
+        return "?"
+    return name[:_MAX_NAME] if _type(name) is _str else "?"
+
+
+def _safe_str(obj: object, limit: int = _MAX_MESSAGE) -> str:
+    # str() runs student code (an exception's __str__); a hang there is a timeout.
+    try:
+        text = _str(obj)
+    except _BaseException:
+        return "<str() failed>"
+    if _type(text) is not _str:
+        return "<str() returned a non-string>"
+    return text if _len(text) <= limit else text[:limit] + "..."
+
+
+class _Codec:
+    def __init__(self, np: ModuleType) -> None:
+        self.np = np
+        self.ndarray: type = np.ndarray
+        self.asarray: Callable[..., Any] = np.asarray
+        self.ascontiguousarray: Callable[..., Any] = np.ascontiguousarray
+        self.frombuffer: Callable[..., Any] = np.frombuffer
+        self.dtype: Callable[..., Any] = np.dtype
+        names = ["bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32"]
+        names += ["uint64", "float16", "float32", "float64", "complex64", "complex128"]
+        self.scalar_types: frozenset[type] = frozenset(getattr(np, name) for name in names)
+
+    def encode(self, value: object, blobs: list[bytes], depth: int = 0) -> object:
+        kind = _type(value)
+        if value is None or kind is _bool or kind is _float:
+            return value
+        # Exact type checks: a subclass may override the very methods used to encode it.
+        if kind is _int:
+            number = cast(int, value)
+            return number if -(2**63) <= number < 2**64 else {"unsupported": "int (out of range)"}
+        if kind is _complex:
+            pair = cast(complex, value)
+            return {"complex": [pair.real, pair.imag]}
+        if kind in self.scalar_types:
+            return self.encode(cast(Any, value).item(), blobs, depth)
+        if _issubclass(kind, self.ndarray):
+            return self._encode_array(value, blobs)
+        if kind is _tuple or kind is _list:
+            items = cast("tuple[object, ...] | list[object]", value)
+            if depth >= _MAX_DEPTH:
+                return {"unsupported": f"{kind.__name__} (nested too deep)"}
+            if _len(items) > _MAX_ITEMS:
+                return {"unsupported": f"{kind.__name__} ({_len(items)} items)"}
+            return [self.encode(item, blobs, depth + 1) for item in items]
+        return {"unsupported": _safe_type_name(value)}
+
+    def _encode_array(self, value: object, blobs: list[bytes]) -> object:
+        array = self.asarray(value)
+        dtype = array.dtype
+        if dtype.kind not in "biufc":
+            return {"unsupported": f"ndarray of dtype {_safe_str(dtype, 40)}"}
+        if dtype.byteorder == ">":
+            dtype = dtype.newbyteorder("<")
+        if dtype.str not in _ALLOWED_DTYPES:
+            return {"unsupported": f"ndarray of dtype {_safe_str(dtype, 40)}"}
+        data = self.ascontiguousarray(array, dtype=dtype).tobytes()
+        blobs.append(data)
+        return {"blob": _len(blobs) - 1, "dtype": dtype.str, "shape": [int(n) for n in array.shape]}
+
+    def decode(self, obj: object, blobs: list[bytes]) -> object:
+        """Arguments from the trusted side; every array reference becomes a fresh copy."""
+        kind = _type(obj)
+        if kind is _list:
+            return _tuple(self.decode(item, blobs) for item in cast("list[object]", obj))
+        if kind is _dict:
+            tagged = cast("dict[str, Any]", obj)
+            if "blob" in tagged:
+                flat = self.frombuffer(blobs[tagged["blob"]], dtype=self.dtype(tagged["dtype"]))
+                return flat.reshape(tagged["shape"]).copy()
+            if "complex" in tagged:
+                return _complex(*tagged["complex"])
+            raise ValueError(f"unknown tagged value {sorted(tagged)}")
+        return obj
+
+
+class _Channel:
+    def __init__(self, fd_in: int, fd_out: int) -> None:
+        self.fd_in = fd_in
+        self.fd_out = fd_out
+
+    def _read_exact(self, count: int) -> bytes | None:
+        chunks: list[bytes] = []
+        while count:
+            chunk = _os_read(self.fd_in, min(count, 1 << 20))
+            if not chunk:
+                return None
+            chunks.append(chunk)
+            count -= _len(chunk)
+        return b"".join(chunks)
+
+    def read(self) -> tuple[dict[str, Any], list[bytes]] | None:
+        prefix = self._read_exact(_LENGTH.size)
+        if prefix is None:
+            return None
+        raw = self._read_exact(_LENGTH.unpack(prefix)[0])
+        if raw is None:
+            return None
+        header: dict[str, Any] = _json_loads(raw)
+        blobs: list[bytes] = []
+        for length in header["blobs"]:
+            blob = self._read_exact(length) if length else b""
+            if blob is None:
+                return None
+            blobs.append(blob)
+        return header, blobs
+
+    def write(self, header: dict[str, object], blobs: list[bytes]) -> None:
+        header["blobs"] = [_len(blob) for blob in blobs]
+        text = _json_dumps(header, separators=(",", ":")).encode("utf-8")
+        view = memoryview(b"".join([_LENGTH.pack(_len(text)), text, *blobs]))
+        while view:
+            written = _os_write(self.fd_out, view)
+            view = view[written:]
+
+
+def _format_frames(tb: TracebackType | None, filename: str) -> str:
+    frames = [frame for frame in _extract_tb(tb) if frame.filename == filename]
+    if _len(frames) > 10:
+        omitted = _len(frames) - 8
+        lines = _format_entries(frames[:3])
+        lines.append(f"  ... ({omitted} more frames) ...\n")
+        lines += _format_entries(frames[-5:])
+    else:
+        lines = _format_entries(frames)
+    return "".join(lines)
+
+
+def _format_entries(frames: list[traceback.FrameSummary]) -> list[str]:
+    shown = []
+    for frame in frames:
+        entry = f'  File "{_basename(frame.filename)}", line {frame.lineno}, in {frame.name}\n'
+        if frame.line:
+            entry += f"    {frame.line.strip()[:200]}\n"
+        shown.append(entry)
+    return shown
+
+
+def _failure(kind: str, exc: BaseException, filename: str) -> dict[str, object]:
+    type_name = _safe_type_name(exc)
+    try:
+        message, text = _describe(exc, type_name, filename)
+    except _BaseException:
+        # A student exception can break even its own description (properties that raise).
+        message, text = "<exception could not be described>", type_name
+    return {"ok": False, "kind": kind, "type": type_name, "message": message, "traceback": text}
+
+
+def _describe(exc: BaseException, type_name: str, filename: str) -> tuple[str, str]:
+    message = _safe_str(exc)
+    frames = _format_frames(exc.__traceback__, filename)
+    text = "Traceback (most recent call last):\n" + frames if frames else ""
+    if _issubclass(_type(exc), SyntaxError):
+        syntax = cast(SyntaxError, exc)
+        if _type(syntax.lineno) is _int:
+            message = f"{_safe_str(syntax.msg)} ({_basename(filename)}, line {syntax.lineno})"
+            text += f'  File "{_basename(filename)}", line {syntax.lineno}\n'
+            if _type(syntax.text) is _str and syntax.text:
+                text += f"    {_safe_str(syntax.text, 200).strip()}\n"
+    text += f"{type_name}: {message}"
+    if _len(text) > _MAX_TRACEBACK:
+        half = _MAX_TRACEBACK // 2
+        text = text[:half] + "\n  ...\n" + text[-half:]
+    return message, text
+
+
+class _Tracer:
+    """Counts 'call' and 'line' events in frames of the student's file."""
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.count = 0
+        self.global_trace = self._make()
+
+    def _make(self) -> _TraceFunction:
+        filename = self.filename
+
+        def local_trace(frame: FrameType, event: str, arg: Any) -> Any:
+            if event == "line":
+                self.count += 1
+            return local_trace
+
+        def global_trace(frame: FrameType, event: str, arg: Any) -> Any:
+            code: CodeType = frame.f_code
+            if code.co_filename == filename:
+                self.count += 1
+                return local_trace
+            return None
+
+        return global_trace
+
+
+def _public_callables(module: ModuleType) -> list[str]:
+    names = []
+    for name, value in _list(module.__dict__.items()):
+        if _type(name) is _str and not name.startswith("_") and _callable(value):
+            names.append(name[:_MAX_NAME])
+    return names[:_MAX_FUNCTIONS]
+
+
+def _flush_student_output() -> None:
+    for stream in (sys.__stdout__, sys.__stderr__):
+        try:
+            if stream is not None:
+                stream.flush()
+        except _BaseException:
+            pass
+
+
+class _Runner:
+    def __init__(self, channel: _Channel, codec: _Codec, module: ModuleType, filename: str):
+        self.channel = channel
+        self.codec = codec
+        self.module = module
+        self.filename = filename
+
+    def serve(self) -> None:
+        while True:
+            request = self.channel.read()
+            if request is None:
+                return
+            header, blobs = request
+            max_reply = header["max_reply_bytes"]
+            for call in header["calls"]:
+                reply, reply_blobs = self._run_one(call, blobs)
+                if sum(_len(blob) for blob in reply_blobs) > max_reply - (1 << 20):
+                    reply = {"ok": False, "kind": "exception", "type": "ValueError"}
+                    reply["message"] = reply["traceback"] = "return value too large to send"
+                    reply_blobs = []
+                reply["op"], reply["id"] = "result", call["id"]
+                _flush_student_output()
+                self.channel.write(reply, reply_blobs)
+
+    def _run_one(
+        self, call: dict[str, Any], blobs: list[bytes]
+    ) -> tuple[dict[str, object], list[bytes]]:
+        name = call["function"]
+        function = self.module.__dict__.get(name)
+        if function is None or not _callable(function):
+            message = f"{_basename(self.filename)} defines no function named {name!r}"
+            missing: dict[str, object] = {"ok": False, "kind": "missing", "type": ""}
+            missing["message"], missing["traceback"] = message, ""
+            return missing, []
+        args = [self.codec.decode(arg, blobs) for arg in call["args"]]
+        tracer = _Tracer(self.filename) if call["trace"] else None
+        try:
+            started = _perf_counter()
+            if tracer is not None:
+                _settrace(tracer.global_trace)
+            try:
+                result = function(*args)
+            finally:
+                tampered = tracer is not None and _gettrace() is not tracer.global_trace
+                _settrace(None)
+                seconds = _perf_counter() - started
+        except _BaseException as exc:
+            return _failure("exception", exc, self.filename), []
+        reply_blobs: list[bytes] = []
+        try:
+            reply: dict[str, object] = {
+                "ok": True,
+                "value": self.codec.encode(result, reply_blobs),
+                "seconds": seconds,
+                "trace": None if tracer is None else (-1 if tampered else tracer.count),
+                "args_after": None,
+            }
+            if call["echo_args"]:
+                reply["args_after"] = [self.codec.encode(arg, reply_blobs) for arg in args]
+        except _BaseException as exc:
+            return _failure("exception", exc, self.filename), []
+        return reply, reply_blobs
+
+
+def _import_student(path: str, module_name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {_basename(path)} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def main(argv: list[str]) -> int:
+    graded_file, module_name = argv[1], argv[2]
+    # The protocol gets private fds; the student's fd 0 is empty and fd 1 joins stderr,
+    # which the grader drains with a byte cap, so prints cannot corrupt replies.
+    channel = _Channel(os.dup(0), os.dup(1))
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(2, 1)
+
+    import numpy
+
+    codec = _Codec(numpy)
+    channel.write({"op": "ready"}, [])
+    filename = os.path.abspath(graded_file)
+    try:
+        module = _import_student(filename, module_name)
+        functions = _public_callables(module)
+    except _BaseException as exc:
+        report = _failure("import", exc, filename)
+        report["op"] = "import"
+        _flush_student_output()
+        channel.write(report, [])
+        return 0
+    _flush_student_output()
+    channel.write({"op": "import", "ok": True, "functions": functions}, [])
+    _Runner(channel, codec, module, filename).serve()
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        status = main(sys.argv)
+    except _BaseException:
+        traceback.print_exc()
+        status = 70
+    _flush_student_output()
+    # os._exit skips atexit handlers and finalizers the student may have registered.
+    os._exit(status)

@@ -1,0 +1,537 @@
+"""The worker boundary against hostile and broken student files."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from textwrap import dedent
+
+import numpy as np
+import pytest
+
+from propgrade import sandbox
+from propgrade.calls import Call, CallOutcome, FailureKind, Limits, Unsupported
+from propgrade.worker import Worker
+
+FAST = Limits(call_seconds=1.0, submission_seconds=60.0, memory_mb=1024, output_bytes=4096)
+
+MakeWorker = Callable[..., Worker]
+
+
+@pytest.fixture
+def make_worker(tmp_path: Path) -> Iterator[MakeWorker]:
+    workers: list[Worker] = []
+
+    def make(source: str, limits: Limits = FAST, **kwargs: object) -> Worker:
+        path = tmp_path / "losses.py"
+        path.write_text(dedent(source))
+        worker = Worker(path, limits, **kwargs)  # type: ignore[arg-type]
+        workers.append(worker)
+        return worker
+
+    yield make
+    for worker in workers:
+        worker.close()
+
+
+def failure_kind(outcome: CallOutcome) -> FailureKind | None:
+    return None if outcome.failure is None else outcome.failure.kind
+
+
+def gone(pid: int) -> bool:
+    """The process no longer runs (it may linger as a zombie until its parent reaps it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+SIMPLE = """
+import numpy as np
+
+def scores(W, X):
+    S = X @ W
+    return float(S.sum()), S
+
+def add(a, b):
+    return a + b
+"""
+
+
+def test_normal_call_returns_float_and_array(make_worker: MakeWorker) -> None:
+    worker = make_worker(SIMPLE)
+    report = worker.start()
+    assert report.ok and {"scores", "add"} <= set(report.functions)
+    W, X = np.ones((3, 2)), np.arange(12.0).reshape(4, 3)
+    [outcome] = worker.run([Call("scores", (W, X))])
+    assert outcome.ok
+    assert isinstance(outcome.value, tuple)
+    total, S = outcome.value
+    assert type(total) is float and total == float((X @ W).sum())
+    assert isinstance(S, np.ndarray) and S.dtype == np.float64
+    np.testing.assert_array_equal(S, X @ W)
+    assert outcome.seconds >= 0
+
+
+def test_numpy_scalars_come_back_as_python_scalars(make_worker: MakeWorker) -> None:
+    worker = make_worker(
+        """
+        import numpy as np
+        def f64(): return np.float64(1.5)
+        def f32(): return np.float32(0.25)
+        def i64(): return np.int64(7)
+        def b(): return np.bool_(True)
+        def c(): return np.complex128(1 + 2j)
+        """
+    )
+    values = [o.value for o in worker.run([Call(n, ()) for n in ("f64", "f32", "i64", "b", "c")])]
+    assert values == [1.5, 0.25, 7, True, 1 + 2j]
+    assert [type(v) for v in values] == [float, float, int, bool, complex]
+
+
+def test_raising_function_gives_trimmed_traceback(make_worker: MakeWorker) -> None:
+    worker = make_worker(
+        """
+        def helper(x):
+            raise ValueError("margin went negative: " + str(x))
+
+        def loss(x):
+            return helper(x)
+        """
+    )
+    [outcome] = worker.run([Call("loss", (3,))])
+    assert outcome.failure is not None and outcome.failure.kind is FailureKind.EXCEPTION
+    assert "ValueError: margin went negative: 3" in outcome.failure.message
+    tb = outcome.failure.traceback
+    assert 'raise ValueError("margin went negative: " + str(x))' in tb
+    assert "losses.py" in tb and "in helper" in tb and "in loss" in tb
+    assert "worker_main" not in tb and "propgrade" not in tb
+
+
+def test_wrong_arity_is_an_exception_without_frames(make_worker: MakeWorker) -> None:
+    worker = make_worker(SIMPLE)
+    [outcome] = worker.run([Call("add", (1,))])
+    assert failure_kind(outcome) is FailureKind.EXCEPTION
+    assert outcome.failure is not None and "TypeError" in outcome.failure.message
+    assert "worker_main" not in outcome.failure.traceback
+
+
+def test_infinite_loop_times_out_and_worker_respawns(make_worker: MakeWorker) -> None:
+    worker = make_worker(SIMPLE + "\ndef spin():\n    while True:\n        pass\n")
+    worker.start()
+    first_pid = worker.pid
+    started = time.monotonic()
+    spin, after = worker.run([Call("spin", ()), Call("add", (1, 2))])
+    assert failure_kind(spin) is FailureKind.TIMEOUT
+    assert time.monotonic() - started < 3.0
+    assert after.ok and after.value == 3
+    assert worker.pid != first_pid
+    assert first_pid is not None and gone(first_pid)
+
+
+def test_signal_ignoring_loop_is_still_stopped(make_worker: MakeWorker) -> None:
+    worker = make_worker(
+        """
+        import signal
+
+        def stubborn():
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                signal.signal(sig, signal.SIG_IGN)
+            while True:
+                try:
+                    pass
+                except BaseException:
+                    pass
+
+        def ok():
+            return 1
+        """
+    )
+    outcomes = worker.run([Call("stubborn", ()), Call("ok", ())])
+    assert [failure_kind(o) for o in outcomes] == [FailureKind.TIMEOUT, None]
+
+
+def test_exit_calls_are_crash_or_exception_and_later_calls_still_run(
+    make_worker: MakeWorker,
+) -> None:
+    worker = make_worker(
+        """
+        import os, sys
+        def hard_exit(): os._exit(0)
+        def soft_exit(): sys.exit(0)
+        def interrupt(): raise KeyboardInterrupt
+        def ok(): return 2.0
+        """
+    )
+    names = ["hard_exit", "ok", "soft_exit", "ok", "interrupt"]
+    hard, after_hard, soft, after_soft, interrupted = worker.run([Call(n, ()) for n in names])
+    assert failure_kind(hard) is FailureKind.CRASH
+    assert hard.failure is not None and "exited with status 0" in hard.failure.message
+    assert after_hard.value == 2.0
+    assert failure_kind(soft) is FailureKind.EXCEPTION
+    assert soft.failure is not None and "SystemExit" in soft.failure.message
+    assert after_soft.value == 2.0
+    assert failure_kind(interrupted) is FailureKind.EXCEPTION
+
+
+def test_a_crash_mid_batch_keeps_the_replies_before_it(make_worker: MakeWorker) -> None:
+    worker = make_worker(SIMPLE + "\nimport os\ndef die():\n    os._exit(3)\n")
+    calls = [Call("add", (i, 1)) for i in range(3)] + [Call("die", ()), Call("add", (9, 1))]
+    outcomes = worker.run(calls)
+    assert [o.value for o in outcomes[:3]] == [1, 2, 3]
+    assert failure_kind(outcomes[3]) is FailureKind.CRASH
+    assert outcomes[4].value == 10
+
+
+def test_repeated_crashes_skip_the_function(make_worker: MakeWorker) -> None:
+    worker = make_worker(SIMPLE + "\nimport os\ndef die():\n    os._exit(1)\n")
+    outcomes = worker.run([Call("die", ())] * 4 + [Call("add", (1, 1))])
+    kinds = [failure_kind(o) for o in outcomes[:4]]
+    assert kinds == [FailureKind.CRASH, FailureKind.CRASH, FailureKind.SKIPPED, FailureKind.SKIPPED]
+    assert outcomes[4].value == 2
+    [later] = worker.run([Call("die", ())])
+    assert failure_kind(later) is FailureKind.SKIPPED
+
+
+@pytest.mark.parametrize(
+    ("source", "kind", "text"),
+    [
+        ("import os\nos._exit(0)\n", FailureKind.CRASH, "exited with status 0"),
+        ("while True:\n    pass\n", FailureKind.TIMEOUT, "took longer than 1 s"),
+        ("def f(:\n    pass\n", FailureKind.EXCEPTION, "line 1"),
+        ("import sys\nsys.exit(0)\n", FailureKind.EXCEPTION, "SystemExit"),
+        ("import no_such_module_here\n", FailureKind.EXCEPTION, "ModuleNotFoundError"),
+    ],
+)
+def test_broken_imports_give_a_failed_report(
+    make_worker: MakeWorker, source: str, kind: FailureKind, text: str
+) -> None:
+    worker = make_worker(source)
+    started = time.monotonic()
+    report = worker.start()
+    assert time.monotonic() - started < 5.0
+    assert not report.ok and report.failure is not None
+    assert report.failure.kind is kind
+    assert text in report.failure.message
+    [outcome] = worker.run([Call("f", ())])
+    assert failure_kind(outcome) is FailureKind.MISSING
+
+
+def test_import_error_traceback_shows_the_students_line(make_worker: MakeWorker) -> None:
+    worker = make_worker("x = 1\nimport no_such_module_here\n")
+    report = worker.start()
+    assert report.failure is not None
+    assert "line 2" in report.failure.traceback
+    assert "importlib" not in report.failure.traceback
+
+
+def test_memory_bomb_fails_and_the_worker_continues(make_worker: MakeWorker) -> None:
+    worker = make_worker(SIMPLE + "\ndef bomb():\n    return np.ones(2**29).sum()\n")
+    bomb, after = worker.run([Call("bomb", ()), Call("add", (2, 2))])
+    assert failure_kind(bomb) in (FailureKind.EXCEPTION, FailureKind.CRASH)
+    if bomb.failure is not None and bomb.failure.kind is FailureKind.EXCEPTION:
+        assert "MemoryError" in bomb.failure.message
+    assert after.value == 4
+
+
+def test_output_flood_is_capped_and_protocol_survives(make_worker: MakeWorker) -> None:
+    worker = make_worker(
+        """
+        import sys
+        def flood():
+            chunk = "x" * 1000 + "\\n"
+            for _ in range(10_000):
+                print(chunk, end="")
+            sys.stderr.write("y" * 1_000_000)
+            return 1.0
+        """
+    )
+    [outcome] = worker.run([Call("flood", ())])
+    assert outcome.value == 1.0
+    output = worker.output()
+    assert output.startswith("xxxx")
+    assert len(output) < FAST.output_bytes + 200
+    assert "more bytes of output discarded" in output
+
+
+def test_garbage_on_fd1_does_not_reach_the_protocol(make_worker: MakeWorker) -> None:
+    worker = make_worker(
+        """
+        import os
+        def scribble():
+            os.write(1, b"xx\\xff\\x00\\x00\\x00\\x10garbage")
+            print("printed")
+            return 5
+        """
+    )
+    [outcome] = worker.run([Call("scribble", ())])
+    assert outcome.value == 5
+    assert "printed" in worker.output() and "garbage" in worker.output()
+
+
+def test_forged_bytes_on_the_protocol_fd_are_a_protocol_failure(make_worker: MakeWorker) -> None:
+    # The student can find the reply pipe; what they write there is data to reject.
+    worker = make_worker(
+        """
+        import os, stat
+        def forge():
+            for fd in range(3, 16):
+                try:
+                    if stat.S_ISFIFO(os.fstat(fd).st_mode):
+                        os.write(fd, b"\\xff\\xff\\xff\\xff")
+                except OSError:
+                    pass
+            return 1
+        def ok():
+            return 2
+        """
+    )
+    forged, after = worker.run([Call("forge", ()), Call("ok", ())])
+    assert failure_kind(forged) is FailureKind.PROTOCOL
+    assert after.value == 2
+
+
+def test_objects_are_unsupported_not_compared(make_worker: MakeWorker) -> None:
+    worker = make_worker(
+        """
+        import numpy as np
+
+        class Sneaky:
+            def __eq__(self, other): return True
+            def __float__(self): return 0.0
+            def __repr__(self): raise RuntimeError("never repr me")
+
+        class SneakyFloat(float):
+            def __eq__(self, other): return True
+
+        class Meta(type):
+            __name__ = property(lambda cls: "float")
+
+        class Named(metaclass=Meta):
+            pass
+
+        def sneaky(): return Sneaky()
+        def sneaky_float(): return SneakyFloat(1.0)
+        def text(): return "0.0"
+        def objects(): return np.array([Sneaky()], dtype=object)
+        def in_tuple(): return (1.0, Sneaky())
+        def named(): return Named()
+        def generator(): return (x for x in range(3))
+        """
+    )
+    names = ["sneaky", "sneaky_float", "text", "objects", "in_tuple", "named", "generator"]
+    values = [o.value for o in worker.run([Call(n, ()) for n in names])]
+    assert values[0] == Unsupported("Sneaky")
+    assert values[1] == Unsupported("SneakyFloat")
+    assert values[2] == Unsupported("str")
+    assert isinstance(values[3], Unsupported) and "object" in values[3].type_name
+    assert values[4] == (1.0, Unsupported("Sneaky"))
+    assert values[5] == Unsupported("Named")
+    assert values[6] == Unsupported("generator")
+
+
+def test_ndarray_subclasses_are_sent_as_plain_arrays(make_worker: MakeWorker) -> None:
+    worker = make_worker(
+        """
+        import numpy as np
+        class Weird(np.ndarray):
+            def __eq__(self, other): return True
+        def f(): return np.arange(4.0).view(Weird)
+        def matrix(): return np.asmatrix(np.eye(2))
+        """
+    )
+    weird, matrix = (o.value for o in worker.run([Call("f", ()), Call("matrix", ())]))
+    assert type(weird) is np.ndarray and np.array_equal(weird, np.arange(4.0))
+    assert type(matrix) is np.ndarray and np.array_equal(matrix, np.eye(2))
+
+
+def test_echo_args_shows_in_place_mutation(make_worker: MakeWorker) -> None:
+    worker = make_worker(
+        """
+        def mutating(W, X, y, reg):
+            W *= 2
+            return 0.0
+        def clean(W, X, y, reg):
+            return float((X @ W).sum())
+        """
+    )
+    W, X, y = np.ones((3, 2)), np.ones((4, 3)), np.array([0, 1, 1, 0])
+    mutated, clean = worker.run(
+        [
+            Call("mutating", (W, X, y, 0.5), echo_args=True),
+            Call("clean", (W, X, y, 0.5), echo_args=True),
+        ]
+    )
+    assert mutated.args_after is not None and clean.args_after is not None
+    W_after = mutated.args_after[0]
+    assert isinstance(W_after, np.ndarray) and np.array_equal(W_after, 2 * W)
+    # Each call gets fresh copies: the first call's mutation must not leak into the second.
+    assert np.array_equal(clean.args_after[0], W)  # type: ignore[arg-type]
+    assert clean.value == 24.0
+    assert np.array_equal(W, np.ones((3, 2)))
+    assert mutated.args_after[3] == 0.5
+
+
+TRACED = """
+import sys
+import numpy as np
+
+def naive(W, X):
+    total = 0.0
+    for i in range(X.shape[0]):
+        total += float(X[i] @ W[:, 0])
+    return total
+
+def vectorized(W, X):
+    S = X @ W
+    return float(np.maximum(0, S - S[:, :1] + 1).sum())
+
+def comprehension(W, X):
+    return sum([float(row.sum()) for row in X])
+
+def untrace(W, X):
+    sys.settrace(None)
+    return 0.0
+"""
+
+
+def test_trace_counts_separate_loops_from_vectorized_code(make_worker: MakeWorker) -> None:
+    worker = make_worker(TRACED)
+    W = np.ones((20, 5))
+    small, large = np.ones((8, 20)), np.ones((64, 20))
+    calls = [
+        Call(name, (W, X), trace=True)
+        for name in ("naive", "vectorized", "comprehension")
+        for X in (small, large)
+    ]
+    counts = [o.trace_events for o in worker.run(calls)]
+    naive_small, naive_large, vec_small, vec_large, comp_small, comp_large = counts
+    assert naive_small is not None and naive_large is not None
+    assert naive_large > naive_small > 8
+    assert vec_small == vec_large and vec_small is not None and vec_small > 0
+    assert comp_large is not None and comp_small is not None and comp_large > comp_small
+    [untraced] = worker.run([Call("naive", (W, small))])
+    assert untraced.trace_events is None
+
+
+def test_trace_tampering_is_reported(make_worker: MakeWorker) -> None:
+    worker = make_worker(TRACED)
+    [outcome] = worker.run([Call("untrace", (np.ones((2, 2)), np.ones((2, 2))), trace=True)])
+    assert outcome.ok and outcome.trace_events == -1
+
+
+def test_missing_function_is_missing(make_worker: MakeWorker) -> None:
+    worker = make_worker(SIMPLE + "\nnot_callable = 3\n")
+    missing, not_callable = worker.run([Call("svm_loss_naive", ()), Call("not_callable", ())])
+    assert failure_kind(missing) is FailureKind.MISSING
+    assert missing.failure is not None and "svm_loss_naive" in missing.failure.message
+    assert failure_kind(not_callable) is FailureKind.MISSING
+
+
+def test_budget_exhaustion_fails_remaining_calls(make_worker: MakeWorker) -> None:
+    limits = Limits(call_seconds=1.0, submission_seconds=1.5, memory_mb=1024)
+    worker = make_worker(SIMPLE + "\ndef spin():\n    while True:\n        pass\n", limits)
+    started = time.monotonic()
+    outcomes = worker.run([Call("spin", ()), Call("spin", ()), Call("add", (1, 1))])
+    assert [failure_kind(o) for o in outcomes] == [
+        FailureKind.TIMEOUT,
+        FailureKind.BUDGET,
+        FailureKind.BUDGET,
+    ]
+    assert time.monotonic() - started < 3.0
+    [later] = worker.run([Call("add", (1, 1))])
+    assert failure_kind(later) is FailureKind.BUDGET
+
+
+def test_oversized_return_values_are_refused(make_worker: MakeWorker) -> None:
+    source = SIMPLE + "\ndef big():\n    return np.zeros(1_000_000)\n"
+    worker = make_worker(source, max_frame_bytes=2 << 20)
+    big, after = worker.run([Call("big", ()), Call("add", (1, 1))])
+    assert big.failure is not None and "too large" in big.failure.message
+    assert after.value == 2
+
+
+def test_only_the_graded_file_is_visible_and_env_is_scrubbed(
+    make_worker: MakeWorker, tmp_path: Path
+) -> None:
+    (tmp_path / "secret_reference.py").write_text("ANSWER = 42\n")
+    worker = make_worker(
+        """
+        import os
+        def look():
+            raise RuntimeError(repr((sorted(os.listdir(".")), sorted(os.environ))))
+        """
+    )
+    [outcome] = worker.run([Call("look", ())])
+    assert outcome.failure is not None
+    message = outcome.failure.message
+    assert "['losses.py']" in message and "secret_reference" not in message
+    assert "'HOME'" in message and "'PATH'" in message and "PYTHONPATH" not in message
+
+
+def test_close_leaves_no_process_behind(make_worker: MakeWorker) -> None:
+    worker = make_worker(
+        """
+        import subprocess
+        def spawn_child():
+            return subprocess.Popen(["sleep", "60"]).pid
+        """
+    )
+    [outcome] = worker.run([Call("spawn_child", ())])
+    child = outcome.value
+    pid = worker.pid
+    assert isinstance(child, int) and pid is not None
+    worker.close()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    deadline = time.monotonic() + 2.0
+    while not gone(child) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert gone(child)
+
+
+def test_warm_worker_serves_many_runs_and_large_batches(make_worker: MakeWorker) -> None:
+    worker = make_worker(SIMPLE)
+    W, X = np.ones((20, 5)), np.ones((16, 20))
+    pid = None
+    for _ in range(20):
+        [outcome] = worker.run([Call("scores", (W, X))])
+        assert outcome.ok
+        pid = pid or worker.pid
+    assert worker.pid == pid
+    outcomes = worker.run([Call("scores", (W, X))] * 500)
+    assert all(o.ok for o in outcomes)
+
+
+def test_rlimits_bound_processes_only_for_unprivileged_graders() -> None:
+    import resource
+
+    root = sandbox.rlimits(FAST, is_root=True, user_processes=0)
+    user = sandbox.rlimits(FAST, is_root=False, user_processes=10)
+    assert resource.RLIMIT_NPROC not in root
+    assert user[resource.RLIMIT_NPROC] == (74, 74)
+    assert root[resource.RLIMIT_AS] == (1024 << 20, 1024 << 20)
+    assert root[resource.RLIMIT_CORE] == (0, 0)
+
+
+def test_worker_env_passes_through_only_openblas_tuning(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    monkeypatch.setenv("SECRET_TOKEN", "x")
+    env = sandbox.worker_env(Path("/tmp/scratch"))
+    assert env["OPENBLAS_CORETYPE"] == "Haswell" and env["HOME"] == "/tmp/scratch"
+    assert "SECRET_TOKEN" not in env
+    assert env["OPENBLAS_NUM_THREADS"] == "1"
+
+
+def test_only_time_spent_in_the_worker_counts_against_the_budget(
+    make_worker: MakeWorker,
+) -> None:
+    worker = make_worker(SIMPLE, Limits(call_seconds=1.0, submission_seconds=1.0))
+    worker.start()
+    time.sleep(1.1)  # the grader busy elsewhere, e.g. generating examples
+    [outcome] = worker.run([Call("add", (1, 2))])
+    assert outcome.value == 3
+    assert 0 < worker.seconds_used < 1.0
