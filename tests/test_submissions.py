@@ -66,3 +66,5 @@ def test_fixture_gets_the_expected_grade(
             assert feedback.counterexample, f"{cid} failed without a counterexample"
     for cid in expect.get("must_pass", []):
         assert cid not in failed, f"{cid} should pass: {failed[cid].feedback}"
+    if expect.get("only_these_fail"):
+        assert sorted(failed) == sorted(expect["must_fail"])

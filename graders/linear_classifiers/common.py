@@ -138,6 +138,13 @@ def cases(draw: st.DrawFn, reg: str = "any", w_bound: float = W_BOUND) -> Case:
     return Case(W, X, y, draw(REGS[reg]))
 
 
+# Checks that share a strategy object share its drawn cases (drawn once per run), and so
+# share the student calls those cases need.
+ANY_CASES = cases()
+REG_ZERO_CASES = cases(reg="zero")
+REG_POSITIVE_CASES = cases(reg="positive")
+
+
 @st.composite
 def near_zero_weights(draw: st.DrawFn) -> Case:
     """W = 0 or |W| <= 1e-6, reg = 0: every score is (almost) 0."""

@@ -13,12 +13,12 @@ from propgrade import assume, check_each, expect
 
 from .common import (
     ALL,
+    ANY_CASES,
     SOFTMAX,
     SVM,
     VECTORIZED,
     Case,
     Shifted,
-    cases,
     loss_and_grad,
     near_hinge_kink,
     near_zero_weights,
@@ -34,7 +34,7 @@ from .common import (
     ALL,
     "{key}_output_shapes",
     "{fn} returns a finite scalar loss and a finite gradient dW with the shape of W.",
-    cases(),
+    ANY_CASES,
 )
 def output_shapes(case: Case, student, fn: str) -> None:
     loss, dW = loss_and_grad(student.call(fn, *case.args), case, fn)
@@ -42,7 +42,7 @@ def output_shapes(case: Case, student, fn: str) -> None:
     expect.finite(dW, f"the gradient dW returned by {fn}")
 
 
-@check_each(ALL, "{key}_nonnegative", "{fn} never returns a negative loss (reg >= 0).", cases())
+@check_each(ALL, "{key}_nonnegative", "{fn} never returns a negative loss (reg >= 0).", ANY_CASES)
 def nonnegative(case: Case, student, fn: str) -> None:
     loss, _ = loss_and_grad(student.call(fn, *case.args), case, fn)
     require(loss >= 0, f"{fn} returned a negative loss", expected="a loss >= 0", got=loss)
@@ -65,7 +65,7 @@ def zero_weights(case: Case, student, fn: str) -> None:
     ALL,
     "{key}_inputs_unchanged",
     "{fn} does not modify its arguments W, X and y.",
-    cases(),
+    ANY_CASES,
 )
 def inputs_unchanged(case: Case, student, fn: str) -> None:
     outcome = student.outcome(fn, *case.args, echo_args=True)
@@ -83,7 +83,7 @@ STEP = 1e-5
     ALL,
     "{key}_numerical_gradient",
     "The gradient dW returned by {fn} matches a centered numerical gradient of its own loss.",
-    cases(),
+    ANY_CASES,
     max_examples=10,
 )
 def numerical_gradient(case: Case, student, fn: str) -> None:
@@ -142,7 +142,11 @@ def shift_invariance(drawn: Shifted, student, fn: str) -> None:
     loss, dW = loss_and_grad(student.call(fn, *case.args), case, fn)
     loss2, dW2 = loss_and_grad(student.call(fn, *case.with_W(W).args), case, fn)
     expect.finite(loss2, f"the loss with every score shifted by {shift:g}")
-    expect.close(loss2, loss, f"the loss with every score shifted by {shift:g}", rtol=1e-6)
+    # atol: log-sum-exp at scores ~1000 loses ~1e-13 in absolute terms, which is
+    # relative error > 1e-6 once the loss itself is tiny; such a solution is still correct.
+    expect.close(
+        loss2, loss, f"the loss with every score shifted by {shift:g}", rtol=1e-6, atol=1e-9
+    )
     expect.close(dW2, dW, f"dW with every score shifted by {shift:g}", rtol=1e-5, atol=1e-9)
 
 
@@ -150,7 +154,7 @@ def shift_invariance(drawn: Shifted, student, fn: str) -> None:
     VECTORIZED,
     "{key}_matches_naive",
     "{fn[0]} returns the same loss and dW as your {fn[1]}.",
-    cases(),
+    ANY_CASES,
 )
 def matches_naive(case: Case, student, fns: tuple[str, str]) -> None:
     vec, naive = fns

@@ -28,6 +28,7 @@ from propgrade.worker import Worker
 
 MAX_ROUNDS = 16
 MAX_SHRINK_STEPS = 40
+SHRINK_CHUNK = 12
 _NO_SHRINK = {FailureKind.TIMEOUT, FailureKind.CRASH, FailureKind.BUDGET, FailureKind.SKIPPED}
 
 
@@ -68,10 +69,16 @@ def prepare(
     budgets: dict[str, int] = {}
     cases: dict[str, list[Any]] = {}
     seed = assignment.hypothesis.seed
+    # Checks sharing a strategy object get the very same cases: drawing is the costly part,
+    # and identical cases let the call cache answer several checks with one worker call.
+    drawn: dict[tuple[int, int], list[Any]] = {}
     for c in checks:
         cfg = assignment.check(c.id)
         budgets[c.id] = cfg.max_examples or c.max_examples or assignment.hypothesis.max_examples
-        cases[c.id] = draw_cases(c, budgets[c.id], seed)
+        key = (id(c.strategy), budgets[c.id])
+        if key not in drawn:
+            drawn[key] = draw_cases(c, budgets[c.id], seed)
+        cases[c.id] = drawn[key]
     meta = {
         "propgrade_version": propgrade.__version__,
         "config_hash": assignment.digest,
@@ -292,18 +299,18 @@ def shrink_greedily(
     for _ in range(MAX_SHRINK_STEPS):
         propose = getattr(case, "shrink_candidates", None)
         candidates = list(propose()) if callable(propose) else []
-        if not candidates:
-            break
-        runs = [_Run(check, i, candidate) for i, candidate in enumerate(candidates)]
-        _evaluate(plan, worker, cache, runs)
-        better = next(
-            (
-                r
-                for r in sorted(runs, key=lambda r: r.index)
-                if r.error is not None and _same_failure(r.error, error)
-            ),
-            None,
-        )
+        better = None
+        # Candidates come most aggressive first; trying them a chunk at a time finds the
+        # first failing one without paying for the long tail of small simplifications.
+        for start in range(0, len(candidates), SHRINK_CHUNK):
+            chunk = candidates[start : start + SHRINK_CHUNK]
+            runs = [_Run(check, i, candidate) for i, candidate in enumerate(chunk)]
+            _evaluate(plan, worker, cache, runs)
+            better = next(
+                (r for r in runs if r.error is not None and _same_failure(r.error, error)), None
+            )
+            if better is not None:
+                break
         if better is None or better.error is None:
             break
         case, error, shrunk = better.case, better.error, True

@@ -1,21 +1,41 @@
 """How a worker process is started and stopped.
 
-A ``Layer`` owns both ends of a worker's life, so a stronger isolation (namespaces and a
-dropped uid via bwrap) can replace ``ProcessLayer`` without touching the worker client.
+A ``Layer`` owns both ends of a worker's life, so a stronger isolation can replace another
+without touching the worker client. Two layers exist:
+
+- ``BwrapLayer`` ("full"): bubblewrap namespaces, a filesystem view holding only what
+  Python and numpy need plus the scratch copy of the graded file, and an unprivileged uid
+  that no other running worker shares. Needs ``bwrap``, ``setpriv`` and root.
+- ``ProcessLayer`` ("reduced"): a plain child process with rlimits. Everywhere else.
+
+``default_layer()`` picks the strongest one that works here (``PROPGRADE_SANDBOX`` forces
+one); ``propgrade doctor`` (``doctor.py``) explains the choice.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
+import importlib
+import importlib.util
 import os
 import resource
+import shutil
 import signal
+import stat
 import subprocess
-from collections.abc import Callable, Sequence
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from propgrade.calls import Limits
+from propgrade.errors import WorkerError
 
 _PASSED_THROUGH_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 _FILE_SIZE_LIMIT = 16 << 20
@@ -23,6 +43,33 @@ _OPEN_FILES_LIMIT = 64
 _CPU_SLACK_SECONDS = 10
 _EXTRA_PROCESSES = 64
 _REAP_SECONDS = 10.0
+
+FULL = "full"
+REDUCED = "reduced"
+SANDBOX_ENV = "PROPGRADE_SANDBOX"
+UID_BASE_ENV = "PROPGRADE_UID_BASE"
+DEFAULT_UID_BASE = 64000
+DEFAULT_SLOTS = 256
+SANDBOX_TMP_BYTES = 64 << 20
+INSTALL_HINT = (
+    "install bubblewrap (`apt-get install bubblewrap`; setpriv comes with util-linux) and "
+    "run the grader as root, e.g. in a container; `propgrade doctor` shows what is missing"
+)
+
+NAMESPACE_FLAGS = (
+    "--unshare-pid",
+    "--unshare-net",
+    "--unshare-ipc",
+    "--unshare-uts",
+    "--unshare-cgroup-try",
+    "--die-with-parent",
+    "--new-session",
+)
+# Host directories that, on a merged-/usr system, are symlinks into /usr.
+_ROOT_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+_PROBE_SECONDS = 30.0
+_VANISH_SECONDS = 5.0
+_SLOT_LOCK_DIR = "/run/propgrade-slots"
 
 
 class Layer(Protocol):
@@ -94,6 +141,37 @@ def count_user_processes(uid: int) -> int:
     return count
 
 
+def processes_of_uid(uid: int) -> list[int]:
+    """Pids of every process whose real, effective, saved or fs uid is ``uid``."""
+    try:
+        pids = [int(entry.name) for entry in os.scandir("/proc") if entry.name.isdigit()]
+    except OSError:
+        return []
+    return processes_of_uid_among(pids, uid)
+
+
+def processes_of_uid_among(pids: Iterable[int], uid: int) -> list[int]:
+    """Those of ``pids`` that run with ``uid`` as any of their uids.
+
+    Reads ``/proc/<pid>/status`` rather than the owner of ``/proc/<pid>``: a process that
+    makes itself non-dumpable shows up there as owned by root.
+    """
+    wanted = str(uid)
+    found = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status", "rb") as f:
+                status = f.read()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith(b"Uid:"):
+                if wanted in line.decode("ascii", "replace").split()[1:]:
+                    found.append(pid)
+                break
+    return found
+
+
 def _apply_rlimits(table: dict[int, tuple[int, int]]) -> Callable[[], None]:
     def apply() -> None:
         for which, (soft, hard) in table.items():
@@ -109,13 +187,14 @@ class ProcessLayer:
     access or a ``setsid`` + double-fork child escaping the process-group kill.
     """
 
-    name = "reduced"
+    name = REDUCED
 
     def describe(self) -> str:
         return (
             "reduced: separate process with rlimits (memory, CPU, file size, open files, "
-            "no core dumps), scrubbed environment and its own process group; does not "
-            "prevent file reads, network access or setsid escapees"
+            "no core dumps), scrubbed environment and its own process group. WARNING: file "
+            "reads are NOT prevented (student code can read anything the grader's user can, "
+            "including solutions/ and graders/), nor network access or setsid escapees"
         )
 
     def spawn(
@@ -153,5 +232,545 @@ class ProcessLayer:
             process.wait(timeout=_REAP_SECONDS)
 
 
+# -- uid slots ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Slot:
+    """An unprivileged uid held exclusively, through a lock on ``lock_fd``, until released."""
+
+    index: int
+    uid: int
+    lock_fd: int
+
+
+class SlotPool:
+    """Hands out uids ``uid_base + i`` so that no two live workers on the host share one.
+
+    Exclusivity across grader processes comes from an ``flock`` per slot; the lock belongs
+    to the open file, so it is dropped by the kernel if the grader dies. A slot is only
+    handed out when no process runs under its uid: that skips a uid some other user has,
+    and a sandbox of a crashed grader that is still being torn down.
+    """
+
+    def __init__(self, lock_dir: Path, uid_base: int, count: int) -> None:
+        if uid_base < 1000 or count < 1:
+            raise WorkerError(f"invalid sandbox uid range: uid_base={uid_base}, count={count}")
+        self.lock_dir = lock_dir
+        self.uid_base = uid_base
+        self.count = count
+        self._quarantined: list[int] = []
+
+    def acquire(self) -> Slot:
+        directory = self._directory()
+        for index in range(self.count):
+            path = os.path.join(directory, f"slot-{index}.lock")
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            except OSError as exc:
+                raise WorkerError(f"cannot open the sandbox slot lock {path}: {exc}") from exc
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                os.close(fd)
+                if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    continue
+                raise WorkerError(f"cannot lock the sandbox slot {path}: {exc}") from exc
+            uid = self.uid_base + index
+            if processes_of_uid(uid):
+                os.close(fd)
+                continue
+            return Slot(index, uid, fd)
+        last = self.uid_base + self.count - 1
+        raise WorkerError(
+            f"all {self.count} sandbox uids ({self.uid_base}-{last}) are in use",
+            hint=f"run fewer jobs at once, or pick a free range with {UID_BASE_ENV}",
+        )
+
+    def release(self, slot: Slot) -> None:
+        with contextlib.suppress(OSError):
+            os.close(slot.lock_fd)
+
+    def quarantine(self, slot: Slot) -> None:
+        """Keep a slot locked for the rest of this process: its uid still runs something."""
+        self._quarantined.append(slot.lock_fd)
+
+    def _directory(self) -> str:
+        directory = str(self.lock_dir)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(directory, 0o700)
+        info = os.lstat(directory)
+        # Anyone able to create or replace the lock files could take every slot or make
+        # two graders share a uid; so the directory must be ours and closed to others.
+        if (
+            not stat.S_ISDIR(info.st_mode)
+            or info.st_uid != os.geteuid()
+            or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+        ):
+            raise WorkerError(
+                f"the sandbox slot directory {directory} is not a private directory of "
+                f"uid {os.geteuid()}",
+                hint="remove it; propgrade recreates it with mode 0700",
+            )
+        return directory
+
+
+def default_lock_dir() -> Path:
+    if os.geteuid() == 0 and os.path.isdir("/run") and os.access("/run", os.W_OK):
+        return Path(_SLOT_LOCK_DIR)
+    return Path(tempfile.gettempdir()) / f"propgrade-slots-{os.geteuid()}"
+
+
+def default_uid_base() -> int:
+    text = os.environ.get(UID_BASE_ENV, "").strip()
+    if not text:
+        return DEFAULT_UID_BASE
+    try:
+        return int(text)
+    except ValueError:
+        raise WorkerError(
+            f"{UID_BASE_ENV}={text!r} is not a number", hint=f"e.g. {UID_BASE_ENV}=64000"
+        ) from None
+
+
+def _kill_pid_of_uid(pid: int, uid: int) -> None:
+    # A pidfd pins the process, so the uid check and the kill hit the same process even
+    # if the pid is reused in between.
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        return
+    try:
+        if pid in processes_of_uid_among([pid], uid):
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    finally:
+        os.close(pidfd)
+
+
+def stop_uid(uid: int, seconds: float = _VANISH_SECONDS) -> bool:
+    """SIGKILL every process of ``uid`` until none is left; False if some outlived ``seconds``.
+
+    Only for a uid this process holds the slot of: everything running under it is ours.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        pids = processes_of_uid(uid)
+        if not pids:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        for pid in pids:
+            _kill_pid_of_uid(pid, uid)
+        time.sleep(0.005)
+
+
+# -- seccomp ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeccompStatus:
+    program: bytes | None  # a BPF program for ``bwrap --seccomp``, or None
+    detail: str
+
+
+_SECCOMP: list[SeccompStatus] = []
+
+# clone() flags that create namespaces; a user namespace would hand the student a fresh
+# set of capabilities over new namespaces, widening the kernel surface they can reach.
+_CLONE_NEWUSER = 0x10000000
+
+
+def seccomp_status() -> SeccompStatus:
+    """The syscall filter for the full layer, built once per process with pyseccomp.
+
+    Denies ``socket()`` for every family but AF_UNIX, user-namespace creation
+    (``unshare``, ``setns``, ``clone(CLONE_NEWUSER)``; ``clone3`` answers ENOSYS so libc
+    falls back to ``clone``) and io_uring, which could issue socket operations past the
+    filter. Everything else is allowed: the filter is a second wall, the namespaces and the
+    uid are the first.
+    """
+    if not _SECCOMP:
+        _SECCOMP.append(_build_seccomp())
+    return _SECCOMP[0]
+
+
+def _build_seccomp() -> SeccompStatus:
+    try:
+        seccomp: Any = importlib.import_module("pyseccomp")
+    except Exception as exc:  # ImportError, or OSError when libseccomp is missing
+        return SeccompStatus(None, f"pyseccomp not available ({type(exc).__name__}: {exc})")
+    try:
+        import socket
+
+        rules = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+        rules.add_rule(
+            seccomp.ERRNO(errno.EACCES), "socket", seccomp.Arg(0, seccomp.NE, socket.AF_UNIX)
+        )
+        for name in ("unshare", "setns", "io_uring_setup", "io_uring_enter", "io_uring_register"):
+            rules.add_rule(seccomp.ERRNO(errno.EPERM), name)
+        newuser = seccomp.Arg(0, seccomp.MASKED_EQ, _CLONE_NEWUSER, _CLONE_NEWUSER)
+        rules.add_rule(seccomp.ERRNO(errno.EPERM), "clone", newuser)
+        rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+        with tempfile.TemporaryFile() as out:
+            rules.export_bpf(out)
+            out.seek(0)
+            program = out.read()
+    except Exception as exc:
+        return SeccompStatus(None, f"pyseccomp could not build the filter ({exc})")
+    return SeccompStatus(program, "socket() (except AF_UNIX) and user namespaces denied")
+
+
+# -- the full layer -----------------------------------------------------------------------
+
+
+def python_roots() -> list[str]:
+    """Directories the worker's interpreter needs: its prefixes and numpy's site dir."""
+    roots = [sys.base_prefix, sys.prefix, os.path.dirname(sys.executable)]
+    spec = importlib.util.find_spec("numpy")
+    if spec is not None and spec.origin:
+        # .../site-packages/numpy/__init__.py: the site dir also holds numpy.libs.
+        roots.append(os.path.dirname(os.path.dirname(spec.origin)))
+    found: list[str] = []
+    for root in roots:
+        for path in (os.path.abspath(root), os.path.realpath(root)):
+            if path not in found:
+                found.append(path)
+    return found
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+class _View:
+    """The bwrap arguments that build the sandbox's filesystem, parents before children."""
+
+    def __init__(self) -> None:
+        self.args: list[str] = []
+        self.bound: list[str] = []  # destinations whose whole content is visible
+        self.existing: set[str] = {"/"}  # directories that exist inside
+
+    def visible(self, path: str) -> bool:
+        return path in self.existing or any(_under(path, root) for root in self.bound)
+
+    def _parents(self, dest: str) -> None:
+        # bwrap creates missing parents with mode 0700, which the dropped uid cannot enter.
+        for parent in reversed(Path(dest).parents):
+            name = str(parent)
+            if not self.visible(name):
+                self.args += ["--perms", "0755", "--dir", name]
+                self.existing.add(name)
+
+    def mount(self, option: str, dest: str, *, before: Sequence[str] = ()) -> None:
+        self._parents(dest)
+        self.args += [*before, option, dest]
+        self.existing.add(dest)
+
+    def bind(self, src: str, dest: str, *, read_only: bool = True) -> None:
+        if self.visible(dest):
+            return
+        self._parents(dest)
+        self.args += ["--ro-bind" if read_only else "--bind", src, dest]
+        if os.path.isdir(src):
+            self.bound.append(dest)
+        self.existing.add(dest)
+
+    def symlink(self, target: str, dest: str) -> None:
+        self._parents(dest)
+        self.args += ["--symlink", target, dest]
+        self.existing.add(dest)
+
+
+class BwrapLayer:
+    """Bubblewrap namespaces plus an unprivileged uid per worker ("full").
+
+    The worker sees ``/usr``, the Python installation and its scratch directory, all
+    read-only, a private size-capped ``/tmp``, fresh ``/proc`` and ``/dev``, no network,
+    and none of the grader's environment. It runs as ``uid_base + slot`` with no
+    capabilities and ``no_new_privs``, so host files readable only by root (or by the
+    grader's users) stay closed even where they are visible, and RLIMIT_NPROC bounds its
+    processes. Killing bwrap's process group takes the pid namespace down with it.
+    """
+
+    name = FULL
+
+    def __init__(
+        self,
+        *,
+        bwrap: str | None = None,
+        setpriv: str | None = None,
+        uid_base: int | None = None,
+        slots: int = DEFAULT_SLOTS,
+        lock_dir: Path | None = None,
+        seccomp: bool = True,
+        tmp_bytes: int = SANDBOX_TMP_BYTES,
+    ) -> None:
+        found_bwrap = bwrap or shutil.which("bwrap")
+        if not found_bwrap:
+            raise WorkerError("bwrap (bubblewrap) was not found on PATH", hint=INSTALL_HINT)
+        found_setpriv = setpriv or shutil.which("setpriv")
+        if not found_setpriv:
+            raise WorkerError("setpriv (util-linux) was not found on PATH", hint=INSTALL_HINT)
+        if os.geteuid() != 0:
+            # Without root, bwrap can only map the grader's own uid into a user namespace;
+            # the worker would then have every file permission the grader has.
+            raise WorkerError(
+                f"the full sandbox needs root to run workers under their own uid "
+                f"(running as uid {os.geteuid()})",
+                hint=INSTALL_HINT,
+            )
+        self.bwrap = found_bwrap
+        self.setpriv = found_setpriv
+        self.pool = SlotPool(
+            lock_dir or default_lock_dir(),
+            default_uid_base() if uid_base is None else uid_base,
+            slots,
+        )
+        self.tmp_bytes = tmp_bytes
+        self.seccomp = seccomp_status() if seccomp else SeccompStatus(None, "disabled")
+        self._running: dict[int, Slot] = {}
+        self._lock = threading.Lock()
+
+    def describe(self) -> str:
+        last = self.pool.uid_base + self.pool.count - 1
+        if self.seccomp.program is not None:
+            network = "no network (empty network namespace; seccomp denies non-AF_UNIX socket())"
+        else:
+            network = (
+                "no network (empty network namespace only; socket() is not filtered: "
+                f"{self.seccomp.detail})"
+            )
+        return (
+            "full: bubblewrap with its own pid, network, IPC and UTS namespaces; sees only "
+            "/usr, the Python installation and its scratch copy (read-only) and a private "
+            f"{self.tmp_bytes >> 20} MiB /tmp; runs as an unprivileged uid of its own "
+            f"({self.pool.uid_base}-{last}) without capabilities, with rlimits on memory, "
+            f"CPU, files and processes; {network}; killing it stops every process it started"
+        )
+
+    def uid_of(self, process: subprocess.Popen[bytes]) -> int | None:
+        """The uid the worker behind ``process`` runs as, while it holds its slot."""
+        with self._lock:
+            slot = self._running.get(process.pid)
+        return None if slot is None else slot.uid
+
+    def command(
+        self, argv: Sequence[str], *, scratch: Path, uid: int, seccomp_fd: int | None = None
+    ) -> list[str]:
+        """The bwrap command line that runs ``argv`` as ``uid`` with ``scratch`` as cwd."""
+        scratch_path = os.path.abspath(scratch)
+        command = [self.bwrap, *NAMESPACE_FLAGS, "--clearenv"]
+        for key, value in worker_env(Path(scratch_path)).items():
+            command += ["--setenv", key, value]
+        view = _View()
+        view.bind("/usr", "/usr")
+        for name in _ROOT_LINKS:
+            host = "/" + name
+            if os.path.islink(host):
+                view.symlink(os.readlink(host), host)
+            elif os.path.isdir(host):
+                view.bind(host, host)
+        if os.path.exists("/etc/ld.so.cache"):
+            view.mount("--dir", "/etc", before=("--perms", "0755"))
+            view.bind("/etc/ld.so.cache", "/etc/ld.so.cache")
+        view.mount("--proc", "/proc")
+        view.mount("--dev", "/dev")
+        view.mount("--tmpfs", "/tmp", before=("--perms", "1777", "--size", str(self.tmp_bytes)))
+        for root in sorted(python_roots(), key=len):
+            if os.path.isdir(root):
+                view.bind(os.path.realpath(root), root)
+        # Programs named in argv (the worker's main script): each file alone, read-only.
+        for arg in argv:
+            path = os.path.abspath(arg)
+            if os.path.isabs(arg) and os.path.isfile(arg) and not _under(path, scratch_path):
+                view.bind(os.path.realpath(arg), path)
+        if not view.visible(os.path.abspath(self.setpriv)):
+            view.bind(os.path.realpath(self.setpriv), os.path.abspath(self.setpriv))
+        # Read-only: the worker needs nothing written there, and writes to a tmpfs with a
+        # size cap cannot fill the host's disk.
+        view.bind(scratch_path, scratch_path)
+        command += view.args
+        command += ["--chdir", scratch_path]
+        if seccomp_fd is not None:
+            command += ["--seccomp", str(seccomp_fd)]
+        command += [
+            "--",
+            self.setpriv,
+            f"--reuid={uid}",
+            f"--regid={uid}",
+            "--clear-groups",
+            "--no-new-privs",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--",
+            *argv,
+        ]
+        return command
+
+    def spawn(
+        self, argv: Sequence[str], *, scratch: Path, limits: Limits
+    ) -> subprocess.Popen[bytes]:
+        slot = self.pool.acquire()
+        seccomp_fd: int | None = None
+        try:
+            _share_with_group(scratch, slot.uid)
+            if self.seccomp.program is not None:
+                seccomp_fd = _pipe_holding(self.seccomp.program)
+            command = self.command(argv, scratch=scratch, uid=slot.uid, seccomp_fd=seccomp_fd)
+            # bwrap itself runs as root and ignores RLIMIT_NPROC; the limits pass through
+            # exec to the worker, where its uid is the only one counted. The count starts
+            # at zero because the slot's uid runs nothing else.
+            table = rlimits(limits, is_root=False, user_processes=0)
+            popen = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=scratch,
+                env=worker_env(scratch),
+                close_fds=True,
+                pass_fds=() if seccomp_fd is None else (seccomp_fd,),
+                start_new_session=True,
+                # preexec_fn is unsafe only with threads that hold locks across fork; the
+                # grader spawns workers from its main thread.
+                preexec_fn=_apply_rlimits(table),
+            )
+        except BaseException:
+            self.pool.release(slot)
+            raise
+        finally:
+            if seccomp_fd is not None:
+                os.close(seccomp_fd)
+        with self._lock:
+            self._running[popen.pid] = slot
+        return popen
+
+    def kill(self, process: subprocess.Popen[bytes]) -> None:
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=_REAP_SECONDS)
+        code = process.returncode
+        if code is not None and 128 < code < 128 + signal.NSIG:
+            # bwrap reports a worker killed by signal N as exit status 128 + N; restore
+            # the signal so the failure message can name it (SIGKILL, SIGXCPU, ...).
+            process.returncode = 128 - code
+        with self._lock:
+            slot = self._running.pop(process.pid, None)
+        if slot is None:
+            return
+        # The namespace dies with bwrap, but asynchronously; the uid is handed to the next
+        # worker only once nothing runs under it any more.
+        if stop_uid(slot.uid):
+            self.pool.release(slot)
+        else:
+            self.pool.quarantine(slot)
+
+
+def _share_with_group(scratch: Path, gid: int) -> None:
+    """Let the worker's gid, and only it, read the scratch directory and its files."""
+    os.chown(scratch, -1, gid)
+    os.chmod(scratch, 0o750)
+    for entry in os.scandir(scratch):
+        if entry.is_file(follow_symlinks=False):
+            os.chown(entry.path, -1, gid, follow_symlinks=False)
+            os.chmod(entry.path, 0o640)
+
+
+def _pipe_holding(data: bytes) -> int:
+    """A pipe's read end from which ``data`` can be read to EOF without a writer waiting."""
+    read_fd, write_fd = os.pipe()
+    try:
+        if len(data) >= 65536:
+            raise WorkerError(f"the seccomp program is too large for a pipe ({len(data)} bytes)")
+        os.write(write_fd, data)
+    except BaseException:
+        os.close(read_fd)
+        raise
+    finally:
+        os.close(write_fd)
+    return read_fd
+
+
+# -- choosing a layer ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Whether the full layer works here, and why (not)."""
+
+    ok: bool
+    detail: str
+    bwrap: str | None = None
+    setpriv: str | None = None
+
+
+_PROBES: dict[tuple[str | None, str | None, int, int], Probe] = {}
+
+
+def probe_full_layer() -> Probe:
+    """Run a tiny program under the full layer, once per process and tool location."""
+    bwrap, setpriv = shutil.which("bwrap"), shutil.which("setpriv")
+    key = (bwrap, setpriv, os.geteuid(), default_uid_base())
+    if key not in _PROBES:
+        _PROBES[key] = _probe(bwrap, setpriv)
+    return _PROBES[key]
+
+
+def _probe(bwrap: str | None, setpriv: str | None) -> Probe:
+    try:
+        layer = BwrapLayer(bwrap=bwrap, setpriv=setpriv)
+    except WorkerError as exc:
+        return Probe(False, exc.message, bwrap, setpriv)
+    argv = [sys.executable, "-I", "-S", "-c", "import os; print(os.getuid(), os.getgid())"]
+    try:
+        code, output, uid = run_in_layer(layer, argv, _PROBE_SECONDS)
+    except (OSError, WorkerError) as exc:
+        return Probe(False, f"bwrap could not be started: {exc}", bwrap, setpriv)
+    if code != 0:
+        detail = f"bwrap failed (exit status {code}): {output.strip()[-500:]}"
+        return Probe(False, detail, bwrap, setpriv)
+    if uid is None or output.split() != [str(uid), str(uid)]:
+        detail = f"the sandboxed process did not run as its uid {uid}: {output.strip()[-200:]}"
+        return Probe(False, detail, bwrap, setpriv)
+    return Probe(True, f"a sandboxed python ran as uid {uid}", bwrap, setpriv)
+
+
+def run_in_layer(
+    layer: Layer, argv: Sequence[str], seconds: float, limits: Limits | None = None
+) -> tuple[int | None, str, int | None]:
+    """Run a trusted program under ``layer``: (exit status, output, sandbox uid if any)."""
+    with tempfile.TemporaryDirectory(prefix="propgrade-probe-") as scratch:
+        process = layer.spawn(argv, scratch=Path(scratch), limits=limits or Limits())
+        uid = layer.uid_of(process) if isinstance(layer, BwrapLayer) else None
+        try:
+            stdout, stderr = process.communicate(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            stdout, stderr = b"", f"no answer within {seconds:g} s".encode()
+        finally:
+            layer.kill(process)
+    text = (stdout + stderr).decode("utf-8", "replace")
+    return process.returncode, text, uid
+
+
 def default_layer() -> Layer:
+    """The strongest layer that works here, or the one ``PROPGRADE_SANDBOX`` asks for."""
+    choice = os.environ.get(SANDBOX_ENV, "").strip().lower()
+    if choice == REDUCED:
+        return ProcessLayer()
+    if choice not in ("", "auto", FULL):
+        raise WorkerError(
+            f"{SANDBOX_ENV}={choice!r} is not a sandbox layer",
+            hint=f"set {SANDBOX_ENV} to {FULL}, {REDUCED} or auto, or leave it unset",
+        )
+    probe = probe_full_layer()
+    if probe.ok:
+        return BwrapLayer(bwrap=probe.bwrap, setpriv=probe.setpriv)
+    if choice == FULL:
+        raise WorkerError(
+            f"{SANDBOX_ENV}=full, but the full sandbox does not work here: {probe.detail}",
+            hint=INSTALL_HINT,
+        )
     return ProcessLayer()

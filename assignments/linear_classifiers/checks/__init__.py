@@ -1,0 +1,1 @@
+"""Property checks for the linear-classifier losses (multiclass SVM and softmax)."""

@@ -1,0 +1,267 @@
+"""Cases and helpers shared by the public and hidden checks.
+
+Released to students together with the public checks: nothing here may depend on the
+reference solution.
+
+The strategies keep every score within a few hundred. The most common correct naive
+softmax (shift by the row max, then p = exp/sum, then -log p[y]) overflows to inf once a
+row's score gap passes ~745; drawing unbounded inputs would fail correct students.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from propgrade import expect
+from propgrade.checks import CheckFailed
+from propgrade.display import format_array
+
+SVM = {"svm_naive": "svm_loss_naive", "svm_vec": "svm_loss_vectorized"}
+SOFTMAX = {"softmax_naive": "softmax_loss_naive", "softmax_vec": "softmax_loss_vectorized"}
+ALL = {**SVM, **SOFTMAX}
+VECTORIZED = {
+    "svm_vec": ("svm_loss_vectorized", "svm_loss_naive"),
+    "softmax_vec": ("softmax_loss_vectorized", "softmax_loss_naive"),
+}
+
+MAX_N, MAX_D, MAX_C = 8, 6, 5
+W_BOUND, X_BOUND = 5.0, 10.0  # |score| <= MAX_D * W_BOUND * X_BOUND = 300
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a)
+    a.flags.writeable = False
+    return a
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class Case:
+    """Arguments of one call ``f(W, X, y, reg)``."""
+
+    W: np.ndarray
+    X: np.ndarray
+    y: np.ndarray
+    reg: float
+
+    def __post_init__(self) -> None:
+        for name in ("W", "X", "y"):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+
+    @property
+    def args(self) -> tuple[Any, ...]:
+        return (self.W, self.X, self.y, self.reg)
+
+    def with_W(self, W: np.ndarray) -> Case:
+        return Case(W, self.X, self.y, self.reg)
+
+    def valid(self) -> bool:
+        """Whether the case still meets what its strategy guarantees (see subclasses)."""
+        return True
+
+    def shrink_candidates(self) -> list[Case]:
+        """Smaller or simpler versions of this case, most aggressive first.
+
+        Used to shrink a failing case to a minimal counterexample: fewer samples, classes
+        and features, then simpler numbers. Every candidate is still a valid input.
+        """
+        W, X, y = self.W, self.X, self.y
+        (n, d), c = X.shape, W.shape[1]
+        out: list[Case] = []
+        make = type(self)
+        for i in range(n if n > 1 else 0):
+            out.append(make(W, np.delete(X, i, 0), np.delete(y, i), self.reg))
+        for k in range(c if c > 2 else 0):
+            keep = y != k
+            if keep.any():
+                out.append(make(np.delete(W, k, 1), X[keep], y[keep] - (y[keep] > k), self.reg))
+        for j in range(d if d > 1 else 0):
+            out.append(make(np.delete(W, j, 0), np.delete(X, j, 1), y, self.reg))
+        if self.reg not in (0.0, 1.0):
+            out.append(make(W, X, y, 1.0))
+        for name, array in (("W", W), ("X", X)):
+            for digits in (0, 1):
+                rounded = np.round(array, digits)
+                if not np.array_equal(rounded, array):
+                    out.append(self._with(name, rounded))
+            for index in zip(*np.nonzero(array), strict=True):
+                zeroed = array.copy()
+                zeroed[index] = 0.0
+                out.append(self._with(name, zeroed))
+        return [case for case in out if case.valid()]
+
+    def _with(self, name: str, array: np.ndarray) -> Case:
+        parts = {"W": self.W, "X": self.X, "y": self.y, "reg": self.reg, name: array}
+        return type(self)(**parts)
+
+    def __repr__(self) -> str:
+        (n, d), c = self.X.shape, self.W.shape[1]
+        return (
+            f"N={n}, D={d}, C={c}, reg={self.reg!r}\n"
+            f"W = {format_array(self.W)}\n"
+            f"X = {format_array(self.X)}\n"
+            f"y = {self.y.tolist()}"
+        )
+
+
+def _floats(bound: float) -> st.SearchStrategy[float]:
+    """Numbers on a 0.01 grid: counterexamples stay readable and shrink towards 0.
+
+    A grid makes exact hinge kinks (margin == 0) likely, which is wanted: the gradient
+    checks must handle them, and correct code must never fail there.
+    """
+    steps = round(bound * 100)
+    return st.integers(-steps, steps).map(lambda k: k / 100)
+
+
+REGS = {
+    "zero": st.just(0.0),
+    # Large enough that a wrong regularization term changes the result visibly.
+    "positive": st.floats(0.1, 10.0),
+    "any": st.one_of(st.just(0.0), st.floats(0.1, 10.0)),
+}
+
+
+@st.composite
+def cases(draw: st.DrawFn, reg: str = "any", w_bound: float = W_BOUND) -> Case:
+    """N in 1..8 (N == C often), D in 1..6, C in 2..5, repeated labels, mixed margins."""
+    c = draw(st.integers(2, MAX_C))
+    n = draw(st.one_of(st.just(c), st.integers(1, MAX_N)))
+    d = draw(st.integers(1, MAX_D))
+    W = draw(hnp.arrays(np.float64, (d, c), elements=_floats(w_bound)))
+    X = draw(hnp.arrays(np.float64, (n, d), elements=_floats(X_BOUND)))
+    y = draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, c - 1)))
+    return Case(W, X, y, draw(REGS[reg]))
+
+
+# Checks that share a strategy object share its drawn cases (drawn once per run), and so
+# share the student calls those cases need.
+ANY_CASES = cases()
+REG_ZERO_CASES = cases(reg="zero")
+REG_POSITIVE_CASES = cases(reg="positive")
+
+
+@st.composite
+def near_zero_weights(draw: st.DrawFn) -> Case:
+    """W = 0 or |W| <= 1e-6, reg = 0: every score is (almost) 0."""
+    base = draw(cases(reg="zero", w_bound=1.0))
+    scale = draw(st.sampled_from([0.0, 1e-6]))
+    return base.with_W(base.W * scale)
+
+
+class ZeroLossCase(Case):
+    """A case whose SVM loss is 0: every correct score beats the others by more than 1."""
+
+    def valid(self) -> bool:
+        return bool(np.all(svm_margins(self) < -1e-6))
+
+
+class BiasCase(Case):
+    """A case whose last feature is the constant 1 (the bias trick)."""
+
+    def valid(self) -> bool:
+        return bool(np.all(self.X[:, -1] == 1.0))
+
+
+@dataclass(frozen=True, eq=False)
+class Shifted:
+    """A bias case and a constant to add to every score."""
+
+    case: BiasCase
+    shift: float
+
+    def __repr__(self) -> str:
+        return f"{self.case!r}\nshift = {self.shift!r} (added to every score)"
+
+    def shrink_candidates(self) -> list[Shifted]:
+        return [Shifted(c, self.shift) for c in self.case.shrink_candidates()]  # type: ignore[arg-type]
+
+
+@st.composite
+def zero_svm_loss(draw: st.DrawFn) -> Case:
+    """A case whose SVM loss is exactly 0: every correct score beats the others by > 1.
+
+    Built in a basis where class c lives on axis c, then rotated, so the structure is not
+    visible in the numbers.
+    """
+    c = draw(st.integers(2, MAX_C))
+    n = draw(st.integers(1, MAX_N))
+    d = draw(st.integers(c, MAX_D))
+    y = draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, c - 1)))
+    noise = draw(hnp.arrays(np.float64, (n, d), elements=st.floats(-0.3, 0.3)))
+    strength = draw(st.floats(1.0, 3.0))
+    X = noise + 3.0 * np.eye(d)[y]
+    W = strength * np.eye(d)[:, :c]
+    seed_matrix = draw(hnp.arrays(np.float64, (d, d), elements=st.floats(-1.0, 1.0)))
+    q, r = np.linalg.qr(seed_matrix + 3.0 * np.eye(d))
+    rotation = q * np.sign(np.diag(r))
+    return ZeroLossCase(rotation @ W, X @ rotation.T, y, 0.0)
+
+
+@st.composite
+def with_bias_column(draw: st.DrawFn) -> Shifted:
+    """A case whose last feature is the constant 1, and a shift c ~ 1000.
+
+    Adding c to the last row of W adds c to every score.
+    """
+    base = draw(cases(reg="zero"))
+    X = base.X.copy()
+    X[:, -1] = 1.0
+    return Shifted(BiasCase(base.W, X, base.y, 0.0), draw(st.floats(900.0, 1100.0)))
+
+
+@st.composite
+def two_batch_sizes(draw: st.DrawFn) -> tuple[Case, Case]:
+    """The same W with N = 8 and N = 64 samples."""
+    big = draw(cases(reg="positive"))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    n_big = 64
+    X = rng.uniform(-X_BOUND, X_BOUND, size=(n_big, big.W.shape[0]))
+    y = rng.integers(0, big.W.shape[1], size=n_big)
+    return Case(big.W, X[:8], y[:8], big.reg), Case(big.W, X, y, big.reg)
+
+
+# --- helpers used by the checks ----------------------------------------------------------
+
+
+def loss_and_grad(value: Any, case: Case, fn: str) -> tuple[float, np.ndarray]:
+    """Unpack ``(loss, dW)`` from a student's return value, with shapes checked."""
+    loss, dW = expect.pair(value, f"{fn}")
+    return expect.scalar(loss, f"the loss returned by {fn}"), expect.array(
+        dW, f"the gradient dW returned by {fn}", case.W.shape
+    )
+
+
+def svm_margins(case: Case) -> np.ndarray:
+    scores = case.X @ case.W
+    correct = scores[np.arange(len(case.y)), case.y][:, None]
+    margins = scores - correct + 1.0
+    margins[np.arange(len(case.y)), case.y] = -np.inf
+    return margins
+
+
+def near_hinge_kink(case: Case, step: float = 0.0) -> bool:
+    """Whether some SVM margin is at the kink 0, up to rounding or a finite-difference step.
+
+    There dW has two valid values (margin > 0 or margin >= 0 counts as active) and a
+    numerical gradient straddles the kink: no gradient comparison is fair there.
+    """
+    scale = 1.0 + float(np.max(np.abs(case.X @ case.W), initial=0.0))
+    reach = 1e-9 * scale + 2.0 * step * float(np.max(np.abs(case.X), initial=0.0))
+    return bool(np.any(np.abs(svm_margins(case)) <= reach))
+
+
+def numerical_gradient_points(case: Case, count: int = 6) -> list[tuple[int, int]]:
+    """A fixed, spread-out choice of W's coordinates to differentiate numerically."""
+    d, c = case.W.shape
+    order = np.random.default_rng(d * 31 + c).permutation(d * c)[:count]
+    return [(int(i) // c, int(i) % c) for i in order]
+
+
+def require(condition: bool, message: str, expected: Any = None, got: Any = None) -> None:
+    if not condition:
+        raise CheckFailed(message, expected=expected, got=got)

@@ -1,0 +1,71 @@
+"""Round-trip cost of calls into a warm worker, and the cost of starting one.
+
+Run: PYTHONPATH=src python3 benchmarks/bench_worker.py
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from propgrade.calls import Call, Limits
+from propgrade.worker import Worker
+
+STUDENT = """
+import numpy as np
+
+def svm_loss_vectorized(W, X, y, reg):
+    N = X.shape[0]
+    S = X @ W
+    margins = np.maximum(0, S - S[np.arange(N), y][:, None] + 1)
+    margins[np.arange(N), y] = 0
+    loss = margins.sum() / N + reg * np.sum(W * W)
+    mask = (margins > 0).astype(X.dtype)
+    mask[np.arange(N), y] = -mask.sum(axis=1)
+    dW = X.T @ mask / N + 2 * reg * W
+    return loss, dW
+"""
+
+LIMITS = Limits(call_seconds=5.0, submission_seconds=3600.0)
+
+
+def calls_per_second(worker: Worker, batch: int, total: int) -> float:
+    rng = np.random.default_rng(0)
+    W, X = rng.normal(size=(20, 5)), rng.normal(size=(16, 20))
+    y = rng.integers(0, 5, size=16)
+    calls = [Call("svm_loss_vectorized", (W, X, y, 0.1))] * batch
+    worker.run(calls)  # warm-up
+    started = time.perf_counter()
+    for _ in range(total // batch):
+        outcomes = worker.run(calls)
+        assert all(outcome.ok for outcome in outcomes)
+    return (total // batch) * batch / (time.perf_counter() - started)
+
+
+def starts_per_second(graded: Path, count: int) -> float:
+    started = time.perf_counter()
+    for _ in range(count):
+        with Worker(graded, LIMITS) as worker:
+            assert worker.start().ok
+    return count / (time.perf_counter() - started)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        graded = Path(tmp) / "losses.py"
+        graded.write_text(STUDENT)
+        with Worker(graded, LIMITS) as worker:
+            assert worker.start().ok
+            single = calls_per_second(worker, batch=1, total=2000)
+            batched = calls_per_second(worker, batch=500, total=20_000)
+        starts = starts_per_second(graded, count=10)
+    print(f"batch of 1:   {single:9.0f} calls/s  ({1e6 / single:6.1f} us per call)")
+    print(f"batch of 500: {batched:9.0f} calls/s  ({1e6 / batched:6.1f} us per call)")
+    print(f"start+close:  {starts:9.1f} workers/s ({1e3 / starts:6.1f} ms per worker)")
+
+
+if __name__ == "__main__":
+    main()
