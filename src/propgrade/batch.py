@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from propgrade.engine import Plan, grade_submission
+from propgrade.engine import FINGERPRINT_KEYS, Plan, fingerprint, grade_submission
 from propgrade.errors import PropgradeError
-from propgrade.export import write_grades_csv, write_results_json
+from propgrade.export import read_record, write_grades_csv, write_record, write_results_json
 from propgrade.results import FAILED, CheckResult, Feedback, SubmissionResult
 
 
@@ -104,7 +104,7 @@ def _results(plan: Plan, submissions: list[Submission], jobs: int) -> Iterator[S
         _PLAN = None
 
 
-Progress = Callable[[int, int, SubmissionResult], None]
+Progress = Callable[[int, int, SubmissionResult, bool], None]
 
 
 @dataclass
@@ -112,10 +112,22 @@ class BatchReport:
     results: list[SubmissionResult]
     seconds: float
     grades_csv: Path
+    reused: int = 0
 
     @property
     def internal_errors(self) -> list[str]:
         return [r.student for r in self.results if "internal_error" in r.meta]
+
+
+def _reusable(plan: Plan, out: Path, submission: Submission) -> SubmissionResult | None:
+    """The stored result of an earlier run, if it was graded from exactly the same inputs."""
+    stored = read_record(out, submission.student)
+    if stored is None or "internal_error" in stored.meta:
+        return None
+    expected = fingerprint(plan, submission.folder)
+    if any(stored.meta.get(k) != expected[k] for k in FINGERPRINT_KEYS):
+        return None
+    return stored
 
 
 def grade_batch(
@@ -124,17 +136,35 @@ def grade_batch(
     out: Path,
     *,
     jobs: int = 1,
+    resume: bool = True,
     progress: Progress | None = None,
 ) -> BatchReport:
-    """Grade every submission, writing each results.json as soon as it is known."""
+    """Grade every submission, storing each result atomically as soon as it is known.
+
+    With ``resume``, a submission whose stored result has the same fingerprint (its file,
+    the config, graders, reference, seed and propgrade version) is not graded again, so a
+    batch that was killed picks up where it stopped.
+    """
     started = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
     results: list[SubmissionResult] = []
-    for result in _results(plan, submissions, jobs):
+    todo: list[Submission] = []
+    for submission in submissions:
+        stored = _reusable(plan, out, submission) if resume else None
+        if stored is None:
+            todo.append(submission)
+            continue
+        results.append(stored)
+        if progress is not None:
+            progress(len(results), len(submissions), stored, True)
+    reused = len(results)
+    for result in _results(plan, todo, jobs):
+        # The Gradescope file first: the record is what marks the submission as finished.
         write_results_json(out, result)
+        write_record(out, result)
         results.append(result)
         if progress is not None:
-            progress(len(results), len(submissions), result)
+            progress(len(results), len(submissions), result, False)
     results.sort(key=lambda r: r.student)
     csv_path = write_grades_csv(out, results, [c.id for c in plan.checks])
-    return BatchReport(results, time.monotonic() - started, csv_path)
+    return BatchReport(results, time.monotonic() - started, csv_path, reused)

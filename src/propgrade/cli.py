@@ -69,6 +69,13 @@ def _parser() -> argparse.ArgumentParser:
         "--config", "-c", type=Path, help=f"course file (default: nearest {CONFIG_NAME})"
     )
     grade.add_argument("--quiet", "-q", action="store_true", help="no progress and no table")
+    grade.add_argument(
+        "--no-resume",
+        dest="resume",
+        action="store_false",
+        help="grade every submission again, even those already graded with the same file, "
+        "config, graders and propgrade version (default: skip them)",
+    )
 
     check = sub.add_parser(
         "check",
@@ -122,16 +129,19 @@ def _cmd_grade(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"preparing {assignment.name}: {len(assignment.checks)} checks", file=err)
     plan = prepare(assignment)
 
-    def progress(done: int, total: int, result: SubmissionResult) -> None:
+    def progress(done: int, total: int, result: SubmissionResult, reused: bool) -> None:
         if not args.quiet:
+            how = "unchanged, kept" if reused else f"{result.seconds:.1f}s"
             print(
-                f"[{done}/{total}] {result.student}: {result.score:g}/{result.max_score:g}"
-                f" ({result.seconds:.1f}s)",
+                f"[{done}/{total}] {result.student}: {result.score:g}/{result.max_score:g} ({how})",
                 file=err,
                 flush=True,
             )
 
-    report = grade_batch(plan, submissions, args.out, jobs=args.jobs, progress=progress)
+    print(f"sandbox: {plan.layer.describe() if plan.layer else 'default'}", file=err)
+    report = grade_batch(
+        plan, submissions, args.out, jobs=args.jobs, resume=args.resume, progress=progress
+    )
     if not args.quiet:
         _print_table(report.results, out)
         print(
@@ -139,8 +149,18 @@ def _cmd_grade(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"grades in {report.grades_csv}",
             file=out,
         )
-    for student in report.internal_errors:
-        print(f"warning: grading {student} hit an internal error; see its results.json", file=err)
+    if report.reused and not args.quiet:
+        print(f"{report.reused} unchanged submissions kept from the previous run", file=out)
+    if report.internal_errors:
+        for student in report.internal_errors:
+            print(f"error: grading {student} hit an internal grader error", file=err)
+        print(
+            f"hint: {len(report.internal_errors)} submission(s) were not graded; their "
+            "propgrade.json holds the traceback. Fix the cause and rerun: finished "
+            "submissions are kept.",
+            file=err,
+        )
+        return 3
     return 0
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import hypothesis
+
 import propgrade
 from propgrade.calls import Call, CallOutcome, FailureKind, Limits
 from propgrade.cases import draw_cases
@@ -23,7 +25,7 @@ from propgrade.errors import ConfigError
 from propgrade.loading import load_checks, load_reference
 from propgrade.proxies import CallKey, NeedCalls, ReferenceModule, ReplayProxy
 from propgrade.results import FAILED, PASSED, CheckResult, Feedback, SubmissionResult
-from propgrade.sandbox import Layer
+from propgrade.sandbox import Layer, default_layer
 from propgrade.worker import Worker
 
 MAX_ROUNDS = 16
@@ -81,10 +83,17 @@ def prepare(
         cases[c.id] = drawn[key]
     meta = {
         "propgrade_version": propgrade.__version__,
+        # Another Hypothesis may draw other examples from the same seed.
+        "hypothesis_version": hypothesis.__version__,
         "config_hash": assignment.digest,
         "hypothesis_seed": seed,
         "graders_hash": _graders_hash(assignment.graders),
+        "reference_hash": ""
+        if reference is None or assignment.reference_file is None
+        else file_digest(assignment.reference_file)[:16],
     }
+    layer = layer or default_layer()
+    meta["sandbox"] = layer.name
     return Plan(assignment, checks, cases, budgets, reference, layer, meta)
 
 
@@ -233,6 +242,24 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+FINGERPRINT_KEYS = (
+    "propgrade_version",
+    "hypothesis_version",
+    "config_hash",
+    "hypothesis_seed",
+    "graders_hash",
+    "reference_hash",
+    "file_sha256",
+)
+
+
+def fingerprint(plan: Plan, folder: Path) -> dict[str, Any]:
+    """What a submission's grade depends on; equal fingerprints give equal grades."""
+    graded = folder / plan.assignment.graded_file
+    digest = file_digest(graded) if graded.is_file() else "missing"
+    return {**{k: plan.meta[k] for k in FINGERPRINT_KEYS[:-1]}, "file_sha256": digest}
+
+
 def grade_submission(plan: Plan, student: str, folder: Path) -> SubmissionResult:
     """Grade the graded file in ``folder``. Student misbehaviour never raises here."""
     started = time.monotonic()
@@ -245,7 +272,7 @@ def grade_submission(plan: Plan, student: str, folder: Path) -> SubmissionResult
             student,
             f"no {plan.assignment.graded_file} found in the submission (found: {listing})",
             started,
-        )
+        ).with_meta(file_sha256="missing")
     with Worker(graded, plan.limits, layer=plan.layer) as worker:
         report = worker.start()
         if not report.ok:

@@ -18,6 +18,7 @@ from typing import Any
 from propgrade.results import SubmissionResult
 
 RESULTS_NAME = "results.json"
+RECORD_NAME = "propgrade.json"  # the full result, for resuming and rebuilding reports
 GRADES_NAME = "grades.csv"
 
 
@@ -76,6 +77,22 @@ def write_results_json(out: Path, result: SubmissionResult) -> Path:
     path = out / result.student / RESULTS_NAME
     atomic_write_text(path, json.dumps(gradescope_results(result), indent=2) + "\n")
     return path
+
+
+def write_record(out: Path, result: SubmissionResult) -> Path:
+    path = out / result.student / RECORD_NAME
+    atomic_write_text(path, json.dumps(result.to_dict(), indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def read_record(out: Path, student: str) -> SubmissionResult | None:
+    """A previously stored result, or None if there is none or it cannot be read."""
+    path = out / student / RECORD_NAME
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return SubmissionResult.from_dict(data)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
 
 
 def grades_csv(results: Sequence[SubmissionResult], check_ids: Sequence[str]) -> str:

@@ -73,6 +73,10 @@ class SubmissionResult:
     def max_score(self) -> float:
         return sum(c.max_points for c in self.checks)
 
+    def with_meta(self, **values: Any) -> SubmissionResult:
+        self.meta.update(values)
+        return self
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -69,6 +69,7 @@ NAMESPACE_FLAGS = (
 _ROOT_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 _PROBE_SECONDS = 30.0
 _VANISH_SECONDS = 5.0
+_INIT_EXIT_SECONDS = 2.0
 _SLOT_LOCK_DIR = "/run/propgrade-slots"
 
 
@@ -648,8 +649,16 @@ class BwrapLayer:
 
     def kill(self, process: subprocess.Popen[bytes]) -> None:
         if process.returncode is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
+            # Kill the namespace's init (bwrap's child) first, so that bwrap reaps it and
+            # then exits. Killing bwrap first orphans that init to the host's pid 1, which
+            # in a container often never reaps it: a zombie per worker.
+            for child in _children_of(process.pid):
+                _kill_child_of(child, process.pid)
+            try:
+                process.wait(timeout=_INIT_EXIT_SECONDS)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(process.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=_REAP_SECONDS)
         code = process.returncode
@@ -667,6 +676,45 @@ class BwrapLayer:
             self.pool.release(slot)
         else:
             self.pool.quarantine(slot)
+
+
+def _children_of(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(child) for child in f.read().split()]
+    except OSError:
+        pass
+    # Kernels without CONFIG_PROC_CHILDREN: find them by parent pid.
+    children = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit() and _parent_of(int(entry.name)) == pid:
+                children.append(int(entry.name))
+    return children
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            # The command name may hold spaces and parentheses; fields resume after the last ")".
+            return int(f.read().rsplit(b")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _kill_child_of(pid: int, parent: int) -> None:
+    # The pidfd pins the process: if it is no longer ``parent``'s child, its pid may have
+    # been reused, and it is left alone.
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        return
+    try:
+        if _parent_of(pid) == parent:
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    finally:
+        os.close(pidfd)
 
 
 def _share_with_group(scratch: Path, gid: int) -> None:
