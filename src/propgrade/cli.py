@@ -20,6 +20,7 @@ from propgrade.config import (
     load_course,
     load_released,
 )
+from propgrade.doctor import diagnose, render
 from propgrade.engine import grade_submission, prepare
 from propgrade.errors import PropgradeError
 from propgrade.release import release
@@ -92,6 +93,13 @@ def _parser() -> argparse.ArgumentParser:
         default=Path("."),
         help=f"the assignment folder (with {RELEASED_CONFIG_NAME}) or your graded file; "
         "default: the current folder",
+    )
+
+    sub.add_parser(
+        "doctor",
+        help="show which sandbox layer grading uses here, and how to get the full one",
+        description="Probe this machine: bubblewrap, namespaces, uid drop, numpy in the "
+        "worker. Exit status 0 when the full sandbox layer is active, 1 otherwise.",
     )
 
     rel = sub.add_parser(
@@ -178,6 +186,17 @@ def _print_table(results: Sequence[SubmissionResult], out: TextIO) -> None:
         else:
             note = "all checks passed"
         print(f"{r.student:<{width}}  {r.score:>5g}/{r.max_score:<5g}  {note}", file=out)
+    graded = [r for r in results if not r.error]
+    if not graded:
+        return
+    passed: dict[str, int] = {}
+    for r in graded:
+        for c in r.checks:
+            passed[c.id] = passed.get(c.id, 0) + int(c.passed)
+    weakest = sorted(passed.items(), key=lambda item: (item[1], item[0]))[:5]
+    if weakest and weakest[0][1] < len(graded):
+        rates = ", ".join(f"{cid} {count}/{len(graded)}" for cid, count in weakest)
+        print(f"weakest checks (passed / graded): {rates}", file=out)
 
 
 def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -220,6 +239,12 @@ def _cmd_release(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def _cmd_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    report = diagnose()
+    print(render(report), file=out)
+    return 0 if report.layer == "full" else 1
+
+
 def main(
     argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
@@ -234,7 +259,12 @@ def main(
     if args.command is None:
         parser.print_help(out)
         return 2
-    commands = {"grade": _cmd_grade, "check": _cmd_check, "release": _cmd_release}
+    commands = {
+        "grade": _cmd_grade,
+        "check": _cmd_check,
+        "release": _cmd_release,
+        "doctor": _cmd_doctor,
+    }
     try:
         return commands[args.command](args, out, err)
     except PropgradeError as exc:
