@@ -1,16 +1,18 @@
-"""Round-trip cost of calls into a warm worker, and the cost of starting one.
+"""Round-trip cost of calls into a warm worker, and the cost of starting one, per layer.
 
-Run: PYTHONPATH=src python3 benchmarks/bench_worker.py
+Run: PYTHONPATH=src python3 benchmarks/bench_worker.py [--layer reduced|full|both|default]
 """
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from propgrade import sandbox
 from propgrade.calls import Call, Limits
 from propgrade.worker import Worker
 
@@ -45,26 +47,43 @@ def calls_per_second(worker: Worker, batch: int, total: int) -> float:
     return (total // batch) * batch / (time.perf_counter() - started)
 
 
-def starts_per_second(graded: Path, count: int) -> float:
+def starts_per_second(graded: Path, count: int, layer: sandbox.Layer) -> float:
     started = time.perf_counter()
     for _ in range(count):
-        with Worker(graded, LIMITS) as worker:
+        with Worker(graded, LIMITS, layer=layer) as worker:
             assert worker.start().ok
     return count / (time.perf_counter() - started)
 
 
+def layers(choice: str) -> list[sandbox.Layer]:
+    if choice == "default":
+        return [sandbox.default_layer()]
+    chosen: list[sandbox.Layer] = []
+    if choice in ("reduced", "both"):
+        chosen.append(sandbox.ProcessLayer())
+    if choice in ("full", "both"):
+        chosen.append(sandbox.BwrapLayer())
+    return chosen
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--layer", choices=["reduced", "full", "both", "default"], default="both")
+    parser.add_argument("--starts", type=int, default=20, help="workers started and closed")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         graded = Path(tmp) / "losses.py"
         graded.write_text(STUDENT)
-        with Worker(graded, LIMITS) as worker:
-            assert worker.start().ok
-            single = calls_per_second(worker, batch=1, total=2000)
-            batched = calls_per_second(worker, batch=500, total=20_000)
-        starts = starts_per_second(graded, count=10)
-    print(f"batch of 1:   {single:9.0f} calls/s  ({1e6 / single:6.1f} us per call)")
-    print(f"batch of 500: {batched:9.0f} calls/s  ({1e6 / batched:6.1f} us per call)")
-    print(f"start+close:  {starts:9.1f} workers/s ({1e3 / starts:6.1f} ms per worker)")
+        for layer in layers(args.layer):
+            with Worker(graded, LIMITS, layer=layer) as worker:
+                assert worker.start().ok
+                single = calls_per_second(worker, batch=1, total=2000)
+                batched = calls_per_second(worker, batch=500, total=20_000)
+            starts = starts_per_second(graded, args.starts, layer)
+            print(f"[{layer.name}]")
+            print(f"  batch of 1:   {single:9.0f} calls/s  ({1e6 / single:6.1f} us per call)")
+            print(f"  batch of 500: {batched:9.0f} calls/s  ({1e6 / batched:6.1f} us per call)")
+            print(f"  start+close:  {starts:9.1f} workers/s ({1e3 / starts:6.1f} ms per worker)")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ def make_worker(tmp_path: Path) -> Iterator[MakeWorker]:
     def make(source: str, limits: Limits = FAST, **kwargs: object) -> Worker:
         path = tmp_path / "losses.py"
         path.write_text(dedent(source))
+        kwargs.setdefault("layer", sandbox.ProcessLayer())  # this module covers the reduced layer
         worker = Worker(path, limits, **kwargs)  # type: ignore[arg-type]
         workers.append(worker)
         return worker

@@ -377,8 +377,8 @@ class SeccompStatus:
 
 _SECCOMP: list[SeccompStatus] = []
 
-# clone() flags that create namespaces; a user namespace would hand the student a fresh
-# set of capabilities over new namespaces, widening the kernel surface they can reach.
+# A user namespace would hand the student a full set of capabilities over namespaces of
+# their own: nothing more on the host's files, but far more kernel surface to attack.
 _CLONE_NEWUSER = 0x10000000
 
 
@@ -491,7 +491,8 @@ class BwrapLayer:
     and none of the grader's environment. It runs as ``uid_base + slot`` with no
     capabilities and ``no_new_privs``, so host files readable only by root (or by the
     grader's users) stay closed even where they are visible, and RLIMIT_NPROC bounds its
-    processes. Killing bwrap's process group takes the pid namespace down with it.
+    processes. ``kill`` kills the pid namespace's init, which takes every process in the
+    namespace down with it, and hands the uid on only once nothing runs under it.
     """
 
     name = FULL
@@ -536,11 +537,14 @@ class BwrapLayer:
     def describe(self) -> str:
         last = self.pool.uid_base + self.pool.count - 1
         if self.seccomp.program is not None:
-            network = "no network (empty network namespace; seccomp denies non-AF_UNIX socket())"
+            network = (
+                "no network (a network namespace with only its own loopback; seccomp denies "
+                "socket() except AF_UNIX)"
+            )
         else:
             network = (
-                "no network (empty network namespace only; socket() is not filtered: "
-                f"{self.seccomp.detail})"
+                "no network (a network namespace with only its own loopback; socket() is not "
+                f"filtered: {self.seccomp.detail})"
             )
         return (
             "full: bubblewrap with its own pid, network, IPC and UTS namespaces; sees only "
