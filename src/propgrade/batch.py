@@ -12,10 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from propgrade.engine import FINGERPRINT_KEYS, Plan, fingerprint, grade_submission
+from propgrade.engine import (
+    FINGERPRINT_KEYS,
+    Plan,
+    fingerprint,
+    grade_submission,
+    zero_result,
+)
 from propgrade.errors import PropgradeError
 from propgrade.export import read_record, write_grades_csv, write_record, write_results_json
-from propgrade.results import FAILED, CheckResult, Feedback, SubmissionResult
+from propgrade.results import SubmissionResult
 
 
 @dataclass(frozen=True)
@@ -47,21 +53,7 @@ def discover(submissions: Path) -> list[Submission]:
 def internal_error_result(plan: Plan, student: str, detail: str) -> SubmissionResult:
     """A submission that broke the grader itself: reported, never silently scored."""
     message = "internal grader error (not caused by your code); the instructor has been told"
-    checks = [
-        CheckResult(
-            id=c.id,
-            sentence=c.sentence,
-            points=0.0,
-            max_points=plan.assignment.check(c.id).points,
-            status=FAILED,
-            visibility=plan.assignment.check(c.id).visibility,
-            feedback=Feedback(message=message, internal_error=True),
-        )
-        for c in plan.checks
-    ]
-    meta = dict(plan.meta)
-    meta["internal_error"] = detail
-    return SubmissionResult(student, plan.assignment.name, checks, error=message, meta=meta)
+    return zero_result(plan, student, message, internal_error=True).with_meta(internal_error=detail)
 
 
 def _grade_safely(plan: Plan, submission: Submission) -> SubmissionResult:

@@ -215,25 +215,39 @@ def _worth_shrinking(error: BaseException) -> bool:
     return isinstance(error, CheckFailed)
 
 
-def _zero_result(plan: Plan, student: str, message: str, started: float) -> SubmissionResult:
-    checks = [
-        CheckResult(
-            id=c.id,
-            sentence=c.sentence,
-            points=0.0,
-            max_points=plan.assignment.check(c.id).points,
-            status=FAILED,
-            visibility=plan.assignment.check(c.id).visibility,
-            feedback=Feedback(message=message),
-        )
-        for c in plan.checks
-    ]
+def _check_result(
+    plan: Plan, check: Check, feedback: Feedback | None, examples: int = 0
+) -> CheckResult:
+    """A scored check: full points when there is no feedback (nothing failed), else 0."""
+    cfg = plan.assignment.check(check.id)
+    return CheckResult(
+        id=check.id,
+        sentence=check.sentence,
+        points=cfg.points if feedback is None else 0.0,
+        max_points=cfg.points,
+        status=PASSED if feedback is None else FAILED,
+        visibility=cfg.visibility,
+        feedback=feedback,
+        examples=examples,
+    )
+
+
+def zero_result(
+    plan: Plan,
+    student: str,
+    message: str,
+    *,
+    seconds: float = 0.0,
+    internal_error: bool = False,
+) -> SubmissionResult:
+    """Every check failed for one reason: no file, no import, or a grader fault."""
+    feedback = Feedback(message=message, internal_error=internal_error)
     return SubmissionResult(
         student=student,
         assignment=plan.assignment.name,
-        checks=checks,
+        checks=[_check_result(plan, c, feedback) for c in plan.checks],
         error=message,
-        seconds=time.monotonic() - started,
+        seconds=seconds,
         meta=dict(plan.meta),
     )
 
@@ -267,17 +281,19 @@ def grade_submission(plan: Plan, student: str, folder: Path) -> SubmissionResult
     if not graded.is_file():
         present = sorted(p.name for p in folder.iterdir())[:10] if folder.is_dir() else []
         listing = ", ".join(present) if present else "nothing"
-        return _zero_result(
+        return zero_result(
             plan,
             student,
             f"no {plan.assignment.graded_file} found in the submission (found: {listing})",
-            started,
+            seconds=time.monotonic() - started,
         ).with_meta(file_sha256="missing")
     with Worker(graded, plan.limits, layer=plan.layer) as worker:
         report = worker.start()
         if not report.ok:
             assert report.failure is not None
-            result = _zero_result(plan, student, report.failure.describe(), started)
+            result = zero_result(
+                plan, student, report.failure.describe(), seconds=time.monotonic() - started
+            )
             result.output = worker.output()
             result.meta["file_sha256"] = file_digest(graded)
             return result
@@ -356,19 +372,16 @@ def _score(
         by_check.setdefault(run.check.id, []).append(run)
     results = []
     for c in plan.checks:
-        cfg = plan.assignment.check(c.id)
         check_runs = by_check.get(c.id, [])
         failures = [r for r in check_runs if r.error is not None]
         evaluated = sum(1 for r in check_runs if r.done and not r.skipped)
+        feedback: Feedback | None = None
         if not failures and evaluated == 0:
-            feedback: Feedback | None = Feedback(
+            feedback = Feedback(
                 message="the grader drew no usable example for this check",
                 internal_error=True,
             )
-            status = FAILED
-        elif not failures:
-            feedback, status = None, PASSED
-        else:
+        elif failures:
             first = min(failures, key=lambda r: r.index)
             assert first.error is not None
             case, error, shrunk = first.case, first.error, False
@@ -376,17 +389,5 @@ def _score(
             if _worth_shrinking(error) and not over_budget:
                 case, error, shrunk = shrink_greedily(plan, worker, cache, c, case, error)
             feedback = feedback_for(error, case, shrunk=shrunk)
-            status = FAILED
-        results.append(
-            CheckResult(
-                id=c.id,
-                sentence=c.sentence,
-                points=cfg.points if status == PASSED else 0.0,
-                max_points=cfg.points,
-                status=status,
-                visibility=cfg.visibility,
-                feedback=feedback,
-                examples=evaluated,
-            )
-        )
+        results.append(_check_result(plan, c, feedback, evaluated))
     return results
