@@ -189,3 +189,58 @@ def test_student_check_shows_the_smallest_failing_input(root: Path, tmp_path: Pa
 def test_check_outside_an_assignment_folder_explains(tmp_path: Path) -> None:
     code, _, err = run("check", str(tmp_path))
     assert code == 2 and "no assignment.yaml" in err and "hint:" in err
+
+
+def test_an_internal_error_is_reported_and_the_batch_goes_on(
+    root: Path, klass: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import propgrade.batch
+
+    real = propgrade.batch.grade_submission
+
+    def flaky(plan, student, folder):  # type: ignore[no-untyped-def]
+        if student == "ben":
+            raise RuntimeError("grader bug")
+        return real(plan, student, folder)
+
+    monkeypatch.setattr(propgrade.batch, "grade_submission", flaky)
+    code, _, err = run(
+        "grade",
+        str(klass),
+        "-a",
+        "linear_classifiers",
+        "-o",
+        str(tmp_path),
+        "-j",
+        "1",
+        "-c",
+        str(root / "grading.yaml"),
+    )
+    assert code == 3
+    assert "grading ben hit an internal grader error" in err
+    rows = _rows(tmp_path)
+    assert rows["ana"]["score"] == "44" and rows["ben"]["score"] == "0"
+    record = json.loads((tmp_path / "ben" / "propgrade.json").read_text())
+    assert "RuntimeError: grader bug" in record["meta"]["internal_error"]
+    # A rerun does not keep the failed one: it is graded again.
+    monkeypatch.setattr(propgrade.batch, "grade_submission", real)
+    code, _out, err = run(
+        "grade",
+        str(klass),
+        "-a",
+        "linear_classifiers",
+        "-o",
+        str(tmp_path),
+        "-j",
+        "1",
+        "-c",
+        str(root / "grading.yaml"),
+    )
+    assert code == 0 and "ben: " in err and "ben: 36/44 (unchanged" not in err
+
+
+def test_doctor_names_the_active_layer() -> None:
+    code, out, _ = run("doctor")
+    assert "sandbox layer:" in out
+    assert code in (0, 1)
+    assert (code == 0) == ("sandbox layer: full" in out)
