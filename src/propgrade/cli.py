@@ -95,6 +95,22 @@ def _parser() -> argparse.ArgumentParser:
         "default: the current folder",
     )
 
+    rep = sub.add_parser(
+        "report",
+        help="rebuild the HTML reports of a graded output folder",
+        description="Write OUT/<student>/feedback.html and OUT/report.html from the stored "
+        "OUT/<student>/propgrade.json records, without grading again.",
+        epilog="example:\n  propgrade report out/demo",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    rep.add_argument("out", type=Path, help="the --out folder of a propgrade grade run")
+    rep.add_argument(
+        "--audience",
+        choices=["student", "instructor"],
+        default="student",
+        help="student pages withhold hidden and after-due-date checks (default: student)",
+    )
+
     sub.add_parser(
         "doctor",
         help="show which sandbox layer grading uses here, and how to get the full one",
@@ -157,6 +173,13 @@ def _cmd_grade(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"grades in {report.grades_csv}",
             file=out,
         )
+    write_reports(args.out, report.results, plan.layer.describe() if plan.layer else "")
+    if not args.quiet:
+        print(
+            f"feedback pages in {args.out}/<student>/feedback.html; "
+            f"class report in {args.out / 'report.html'}",
+            file=out,
+        )
     if report.reused and not args.quiet:
         print(f"{report.reused} unchanged submissions kept from the previous run", file=out)
     if report.internal_errors:
@@ -170,6 +193,14 @@ def _cmd_grade(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
         return 3
     return 0
+
+
+def write_reports(out: Path, results: Sequence[SubmissionResult], sandbox: str) -> None:
+    from propgrade.reports import write_class_report, write_student_page
+
+    for result in results:
+        write_student_page(out, result)
+    write_class_report(out, list(results), sandbox=sandbox)
 
 
 def _print_table(results: Sequence[SubmissionResult], out: TextIO) -> None:
@@ -239,6 +270,16 @@ def _cmd_release(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from propgrade.reports import rebuild_reports
+
+    paths = rebuild_reports(args.out, audience=args.audience)
+    for record in paths.unreadable:
+        print(f"warning: {record}: unreadable, skipped", file=err)
+    print(f"wrote {len(paths.students)} feedback pages and {paths.report}", file=out)
+    return 0
+
+
 def _cmd_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     report = diagnose()
     print(render(report), file=out)
@@ -264,6 +305,7 @@ def main(
         "check": _cmd_check,
         "release": _cmd_release,
         "doctor": _cmd_doctor,
+        "report": _cmd_report,
     }
     try:
         return commands[args.command](args, out, err)

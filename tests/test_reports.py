@@ -1,0 +1,513 @@
+"""HTML reports: student feedback pages, the class report and rebuilding them from records.
+
+Pages are checked by parsing them with html.parser, never by trusting string matches
+alone: the escaping tests look for real <script> elements and on* attributes.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+
+from propgrade.errors import PropgradeError
+from propgrade.export import RECORD_NAME, write_record
+from propgrade.reports import (
+    FEEDBACK_NAME,
+    INSTRUCTOR,
+    REPORT_NAME,
+    rebuild_reports,
+    write_class_report,
+    write_student_page,
+)
+from propgrade.reports import class_report as class_report_module
+from propgrade.reports.counterexample import ArrayValue, TextLine, parse_counterexample
+from propgrade.reports.hints import GENERIC_HINT, HINTS, hint_for
+from propgrade.reports.markup import element, escape
+from propgrade.reports.paths import feedback_href
+from propgrade.reports.stats import failure_groups, normalise_message, pass_rates
+from propgrade.results import FAILED, PASSED, CheckResult, Feedback, SubmissionResult
+
+ROOT = Path(__file__).resolve().parent.parent
+
+COUNTEREXAMPLE = (
+    "N=2, D=1, C=2, reg=0.0\n"
+    "W = [[ 0., -3.]]  # shape (1, 2)\n"
+    "X = [[7.],\n"
+    " [1.]]  # shape (2, 1)\n"
+    "y = [0, 1]"
+)
+TRACEBACK = (
+    "Traceback (most recent call last):\n"
+    '  File "losses.py", line 62, in softmax_loss_vectorized\n'
+    "    probs = exp_scores / exp_scores.sum()\n"
+    "ZeroDivisionError: division by zero"
+)
+XSS = "<script>alert(1)</script>"
+IMG = "<img src=x onerror=alert(1)>"
+# Folder names cannot hold "/", so a student id cannot close a <script>; it can open one.
+HOSTILE_NAME = f"{IMG}\"'&<svg onload=alert(2)><script>alert(3)"
+
+
+def check(
+    id: str,
+    *,
+    passed: bool = True,
+    visibility: str = "visible",
+    points: float = 1.0,
+    feedback: Feedback | None = None,
+) -> CheckResult:
+    return CheckResult(
+        id=id,
+        sentence=f"the sentence of {id}.",
+        points=points if passed else 0.0,
+        max_points=points,
+        status=PASSED if passed else FAILED,
+        visibility=visibility,
+        feedback=None if passed else feedback,
+        examples=20,
+    )
+
+
+def sample_result(student: str = "carol", *, seconds: float = 1.5) -> SubmissionResult:
+    """A graded submission with failures of every visibility, as the engine produces them."""
+    checks = [
+        check("svm_vec_output_shapes"),
+        check(
+            "svm_vec_nonnegative",
+            passed=False,
+            feedback=Feedback(
+                message="svm_loss_vectorized returned a negative loss",
+                counterexample=COUNTEREXAMPLE,
+                expected="a loss >= 0",
+                got="-20",
+                shrunk=True,
+            ),
+        ),
+        check("svm_vec_numerical_gradient"),
+        check(
+            "softmax_vec_shift_invariance",
+            passed=False,
+            feedback=Feedback(
+                message="softmax_loss_vectorized(...) raised an exception: ZeroDivisionError",
+                counterexample="N=1, D=1, C=2, reg=0.0\nW = [[0., 0.]]  # shape (1, 2)\n"
+                "X = [[1.]]  # shape (1, 1)\ny = [0]\nshift = 900.0 (added to every score)",
+                traceback=TRACEBACK,
+                shrunk=True,
+            ),
+        ),
+        check(
+            "svm_vec_reference_reg",
+            passed=False,
+            visibility="after_due_date",
+            points=2.0,
+            feedback=Feedback(message="SECRET-AFTER-DUE the loss differs", counterexample="N=9"),
+        ),
+        check(
+            "softmax_vec_reference_noreg",
+            passed=False,
+            visibility="hidden",
+            points=2.0,
+            feedback=Feedback(message="SECRET-HIDDEN the loss differs", counterexample="N=8"),
+        ),
+        check("softmax_vec_reference_reg", visibility="after_published", points=2.0),
+    ]
+    return SubmissionResult(
+        student=student,
+        assignment="linear_classifiers",
+        checks=checks,
+        output="SECRET-OUTPUT printed W\n",
+        seconds=seconds,
+        meta={"sandbox": "full", "propgrade_version": "0.1.0"},
+    )
+
+
+def error_result(student: str, error: str) -> SubmissionResult:
+    base = sample_result(student)
+    checks = [
+        CheckResult(c.id, c.sentence, 0.0, c.max_points, FAILED, c.visibility, Feedback(error))
+        for c in base.checks
+    ]
+    return SubmissionResult(student, base.assignment, checks, error=error, meta=dict(base.meta))
+
+
+class Audit(HTMLParser):
+    """Everything in a page that could run code, plus its text and links."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.handlers: list[tuple[str, str]] = []
+        self.urls: list[str] = []
+        self.hrefs: list[str] = []
+        self.ids: list[str] = []
+        self.chunks: list[str] = []
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.handlers.append((tag, name))
+            if name in ("href", "src", "xlink:href", "action") and value is not None:
+                self.urls.append(value)
+                if tag == "a":
+                    self.hrefs.append(value)
+            if name == "id" and value is not None:
+                self.ids.append(value)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+
+    def handle_data(self, data: str) -> None:
+        self.chunks.append(data)
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.chunks)
+
+    def assert_inert(self) -> None:
+        assert "script" not in self.tags
+        assert "iframe" not in self.tags and "object" not in self.tags
+        assert self.handlers == []
+        assert not [u for u in self.urls if u.strip().lower().startswith(("javascript:", "data:"))]
+
+
+def audit(path: Path) -> Audit:
+    return Audit(path.read_text(encoding="utf-8"))
+
+
+# --- student page ---------------------------------------------------------------------
+
+
+def test_student_page_shows_score_checks_and_failure_details(tmp_path: Path) -> None:
+    path = write_student_page(tmp_path, sample_result())
+    assert path == tmp_path / "carol" / FEEDBACK_NAME
+    page = audit(path)
+    page.assert_inert()
+    text = page.text
+    for check_id in ("svm_vec_output_shapes", "svm_vec_nonnegative", "svm_vec_numerical_gradient"):
+        assert check_id in text.replace(" ", "")
+    assert "svm_loss_vectorized returned a negative loss" in text
+    assert "a loss >= 0" in text and "-20" in text
+    assert "ZeroDivisionError: division by zero" in text  # the traceback
+    assert HINTS["_nonnegative"] in text and HINTS["_shift_invariance"] not in text
+    # An exception is hinted as an exception, whatever property the check tests.
+    assert "Your function raised an exception" in text
+    # The counterexample: arrays as tables (a 2 x 1 X), the full text kept alongside.
+    assert "Smallest failing input" in text
+    assert "shape (2, 1)" in text and "-3." in text
+    assert COUNTEREXAMPLE.splitlines()[0] in text
+    assert page.tags.count("table") >= 4
+
+
+def test_student_audience_withholds_hidden_and_later_checks(tmp_path: Path) -> None:
+    text = audit(write_student_page(tmp_path, sample_result())).text
+    assert "SECRET-AFTER-DUE" not in text and "SECRET-HIDDEN" not in text
+    assert "N=9" not in text and "N=8" not in text
+    assert "SECRET-OUTPUT" not in text  # printed output could reveal hidden inputs
+    assert text.count("available after the due date") == 2  # after_due_date, after_published
+    assert "hidden" in text
+    # The total would reveal how the withheld checks went: only visible points are shown.
+    assert "2 / 4 points so far" in " ".join(text.split())
+    assert "6 points" in text  # what is withheld, in total
+
+
+def test_instructor_audience_sees_everything(tmp_path: Path) -> None:
+    path = write_student_page(tmp_path, sample_result(), audience=INSTRUCTOR)
+    text = audit(path).text
+    assert "SECRET-AFTER-DUE" in text and "SECRET-HIDDEN" in text and "SECRET-OUTPUT" in text
+    assert "available after the due date" not in text
+    assert "4 / 10 points" in " ".join(text.split())
+
+
+def test_unknown_audience_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(PropgradeError, match="audience"):
+        write_student_page(tmp_path, sample_result(), audience="public")
+
+
+def test_submission_error_is_shown_prominently(tmp_path: Path) -> None:
+    error = "importing losses.py failed: SyntaxError: expected ':' (losses.py, line 74)"
+    html = write_student_page(tmp_path, error_result("frank", error)).read_text()
+    page = Audit(html)
+    assert 'role="alert"' in html
+    assert "could not be graded" in page.text and error in page.text
+    assert html.index("could not be graded") < html.index("All checks")
+    # The same message is not repeated as a failure card per check.
+    assert "What failed" not in page.text
+
+
+def test_internal_grader_error_blames_the_grader_and_keeps_its_traceback_private(
+    tmp_path: Path,
+) -> None:
+    result = error_result("grace", "internal grader error (not caused by your code)")
+    result.meta["internal_error"] = "Traceback ... SECRET-GRADER-FRAME in graders/x.py"
+    student = audit(write_student_page(tmp_path, result)).text
+    assert "not caused by your code" in student and "Fix it" not in student
+    assert "SECRET-GRADER-FRAME" not in student
+    instructor = audit(write_student_page(tmp_path, result, audience=INSTRUCTOR)).text
+    assert "SECRET-GRADER-FRAME" in instructor
+
+
+def test_student_ids_that_are_not_folder_names_are_refused(tmp_path: Path) -> None:
+    for bad in ("..", "", "a/b", XSS):
+        with pytest.raises(PropgradeError):
+            write_student_page(tmp_path, sample_result(bad))
+
+
+# --- escaping ---------------------------------------------------------------------------
+
+
+def hostile_result() -> SubmissionResult:
+    """Everything a student controls, set to markup that would run if it were not escaped."""
+    payload = f"{XSS} {IMG} \" ' & <b onmouseover=alert(2)>x</b>"
+    result = sample_result(HOSTILE_NAME)
+    bad = Feedback(
+        message=f"svm_loss_vectorized(...) raised an exception: ValueError: {payload}",
+        counterexample=f"N=1, D=1, C=2, reg=0.0\nW = {XSS}\nX = [[1.]]  # shape (1, 1)\n{IMG}",
+        expected=payload,
+        got=payload,
+        traceback=f"Traceback (most recent call last):\n  ValueError: {payload}",
+    )
+    checks = [
+        CheckResult(c.id, c.sentence, 0.0, c.max_points, FAILED, c.visibility, bad)
+        for c in result.checks
+    ]
+    return SubmissionResult(
+        result.student, result.assignment, checks, output=payload, meta=result.meta
+    )
+
+
+def test_student_controlled_text_cannot_inject_markup(tmp_path: Path) -> None:
+    hostile = hostile_result()
+    error = error_result(f"err{HOSTILE_NAME}", f"SyntaxError: {XSS}{IMG}")
+    pages = [
+        write_student_page(tmp_path, hostile),
+        write_student_page(tmp_path, hostile, audience=INSTRUCTOR),
+        write_student_page(tmp_path, error),
+        write_class_report(tmp_path, [hostile, error, sample_result()]),
+    ]
+    for path in pages:
+        page = audit(path)
+        page.assert_inert()
+        # The payloads are there, as text.
+        assert XSS in page.text and IMG in page.text, path
+    assert (tmp_path / hostile.student / FEEDBACK_NAME).is_file()
+    assert HOSTILE_NAME in audit(pages[0]).text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages[0].read_text()
+
+
+def test_links_to_student_pages_resolve_whatever_the_folder_name(tmp_path: Path) -> None:
+    names = [HOSTILE_NAME, "a b#c?d%e", "back\\slash", "javascript:alert(1)", "ünï&'\"", "carol"]
+    results = [sample_result(name) for name in names]
+    for r in results:
+        write_student_page(tmp_path, r)
+    page = audit(write_class_report(tmp_path, results))
+    page.assert_inert()
+    targets = {h for h in page.hrefs if not h.startswith("#")}
+    assert len(targets) == len(names)
+    for href in targets:
+        assert ":" not in href.split("/")[0]  # relative: never a scheme
+        assert (tmp_path / unquote(href)).is_file(), href
+
+
+def test_markup_builder_refuses_scripts_and_handlers() -> None:
+    with pytest.raises(ValueError):
+        element("script", "x")
+    with pytest.raises(ValueError):
+        element("a", "x", onclick="alert(1)")
+    with pytest.raises(ValueError):
+        element("a", "x", **{'href" onclick="x': "y"})
+    assert element("p", XSS) == "<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>"
+    assert element("a", "x", title='"><b>') == '<a title="&quot;&gt;&lt;b&gt;">x</a>'
+    assert escape(escape("<")) == "&lt;"  # escaping is applied once, not twice
+
+
+def test_feedback_href_is_relative_and_encoded() -> None:
+    assert feedback_href("carol") == "carol/feedback.html"
+    assert feedback_href("a#b?c") == "a%23b%3Fc/feedback.html"
+    assert feedback_href("javascript:x").startswith("javascript%3Ax/")
+
+
+# --- hints and counterexamples ------------------------------------------------------------
+
+
+def test_hints_by_suffix_with_generic_fallback() -> None:
+    assert hint_for("svm_vec_nonnegative") == HINTS["_nonnegative"]
+    assert hint_for("softmax_naive_zero_weights") == HINTS["_zero_weights"]
+    assert hint_for("svm_naive_reference_reg") == HINTS["_reference_reg"]
+    assert hint_for("svm_naive_reference_noreg") == HINTS["_reference_noreg"]
+    assert hint_for("svm_vec_no_per_sample_loop") == HINTS["_no_per_sample_loop"]
+    assert hint_for("matrix_inverse_is_symmetric") == GENERIC_HINT
+    timeout = "svm_loss_naive(...) ran past its time limit: did not return within 2 s"
+    assert "did not return in time" in hint_for("svm_naive_nonnegative", timeout)
+
+
+def test_counterexample_arrays_are_parsed_and_the_rest_kept_as_text() -> None:
+    parts = parse_counterexample(
+        COUNTEREXAMPLE + "\nshift = 900.0 (added to every score)\nZ = [nan, -inf, 1e-05]"
+    )
+    assert parts[0] == TextLine("N=2, D=1, C=2, reg=0.0")
+    assert parts[1] == ArrayValue("W", [["0.", "-3."]], 2)
+    assert parts[2] == ArrayValue("X", [["7."], ["1."]], 2)
+    assert parts[3] == ArrayValue("y", [["0", "1"]], 1)
+    assert parts[4] == TextLine("shift = 900.0 (added to every score)")
+    assert parts[5] == ArrayValue("Z", [["nan", "-inf", "1e-05"]], 1)
+    for odd in (
+        "W = array of shape (10, 10), dtype float64 [min 1, max 2]",  # summarised
+        "W = [[1., 2.], [3.]]",  # ragged
+        "W = [[[1.]]]",  # 3-D
+        "W = [[1., 2.]] trailing",
+        "W = [1., 2.",
+        "Case(W=..., X=...)",  # another assignment's repr
+    ):
+        assert parse_counterexample(odd) == [TextLine(odd)], odd
+
+
+# --- class report ---------------------------------------------------------------------------
+
+
+def class_of(n: int) -> list[SubmissionResult]:
+    results = []
+    for i in range(n):
+        r = sample_result(f"s{i:03d}", seconds=0.5 + i % 7)
+        if i % 3 == 0:  # a third pass the nonnegative check
+            r.checks[1] = check("svm_vec_nonnegative")
+        results.append(r)
+    results.append(error_result("zed", "no losses.py found in the submission (found: notes.txt)"))
+    return results
+
+
+def test_class_report_has_plots_rates_failures_heat_map_and_links(tmp_path: Path) -> None:
+    results = class_of(12)
+    for r in results:
+        write_student_page(tmp_path, r)
+    path = write_class_report(tmp_path, results, sandbox="full: bubblewrap namespaces ...")
+    assert path == tmp_path / REPORT_NAME
+    html = path.read_text()
+    page = Audit(html)
+    page.assert_inert()
+    for chart in ("chart-scores", "chart-pass-rates", "chart-times"):
+        assert chart in page.ids
+    assert page.tags.count("svg") == 3
+    assert len(page.ids) == len(set(page.ids))  # the three figures' ids do not collide
+    assert 'class="heat"' in html and html.count('<td class="f">') > 0
+    # Weakest first: the bars are listed in that order in the SVG.
+    order = [html.index(f">{cid}<") for cid in ("svm_vec_nonnegative", "svm_vec_output_shapes")]
+    assert order[0] < order[1]
+    assert "8 × " in page.text  # 8 of 12 graded students fail the nonnegative check
+    assert "no losses.py found" in page.text
+    assert "full: bubblewrap namespaces" in page.text
+    links = {unquote(h) for h in page.hrefs if not h.startswith("#")}
+    assert links == {f"{r.student}/{FEEDBACK_NAME}" for r in results}
+    assert all((tmp_path / link).is_file() for link in links)
+
+
+def test_class_report_degrades_past_the_heat_map_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(class_report_module, "HEATMAP_MAX_STUDENTS", 5)
+    html = write_class_report(tmp_path, class_of(8)).read_text()
+    assert 'class="heat"' not in html and "Left out for 9 submissions" in html
+    assert html.count("/feedback.html") >= 9  # every student is still linked
+
+
+def test_class_report_warns_about_the_reduced_layer(tmp_path: Path) -> None:
+    results = class_of(3)
+    results[0].meta["sandbox"] = "reduced"
+    text = audit(write_class_report(tmp_path, results)).text
+    assert "reduced" in text and "does not stop" in text
+
+
+def test_class_report_is_deterministic(tmp_path: Path) -> None:
+    results = class_of(6)
+    first = write_class_report(tmp_path, results).read_bytes()
+    assert write_class_report(tmp_path, results).read_bytes() == first
+
+
+def test_failures_group_by_check_and_message_up_to_numbers() -> None:
+    assert normalise_message("error 2.5e-3, allowed 1e-09 in float32") == (
+        "error #, allowed # in float32"
+    )
+    results = class_of(6)  # s001, s002, s004, s005 fail svm_vec_nonnegative
+    bigger = Feedback("svm_loss_vectorized returned a negative loss", "N=3\n" + "x" * 200)
+    results[1].checks[1] = check("svm_vec_nonnegative", passed=False, feedback=bigger)
+    for i, error in ((0, "2"), (3, "0.5")):
+        message = f"the loss at 1·W is wrong (absolute error {error}, allowed 1e-09)"
+        results[i].checks[0] = check(
+            "svm_vec_output_shapes", passed=False, feedback=Feedback(message, f"N={i}")
+        )
+    groups = {g.check_id: g for g in failure_groups(results)}
+    nonnegative = groups["svm_vec_nonnegative"]
+    assert nonnegative.students == ["s001", "s002", "s004", "s005"]
+    assert nonnegative.counterexample == COUNTEREXAMPLE  # the smallest one, not s001's
+    assert nonnegative.example_student == "s002"
+    assert groups["svm_vec_output_shapes"].students == ["s000", "s003"]
+    assert "(not graded)" in groups
+    sizes = [len(g.students) for g in failure_groups(results)]
+    assert sizes == sorted(sizes, reverse=True)
+
+
+def test_pass_rates_leave_out_ungraded_submissions() -> None:
+    ranked = pass_rates(class_of(6))
+    rates = {r.id: r for r in ranked}
+    assert rates["svm_vec_nonnegative"].graded == 6
+    assert rates["svm_vec_nonnegative"].passed == 2
+    assert ranked[0].id == "softmax_vec_reference_noreg"  # 0 %: weakest first
+    assert [r.rate for r in ranked] == sorted(r.rate for r in ranked)
+
+
+# --- rebuilding -----------------------------------------------------------------------------
+
+
+def test_rebuild_reports_from_records(tmp_path: Path) -> None:
+    results = class_of(4)
+    for r in results:
+        write_record(tmp_path, r)
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / RECORD_NAME).write_text("{not json")
+    paths = rebuild_reports(tmp_path)
+    assert paths.report == tmp_path / REPORT_NAME and paths.report.is_file()
+    assert set(paths.students) == {r.student for r in results}
+    assert all(p.is_file() for p in paths.students.values())
+    assert paths.unreadable == [tmp_path / "broken" / RECORD_NAME]
+
+
+def test_rebuild_reports_without_records_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(PropgradeError) as caught:
+        rebuild_reports(tmp_path)
+    assert "no grading records" in caught.value.message
+    assert caught.value.hint is not None and "propgrade grade" in caught.value.hint
+    with pytest.raises(PropgradeError):
+        rebuild_reports(tmp_path / "missing")
+
+
+def test_matplotlib_is_not_imported_until_a_report_is_written() -> None:
+    code = (
+        "import sys, propgrade.cli, propgrade.reports\n"
+        "assert 'matplotlib' not in sys.modules, 'matplotlib imported eagerly'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_reports_from_really_graded_submissions(root: Path, tmp_path: Path) -> None:
+    """End to end: grade three fixtures, store the records, rebuild every page."""
+    from propgrade.config import load_course
+    from propgrade.engine import grade_submission, prepare
+
+    plan = prepare(load_course(root / "grading.yaml").assignment("linear_classifiers"))
+    for name in ("correct_reference", "bug_svm_no_max", "stub"):
+        write_record(tmp_path, grade_submission(plan, name, root / "tests" / "submissions" / name))
+    paths = rebuild_reports(tmp_path)
+    bug = audit(paths.students["bug_svm_no_max"])
+    bug.assert_inert()
+    assert "Smallest failing input" in bug.text and "Hint:" in bug.text
+    stub = audit(paths.students["stub"]).text
+    assert "NotImplementedError" in stub
+    report = audit(paths.report)
+    assert {"chart-scores", "chart-pass-rates", "chart-times"} <= set(report.ids)
