@@ -244,3 +244,48 @@ def test_doctor_names_the_active_layer() -> None:
     assert "sandbox layer:" in out
     assert code in (0, 1)
     assert (code == 0) == ("sandbox layer: full" in out)
+
+
+def test_due_date_adds_late_columns_to_grades_csv(root: Path, tmp_path: Path) -> None:
+    course = (root / "grading.yaml").read_text()
+    for key in ("solutions", "assignments", "graders"):
+        course = course.replace(f": {key}/", f": {root / key}/")
+    course = course.replace(
+        "    graded_file: losses.py\n",
+        "    graded_file: losses.py\n"
+        "    due: 2026-12-01T23:59:00+00:00\n"
+        "    late_policy: {per_day: 0.25, max_days: 3}\n",
+    )
+    config = tmp_path / "grading.yaml"
+    config.write_text(course)
+    solution = (root / "solutions/linear_classifiers/losses.py").read_text()
+    stamps = {
+        "early": "2026-12-01 12:00:00.000000 UTC",
+        "late": "2026-12-02 08:00:00.000000 UTC",
+        "unknown": None,
+    }
+    for student, stamp in stamps.items():
+        (tmp_path / "class" / student).mkdir(parents=True)
+        (tmp_path / "class" / student / "losses.py").write_text(solution)
+        if stamp:
+            (tmp_path / "class" / student / "timestamp.txt").write_text(stamp)
+    out = tmp_path / "out"
+    code, _, _ = run(
+        "grade",
+        str(tmp_path / "class"),
+        "-a",
+        "linear_classifiers",
+        "-o",
+        str(out),
+        "-j",
+        "1",
+        "-c",
+        str(config),
+    )
+    assert code == 0
+    rows = _rows(out)
+    assert rows["early"]["raw_score"] == "44" and rows["early"]["late_penalty"] == "0"
+    assert rows["early"]["score"] == "44"
+    assert rows["late"]["late_days"] == "1" and rows["late"]["late_penalty"] == "11"
+    assert rows["late"]["score"] == "33"
+    assert rows["unknown"]["score"] == "44"

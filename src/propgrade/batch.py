@@ -8,7 +8,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,8 @@ from propgrade.engine import (
 )
 from propgrade.errors import PropgradeError
 from propgrade.export import read_record, write_grades_csv, write_record, write_results_json
+from propgrade.late import TimestampError, assess, read_timestamp
+from propgrade.lms import write_lms_csv
 from propgrade.results import SubmissionResult
 
 
@@ -105,6 +107,7 @@ class BatchReport:
     seconds: float
     grades_csv: Path
     reused: int = 0
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def internal_errors(self) -> list[str]:
@@ -158,5 +161,21 @@ def grade_batch(
         if progress is not None:
             progress(len(results), len(submissions), result, False)
     results.sort(key=lambda r: r.student)
-    csv_path = write_grades_csv(out, results, [c.id for c in plan.checks])
-    return BatchReport(results, time.monotonic() - started, csv_path, reused)
+    check_ids = [c.id for c in plan.checks]
+    warnings: list[str] = []
+    if plan.assignment.due is None:
+        csv_path = write_grades_csv(out, results, check_ids)
+    else:
+        # Lateness is applied when the gradebook is written, never stored in a result:
+        # a changed due date or policy must not require regrading.
+        folders = {s.student: s.folder for s in submissions}
+        entries = []
+        for r in results:
+            try:
+                submitted = read_timestamp(folders[r.student])
+            except TimestampError as exc:
+                submitted = None
+                warnings.append(f"{r.student}: {exc.message}; graded as on time")
+            entries.append((r, assess(submitted, plan.assignment.due, plan.assignment.late_policy)))
+        csv_path = write_lms_csv(out, entries, check_ids, with_late_columns=True)
+    return BatchReport(results, time.monotonic() - started, csv_path, reused, warnings)

@@ -6,7 +6,7 @@ import argparse
 import contextlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -50,15 +50,29 @@ def _parser() -> argparse.ArgumentParser:
         help="grade a folder of submissions (one subfolder per student)",
         description="Grade every student folder in SUBMISSIONS and write OUT/grades.csv and "
         "OUT/<student>/results.json (Gradescope's schema).",
-        epilog="example:\n  propgrade grade examples/submissions --assignment linear_classifiers "
-        "--out out/demo --jobs 2",
+        epilog="examples:\n"
+        "  propgrade grade examples/submissions --assignment linear_classifiers --out out/demo\n"
+        "  propgrade grade --nbgrader course/ --assignment linear_classifiers",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    grade.add_argument("submissions", type=Path, help="folder with one subfolder per student")
+    grade.add_argument(
+        "submissions",
+        type=Path,
+        nargs="?",
+        help="folder with one subfolder per student (not with --nbgrader)",
+    )
+    grade.add_argument(
+        "--nbgrader",
+        type=Path,
+        metavar="COURSE_DIR",
+        help="grade an nbgrader course's submitted/ folder into its gradebook instead",
+    )
     grade.add_argument(
         "--assignment", "-a", required=True, help="assignment name in the course file"
     )
-    grade.add_argument("--out", "-o", type=Path, required=True, help="output folder")
+    grade.add_argument(
+        "--out", "-o", type=Path, help="output folder (with --nbgrader: default inside the course)"
+    )
     grade.add_argument(
         "--jobs",
         "-j",
@@ -111,6 +125,20 @@ def _parser() -> argparse.ArgumentParser:
         help="student pages withhold hidden and after-due-date checks (default: student)",
     )
 
+    gs = sub.add_parser(
+        "gradescope",
+        help="build a Gradescope autograder bundle (autograder.zip)",
+        description="Build setup.sh, run_autograder, the engine, graders and reference into "
+        "a zip to upload as a Gradescope programming assignment's autograder.",
+        epilog="example:\n  propgrade gradescope linear_classifiers -o autograder.zip",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    gs.add_argument("assignment", help="assignment name in the course file")
+    gs.add_argument("--out", "-o", type=Path, default=Path("autograder.zip"), help="zip to write")
+    gs.add_argument(
+        "--config", "-c", type=Path, help=f"course file (default: nearest {CONFIG_NAME})"
+    )
+
     sub.add_parser(
         "doctor",
         help="show which sandbox layer grading uses here, and how to get the full one",
@@ -144,9 +172,53 @@ def _course_assignment(config: Path | None, name: str) -> AssignmentConfig:
     return load_course(path).assignment(name)
 
 
+def _progress_printer(
+    quiet: bool, err: TextIO
+) -> Callable[[int, int, SubmissionResult, bool], None]:
+    def progress(done: int, total: int, result: SubmissionResult, reused: bool) -> None:
+        if not quiet:
+            how = "unchanged, kept" if reused else f"{result.seconds:.1f}s"
+            print(
+                f"[{done}/{total}] {result.student}: {result.score:g}/{result.max_score:g} ({how})",
+                file=err,
+                flush=True,
+            )
+
+    return progress
+
+
+def _cmd_grade_nbgrader(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from propgrade.nbgrader_course import grade_nbgrader_course
+
+    if args.submissions is not None:
+        raise PropgradeError("give either a SUBMISSIONS folder or --nbgrader COURSE_DIR, not both")
+    report = grade_nbgrader_course(
+        args.nbgrader,
+        args.assignment,
+        config=args.config,
+        out=args.out,
+        jobs=args.jobs,
+        resume=args.resume,
+        progress=_progress_printer(args.quiet, err),
+    )
+    if not args.quiet:
+        _print_table([s.result for s in report.students], out)
+        print(f"grades written to the nbgrader gradebook {report.db_url}", file=out)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=err)
+    return 0
+
+
 def _cmd_grade(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.jobs < 1:
         raise PropgradeError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.nbgrader is not None:
+        return _cmd_grade_nbgrader(args, out, err)
+    if args.submissions is None or args.out is None:
+        raise PropgradeError(
+            "grade needs a SUBMISSIONS folder and --out (or --nbgrader COURSE_DIR)",
+            hint="e.g. propgrade grade examples/submissions -a linear_classifiers -o out/demo",
+        )
     assignment = _course_assignment(args.config, args.assignment)
     submissions = discover(args.submissions)
     if not args.quiet:
@@ -180,6 +252,8 @@ def _cmd_grade(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"class report in {args.out / 'report.html'}",
             file=out,
         )
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=err)
     if report.reused and not args.quiet:
         print(f"{report.reused} unchanged submissions kept from the previous run", file=out)
     if report.internal_errors:
@@ -280,6 +354,15 @@ def _cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def _cmd_gradescope(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from propgrade.gradescope import build_gradescope_bundle
+
+    assignment = _course_assignment(args.config, args.assignment)
+    path = build_gradescope_bundle(assignment, args.out.resolve())
+    print(f"wrote the Gradescope autograder bundle {path}", file=out)
+    return 0
+
+
 def _cmd_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     report = diagnose()
     print(render(report), file=out)
@@ -306,6 +389,7 @@ def main(
         "release": _cmd_release,
         "doctor": _cmd_doctor,
         "report": _cmd_report,
+        "gradescope": _cmd_gradescope,
     }
     try:
         return commands[args.command](args, out, err)

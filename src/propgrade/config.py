@@ -10,6 +10,7 @@ import difflib
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,15 @@ class HypothesisConfig:
 
 
 @dataclass(frozen=True)
+class LatePolicy:
+    """A late submission loses ``per_day`` of its score for every started day past the due
+    date; one more than ``max_days`` days late is not accepted (the whole score is lost)."""
+
+    per_day: float
+    max_days: int
+
+
+@dataclass(frozen=True)
 class AssignmentConfig:
     name: str
     root: Path  # the directory that relative paths are resolved against
@@ -51,6 +61,8 @@ class AssignmentConfig:
     checks: tuple[CheckConfig, ...]
     source: Path = field(compare=False)  # the YAML file, for messages
     digest: str = ""  # hash of the assignment's config, recorded with every result
+    due: datetime | None = None  # timezone-aware
+    late_policy: LatePolicy | None = None
 
     @property
     def max_score(self) -> float:
@@ -211,7 +223,51 @@ def _checks(r: _Reader, raw: object, path: str) -> tuple[CheckConfig, ...]:
     return tuple(out)
 
 
+def _due(r: _Reader, raw: object, path: str) -> datetime:
+    # YAML reads an unquoted ISO timestamp as a datetime, a quoted one as a string.
+    value: object = raw
+    if isinstance(raw, str):
+        try:
+            value = datetime.fromisoformat(raw.strip())
+        except ValueError:
+            raise r.fail(
+                path,
+                f"not a date and time: {raw!r}",
+                "write it like 2026-12-01T23:59:00+00:00",
+            ) from None
+    if not isinstance(value, datetime):
+        what = "a date without a time" if isinstance(value, date) else _kind(value)
+        raise r.fail(
+            path,
+            f"expected a date and time with a UTC offset, got {what}",
+            "write it like 2026-12-01T23:59:00+00:00",
+        )
+    if value.tzinfo is None or value.utcoffset() is None:
+        # A due date without an offset means different instants on different machines.
+        raise r.fail(
+            path,
+            f"{value.isoformat()} has no UTC offset",
+            f"write it like {value.isoformat()}+00:00",
+        )
+    return value
+
+
+def _late_policy(r: _Reader, raw: object, path: str) -> LatePolicy:
+    data = r.mapping(raw, path)
+    r.keys(data, path, {"per_day", "max_days"}, {"per_day", "max_days"})
+    per_day = r.number(data["per_day"], _join(path, "per_day"), True)
+    if per_day > 1:
+        raise r.fail(
+            _join(path, "per_day"),
+            f"is the fraction of the score lost per day late, at most 1, got {per_day}",
+            "for 10% per day write 0.1",
+        )
+    return LatePolicy(per_day, r.integer(data["max_days"], _join(path, "max_days"), 0))
+
+
 _ASSIGNMENT_KEYS = {
+    "due",
+    "late_policy",
     "graded_file",
     "functions",
     "graders",
@@ -248,6 +304,12 @@ def parse_assignment(
 
     graders = directory("graders", "checks")
     assert graders is not None
+    if "late_policy" in data and "due" not in data:
+        raise r.fail(
+            _join(path, "late_policy"),
+            "a late policy needs a due date",
+            "add 'due: 2026-12-01T23:59:00+00:00' to the assignment",
+        )
     digest = hashlib.sha256(yaml.safe_dump({name: raw}, sort_keys=True).encode()).hexdigest()
     return AssignmentConfig(
         name=name,
@@ -262,6 +324,10 @@ def parse_assignment(
         checks=_checks(r, data["checks"], _join(path, "checks")),
         source=r.source,
         digest=digest[:16],
+        due=_due(r, data["due"], _join(path, "due")) if "due" in data else None,
+        late_policy=_late_policy(r, data["late_policy"], _join(path, "late_policy"))
+        if "late_policy" in data
+        else None,
     )
 
 

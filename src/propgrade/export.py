@@ -38,7 +38,8 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
-def _number(value: float) -> float | int:
+def format_points(value: float) -> float | int:
+    """Points as JSON/CSV show them: whole numbers without a fraction."""
     return int(value) if float(value).is_integer() else round(value, 4)
 
 
@@ -50,8 +51,8 @@ def gradescope_results(result: SubmissionResult) -> dict[str, Any]:
             {
                 "name": f"{c.id}: {c.sentence}",
                 "number": str(number),
-                "score": _number(c.points),
-                "max_score": _number(c.max_points),
+                "score": format_points(c.points),
+                "max_score": format_points(c.max_points),
                 "status": c.status,
                 "output": "" if c.feedback is None else c.feedback.render(),
                 "visibility": c.visibility,
@@ -64,8 +65,8 @@ def gradescope_results(result: SubmissionResult) -> dict[str, Any]:
         else f"{passed} of {len(result.checks)} checks passed."
     )
     return {
-        "score": _number(result.score),
-        "max_score": _number(result.max_score),
+        "score": format_points(result.score),
+        "max_score": format_points(result.max_score),
         "execution_time": round(result.seconds, 3),
         "output": summary,
         "visibility": "visible",
@@ -106,9 +107,9 @@ def grades_csv(results: Sequence[SubmissionResult], check_ids: Sequence[str]) ->
         writer.writerow(
             [
                 r.student,
-                _number(r.score),
-                _number(r.max_score),
-                *(_number(points.get(cid, 0.0)) for cid in check_ids),
+                format_points(r.score),
+                format_points(r.max_score),
+                *(format_points(points.get(cid, 0.0)) for cid in check_ids),
             ]
         )
     return buffer.getvalue()

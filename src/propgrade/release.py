@@ -135,6 +135,7 @@ def release(assignment: AssignmentConfig, dest: Path | None = None) -> Path:
 
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    staging.chmod(0o755)  # mkdtemp makes it 0700; the release is for everyone to read
     try:
         _write_release(assignment, staging, public_ids)
         if target.exists():
@@ -162,7 +163,10 @@ def _write_release(assignment: AssignmentConfig, staging: Path, public_ids: list
         if path.suffix == ".py":
             dest.write_text(strip_solutions(path.read_text(encoding="utf-8"), path))
         elif path.suffix == ".ipynb":
-            raise ReleaseError(f"{path}: notebooks are not released by this version yet")
+            # Imported here: nbgrader is needed only by courses that release notebooks.
+            from propgrade.notebook_release import release_notebook
+
+            release_notebook(path, dest)
         else:
             shutil.copy2(path, dest)
     checks = staging / CHECKS_DIR

@@ -1,0 +1,174 @@
+"""Notebooks: grading one without running it, and the released student notebook."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from propgrade.errors import ReleaseError
+from propgrade.locate import SubmissionProblem
+from propgrade.notebook import extract_functions
+
+
+def nb(*sources: str, markdown: str = "# notes") -> str:
+    cells: list[dict[str, object]] = [{"cell_type": "markdown", "metadata": {}, "source": markdown}]
+    for source in sources:
+        cells.append(
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "execution_count": None,
+                "outputs": [],
+                # Jupyter stores sources as lists of lines.
+                "source": source.splitlines(keepends=True),
+            }
+        )
+    return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+def run_module(source: str) -> dict[str, object]:
+    namespace: dict[str, object] = {}
+    exec(compile(source, "synthesized.py", "exec"), namespace)
+    return namespace
+
+
+def test_only_imports_and_functions_are_kept(tmp_path: Path) -> None:
+    canary = tmp_path / "canary"
+    canary.mkdir()
+    text = nb(
+        "%matplotlib inline\nimport shutil\nimport numpy as np\nfrom math import log",
+        f"shutil.rmtree({str(canary)!r})",
+        "while True:\n    pass",
+        "def f(x):\n    return np.sum(x) + log(1)\n\nresult = f([1, 2])\nprint(result)",
+        "!propgrade check\nDELTA = 1.0\nclass Helper:\n    pass",
+    )
+    extracted = extract_functions(text, "hw.ipynb")
+    assert extracted.functions == ["f"]
+    assert "rmtree" not in extracted.source and "while" not in extracted.source
+    assert "print" not in extracted.source and "DELTA" not in extracted.source
+    namespace = run_module(extracted.source)  # terminates, deletes nothing
+    assert canary.is_dir()
+    f = namespace["f"]
+    assert callable(f) and f([1, 2]) == 3
+    notes = "\n".join(extracted.notes)
+    # Cells are numbered as the notebook shows them, markdown included.
+    assert "cell 3, line 1: an expression at top level, not graded" in notes
+    assert "cell 4, line 1: a while loop at top level, not graded" in notes
+    assert "a class definition" in notes and "an assignment" in notes
+
+
+def test_decorators_and_computed_defaults_do_not_run_at_import() -> None:
+    text = nb(
+        "import os\n"
+        "@os.system\n"
+        "def g():\n    return 1\n"
+        "def h(x=os.system('echo pwned')):\n    return x\n"
+        "def k(x=-1.5, y=None, *, z=(1, 'a')):\n    return x\n"
+    )
+    extracted = extract_functions(text)
+    assert extracted.functions == ["g", "k"]
+    assert "@os.system" not in extracted.source and "pwned" not in extracted.source
+    assert any("function h skipped" in n for n in extracted.notes)
+    namespace = run_module(extracted.source)
+    assert callable(namespace["g"]) and namespace["k"]() == -1.5  # type: ignore[operator]
+
+
+def test_cells_that_are_not_python_are_skipped_with_a_note() -> None:
+    extracted = extract_functions(nb("def broken(:\n    pass", "def ok():\n    return 2"))
+    assert extracted.functions == ["ok"]
+    assert any("cell 2: not valid Python" in n for n in extracted.notes)
+
+
+@pytest.mark.parametrize("text", ["not json", json.dumps({"cells": 3}), json.dumps([1])])
+def test_a_file_that_is_not_a_notebook_is_a_submission_problem(text: str) -> None:
+    with pytest.raises(SubmissionProblem, match="not a valid notebook"):
+        extract_functions(text, "hw.ipynb")
+
+
+# -- the released student notebook ----------------------------------------------------------
+
+nbformat = pytest.importorskip("nbformat")
+pytest.importorskip("nbgrader")
+
+from propgrade.notebook_release import release_notebook  # noqa: E402
+
+NOTEBOOK = "linear_classifiers.ipynb"
+
+
+def test_released_notebook_has_no_answers_and_locks_the_given_code(root: Path) -> None:
+    source = nbformat.read(str(root / "solutions/linear_classifiers" / NOTEBOOK), 4)
+    released = nbformat.read(str(root / "assignments/linear_classifiers" / NOTEBOOK), 4)
+    assert [c.id for c in source.cells] == [c.id for c in released.cells]
+    answers = [c for c in released.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    assert [c.metadata.nbgrader.grade_id for c in answers] == [
+        f"inline_question_{i}" for i in range(1, 5)
+    ]
+    for cell in answers:
+        assert cell.source == "YOUR ANSWER HERE"
+        assert cell.metadata.nbgrader.grade and cell.metadata.nbgrader.points == 1
+    instructor_answers = " ".join(
+        c.source for c in source.cells if c.metadata.get("nbgrader", {}).get("solution")
+    )
+    assert "strictly convex" in instructor_answers
+    released_text = (root / "assignments/linear_classifiers" / NOTEBOOK).read_text()
+    assert "strictly convex" not in released_text and "C − 1: every one" not in released_text
+    for cell in released.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+            assert cell.metadata.nbgrader.locked and cell.metadata.editable is False
+            assert "checksum" in cell.metadata.nbgrader
+
+
+def test_release_of_a_notebook_without_cell_ids_is_refused(tmp_path: Path) -> None:
+    source = tmp_path / "a.ipynb"
+    source.write_text(nb("x = 1"))
+    with pytest.raises(ReleaseError, match="needs an 'id'"):
+        release_notebook(source, tmp_path / "b.ipynb")
+
+
+def test_data_file_is_small(root: Path) -> None:
+    data = root / "solutions/linear_classifiers/digits.npz"
+    assert data.stat().st_size < 200_000
+    np = pytest.importorskip("numpy")
+    with np.load(data) as arrays:
+        assert arrays["X"].shape == (1797, 64) and arrays["y"].shape == (1797,)
+
+
+def test_released_notebook_runs_top_to_bottom_with_the_reference(
+    root: Path, tmp_path: Path
+) -> None:
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("ipykernel")
+    folder = tmp_path / "student"
+    shutil.copytree(root / "assignments/linear_classifiers", folder)
+    shutil.copy(root / "solutions/linear_classifiers/losses.py", folder / "losses.py")
+    notebook = nbformat.read(str(folder / NOTEBOOK), 4)
+    client = nbclient.NotebookClient(
+        notebook,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(folder)}},
+    )
+    client.execute()  # raises CellExecutionError on the first failing cell
+    outputs = {
+        cell.id: "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+    }
+    assert "all public checks passed" in outputs["checks"]
+    assert "28 passed, 0 failed" in outputs["checks"]
+    assert "validation accuracy" in outputs["sgd"]
+    accuracies = [
+        float(part.split()[0]) for part in outputs["sgd"].split("validation accuracy")[1:]
+    ]
+    assert len(accuracies) == 2 and min(accuracies) > 0.85
+    images = [
+        cell.id
+        for cell in notebook.cells
+        if cell.cell_type == "code" and any("image/png" in o.get("data", {}) for o in cell.outputs)
+    ]
+    assert {"curves", "weights"} <= set(images)
