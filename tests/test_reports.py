@@ -30,6 +30,7 @@ from propgrade.reports.hints import GENERIC_HINT, HINTS, hint_for
 from propgrade.reports.markup import element, escape
 from propgrade.reports.paths import feedback_href
 from propgrade.reports.stats import failure_groups, normalise_message, pass_rates
+from propgrade.reports.visibility import RELEASED
 from propgrade.results import FAILED, PASSED, CheckResult, Feedback, SubmissionResult
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -224,6 +225,13 @@ def test_instructor_audience_sees_everything(tmp_path: Path) -> None:
     assert "SECRET-AFTER-DUE" in text and "SECRET-HIDDEN" in text and "SECRET-OUTPUT" in text
     assert "available after the due date" not in text
     assert "4 / 10 points" in " ".join(text.split())
+
+
+def test_released_audience_shows_after_due_checks_but_not_hidden_ones(tmp_path: Path) -> None:
+    path = write_student_page(tmp_path, sample_result(), audience=RELEASED)
+    text = audit(path).text
+    assert "SECRET-AFTER-DUE" in text
+    assert "SECRET-HIDDEN" not in text and "SECRET-OUTPUT" not in text
 
 
 def test_unknown_audience_is_refused(tmp_path: Path) -> None:

@@ -29,12 +29,13 @@ from propgrade.batch import Progress, Submission, grade_batch
 from propgrade.config import CONFIG_NAME, AssignmentConfig, find_course_config, load_course
 from propgrade.engine import Plan, prepare
 from propgrade.errors import PropgradeError
-from propgrade.export import atomic_write_text, write_record, write_results_json
-from propgrade.feedback_html import render_feedback
+from propgrade.export import atomic_write_text, format_points, write_record, write_results_json
 from propgrade.intake import problem_result, take_in
 from propgrade.late import TIMESTAMP_NAME, Lateness, TimestampError, assess, read_timestamp
 from propgrade.lms import write_lms_csv
 from propgrade.locate import SubmissionProblem
+from propgrade.reports.student_page import render_student_page
+from propgrade.reports.visibility import RELEASED
 from propgrade.results import SubmissionResult
 from propgrade.sandbox import Layer
 
@@ -281,10 +282,16 @@ def _write_feedback(
 ) -> Path:
     folder = course_dir / "feedback" / grade.student / nb_assignment
     folder.mkdir(parents=True, exist_ok=True)
-    title = f"{nb_assignment}: feedback for {grade.student}"
     page = folder / f"{notebook}.html"
+    raw = grade.result.score
+    lateness = [
+        f"Submission: {grade.lateness.describe()}. Late penalty: "
+        f"−{format_points(grade.penalty)}; score after the penalty: "
+        f"{format_points(grade.final_score)} / {format_points(grade.result.max_score)} "
+        f"(checks: {format_points(raw)})."
+    ]
     atomic_write_text(
-        page, render_feedback(grade.result, grade.lateness, title=title, notes=grade.notes)
+        page, render_student_page(grade.result, audience=RELEASED, notes=lateness + grade.notes)
     )
     # release_feedback reads both files beside the page: the time for its log, the
     # secret to name the released file so only the submitting student can fetch it.

@@ -3,6 +3,7 @@ input that breaks the code, what was expected, what came back and a hint."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from propgrade.export import atomic_write_text
@@ -188,7 +189,10 @@ def _footer(result: SubmissionResult, audience: str) -> Markup:
     return element("p", " · ".join(facts), class_="muted small")
 
 
-def render_student_page(result: SubmissionResult, *, audience: str = STUDENT) -> str:
+def render_student_page(
+    result: SubmissionResult, *, audience: str = STUDENT, notes: Sequence[str] = ()
+) -> str:
+    """The page as HTML. ``notes`` are extra lines shown under the score (e.g. lateness)."""
     check_audience(audience)
     cards = _cards(result, audience)
     failures: Node = None
@@ -203,6 +207,7 @@ def render_student_page(result: SubmissionResult, *, audience: str = STUDENT) ->
         element("p", result.assignment, class_="muted"),
         element("h1", f"Feedback for {result.student}"),
         _score(result, audience),
+        [element("p", note) for note in notes],
         _error(result, audience),
         failures,
         element("h2", "All checks"),

@@ -13,8 +13,9 @@ from propgrade.errors import PropgradeError
 from propgrade.results import CheckResult
 
 STUDENT = "student"
+RELEASED = "released"  # a student after the due date (e.g. nbgrader's release_feedback)
 INSTRUCTOR = "instructor"
-AUDIENCES = (STUDENT, INSTRUCTOR)
+AUDIENCES = (STUDENT, RELEASED, INSTRUCTOR)
 
 
 class Disclosure(Enum):
@@ -43,6 +44,6 @@ def disclosure(check: CheckResult, audience: str) -> Disclosure:
     if audience == INSTRUCTOR or check.visibility == "visible":
         return Disclosure.SHOWN
     if check.visibility in ("after_due_date", "after_published"):
-        return Disclosure.LATER
+        return Disclosure.SHOWN if audience == RELEASED else Disclosure.LATER
     # "hidden", and any value this version does not know: withholding is the safe side.
     return Disclosure.HIDDEN
