@@ -726,8 +726,10 @@ def _table(stdout: str) -> dict[str, float]:
 def test_output_folder_holds_only_genuine_results(layer: str, batches: Batches) -> None:
     batch = batches.get(layer)
     files = batch.output_files
-    expected = {"grades.csv"} | {
-        f"{s}/{name}" for s in batch.students for name in ("results.json", "propgrade.json")
+    expected = {"grades.csv", "report.html"} | {
+        f"{s}/{name}"
+        for s in batch.students
+        for name in ("results.json", "propgrade.json", "feedback.html")
     }
     assert set(files) == expected
     rows = _grades_csv(files["grades.csv"])
