@@ -1,13 +1,18 @@
 """Round-trip cost of calls into a warm worker, and the cost of starting one, per layer.
 
 Run: PYTHONPATH=src python3 benchmarks/bench_worker.py [--layer reduced|full|both|default]
+[--zygote on|off|both]. With ``--zygote both`` (the default) workers are started both ways:
+forked from the layer's zygote, and as a new interpreter (``PROPGRADE_ZYGOTE=0``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +20,7 @@ import numpy as np
 from propgrade import sandbox
 from propgrade.calls import Call, Limits
 from propgrade.worker import Worker
+from propgrade.zygote import ZYGOTE_ENV
 
 STUDENT = """
 import numpy as np
@@ -55,35 +61,58 @@ def starts_per_second(graded: Path, count: int, layer: sandbox.Layer) -> float:
     return count / (time.perf_counter() - started)
 
 
-def layers(choice: str) -> list[sandbox.Layer]:
+def layers(choice: str, zygote: bool) -> list[sandbox.Layer]:
     if choice == "default":
-        return [sandbox.default_layer()]
+        with patched_env(ZYGOTE_ENV, "1" if zygote else "0"):
+            return [sandbox.default_layer()]
     chosen: list[sandbox.Layer] = []
     if choice in ("reduced", "both"):
-        chosen.append(sandbox.ProcessLayer())
+        chosen.append(sandbox.ProcessLayer(zygote=zygote))
     if choice in ("full", "both"):
-        chosen.append(sandbox.BwrapLayer())
+        chosen.append(sandbox.BwrapLayer(zygote=zygote))
     return chosen
+
+
+@contextlib.contextmanager
+def patched_env(key: str, value: str) -> Iterator[None]:
+    old = os.environ.get(key)
+    os.environ[key] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ[key]
+        else:
+            os.environ[key] = old
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--layer", choices=["reduced", "full", "both", "default"], default="both")
+    parser.add_argument("--zygote", choices=["on", "off", "both"], default="both")
     parser.add_argument("--starts", type=int, default=20, help="workers started and closed")
     args = parser.parse_args()
+    modes = {"on": [True], "off": [False], "both": [True, False]}[args.zygote]
     with tempfile.TemporaryDirectory() as tmp:
         graded = Path(tmp) / "losses.py"
         graded.write_text(STUDENT)
-        for layer in layers(args.layer):
-            with Worker(graded, LIMITS, layer=layer) as worker:
-                assert worker.start().ok
-                single = calls_per_second(worker, batch=1, total=2000)
-                batched = calls_per_second(worker, batch=500, total=20_000)
-            starts = starts_per_second(graded, args.starts, layer)
-            print(f"[{layer.name}]")
-            print(f"  batch of 1:   {single:9.0f} calls/s  ({1e6 / single:6.1f} us per call)")
-            print(f"  batch of 500: {batched:9.0f} calls/s  ({1e6 / batched:6.1f} us per call)")
-            print(f"  start+close:  {starts:9.1f} workers/s ({1e3 / starts:6.1f} ms per worker)")
+        for zygote in modes:
+            for layer in layers(args.layer, zygote):
+                how = "forked from the zygote" if zygote else "started by exec"
+                with Worker(graded, LIMITS, layer=layer) as worker:
+                    assert worker.start().ok  # also starts the zygote, outside the timing
+                    single = calls_per_second(worker, batch=1, total=2000)
+                    batched = calls_per_second(worker, batch=500, total=20_000)
+                starts = starts_per_second(graded, args.starts, layer)
+                problem = getattr(layer, "zygote_problem", None)
+                if zygote and problem:
+                    how = f"zygote unavailable, started by exec: {problem}"
+                print(f"[{layer.name}, {how}]")
+                print(f"  batch of 1:   {single:9.0f} calls/s  ({1e6 / single:6.1f} us per call)")
+                print(f"  batch of 500: {batched:9.0f} calls/s  ({1e6 / batched:6.1f} us per call)")
+                print(
+                    f"  start+close:  {starts:9.1f} workers/s ({1e3 / starts:6.1f} ms per worker)"
+                )
 
 
 if __name__ == "__main__":

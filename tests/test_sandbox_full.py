@@ -2,6 +2,8 @@
 
 Needs root and bubblewrap; CI has both. A representative part of test_worker.py runs here
 again under the full layer (the tests imported below use this module's ``make_worker``).
+Every test runs twice: with workers forked from the zygote (the default) and started by
+exec (``PROPGRADE_ZYGOTE=0``); the properties are the same.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from test_worker import (  # noqa: F401
     test_warm_worker_serves_many_runs_and_large_batches,
 )
 
-from propgrade import sandbox
+from propgrade import sandbox, zygote
 from propgrade.calls import Call, CallOutcome, FailureKind, Limits
 from propgrade.errors import WorkerError
 from propgrade.worker import Worker
@@ -59,9 +61,9 @@ pytestmark = pytest.mark.skipif(bool(_MISSING), reason=_MISSING or "full layer a
 MakeWorker = Callable[..., Worker]
 
 
-@pytest.fixture(scope="module")
-def layer() -> sandbox.BwrapLayer:
-    return sandbox.BwrapLayer()
+@pytest.fixture(scope="module", params=["zygote", "exec"])
+def layer(request: pytest.FixtureRequest) -> sandbox.BwrapLayer:
+    return sandbox.BwrapLayer(zygote=request.param == "zygote")
 
 
 @pytest.fixture
@@ -106,9 +108,28 @@ def children_of(pid: int) -> list[tuple[int, str]]:
     return found
 
 
+def descendants_of(pid: int) -> list[tuple[int, str]]:
+    found = []
+    for child in children_of(pid):
+        found += [child, *descendants_of(child[0])]
+    return found
+
+
+def zygote_processes() -> set[int]:
+    """This process's zygotes: bwrap, its pid-namespace init and the zygote itself."""
+    pids = set()
+    for running in zygote.running():
+        pids.add(running.pid)
+        pids |= {pid for pid, _ in descendants_of(running.pid)}
+    return pids
+
+
 def assert_nothing_left(uid: int) -> None:
     assert sandbox.processes_of_uid(uid) == []
-    assert children_of(os.getpid()) == []
+    # Only zygotes may remain: no worker, no zombie, no bwrap of a closed worker.
+    zygotes = zygote_processes()
+    assert [c for c in children_of(os.getpid()) if c[0] not in zygotes] == []
+    assert all(state != "Z" for pid, state in descendants_of(os.getpid()) if pid in zygotes)
 
 
 PROBE = """
@@ -152,24 +173,24 @@ def test_worker_runs_as_an_unprivileged_uid_of_its_own(make_worker: MakeWorker) 
 
 def test_concurrent_grader_processes_never_share_a_uid(make_worker: MakeWorker) -> None:
     # Another grader process holds a worker while this one starts its own.
-    other = subprocess.Popen(
+    # As a context manager, so that its pipes are closed too (-W error).
+    with subprocess.Popen(
         [sys.executable, "-c", _OTHER_GRADER],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
-    )
-    try:
-        assert other.stdout is not None and other.stdin is not None
-        other_uid = int(other.stdout.readline())
-        [mine] = make_worker(PROBE).run([Call("uid", ())])
-        assert isinstance(mine.value, tuple)
-        assert mine.value[0] != other_uid
-        other.stdin.write("done\n")
-        other.stdin.flush()
-        assert other.wait(timeout=30) == 0
-    finally:
-        other.kill()
-        other.wait()
+    ) as other:
+        try:
+            assert other.stdout is not None and other.stdin is not None
+            other_uid = int(other.stdout.readline())
+            [mine] = make_worker(PROBE).run([Call("uid", ())])
+            assert isinstance(mine.value, tuple)
+            assert mine.value[0] != other_uid
+            other.stdin.write("done\n")
+            other.stdin.flush()
+            assert other.wait(timeout=30) == 0
+        finally:
+            other.kill()
 
 
 _OTHER_GRADER = f"""
@@ -335,6 +356,28 @@ def test_user_namespaces_cannot_be_created(make_worker: MakeWorker) -> None:
     assert outcome.value == (-1, errno.EPERM)
 
 
+@pytest.mark.skipif(not layer_filters_sockets(), reason="pyseccomp not installed")
+def test_kernel_keyrings_are_closed(make_worker: MakeWorker) -> None:
+    # Not namespaced: a key in the slot uid's user keyring would outlive the worker and
+    # reach the next submission that is given the same uid.
+    worker = make_worker(
+        """
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        USER_KEYRING = ctypes.c_long(-4)
+        def add_key():
+            r = libc.syscall(248, b"user", b"propgrade-test", b"x", 1, USER_KEYRING)
+            return r, ctypes.get_errno()
+        def keyctl_search():
+            r = libc.syscall(250, 10, USER_KEYRING, b"user", b"propgrade-test", 0)
+            return r, ctypes.get_errno()
+        """
+    )
+    added, searched = worker.run([Call("add_key", ()), Call("keyctl_search", ())])
+    assert added.value == (-1, errno.EPERM) and searched.value == (-1, errno.EPERM)
+
+
 # -- processes ----------------------------------------------------------------------------
 
 
@@ -374,21 +417,30 @@ ESCAPE = PROBE + textwrap.dedent(
 )
 
 
-def test_setsid_double_fork_escapee_is_gone_after_close(make_worker: MakeWorker) -> None:
+def test_setsid_double_fork_escapee_is_gone_after_close(
+    make_worker: MakeWorker, layer: sandbox.BwrapLayer
+) -> None:
     worker = make_worker(ESCAPE)
     identity, escaped = worker.run([Call("uid", ()), Call("escape", ())])
     assert escaped.value == 1 and isinstance(identity.value, tuple)
     uid = identity.value[0]
     assert isinstance(uid, int)
-    assert len(sandbox.processes_of_uid(uid)) == 2  # the worker and the escapee
-    bwrap_pid = worker.pid
-    assert bwrap_pid is not None
-    inner = [pid for pid, _ in children_of(bwrap_pid)]  # bwrap's pid-namespace init
-    assert inner
+    processes = sandbox.processes_of_uid(uid)
+    assert len(processes) == 2  # the worker and the escapee
+    worker_pid = worker.pid
+    assert worker_pid is not None
+    if layer.use_zygote:
+        # Forked by the zygote: the worker is the zygote's child, and the escapee, an
+        # orphan, now belongs to the zygote's pid-namespace init.
+        gone_after = processes
+    else:
+        inner = [pid for pid, _ in children_of(worker_pid)]  # bwrap's pid-namespace init
+        assert inner
+        gone_after = [worker_pid, *inner]
     worker.close()
     assert_nothing_left(uid)
     # Not even as zombies: an orphaned init would be left to the host's pid 1 to reap.
-    for pid in [bwrap_pid, *inner]:
+    for pid in gone_after:
         assert not os.path.exists(f"/proc/{pid}")
 
 

@@ -20,14 +20,20 @@ FAST = Limits(call_seconds=1.0, submission_seconds=60.0, memory_mb=1024, output_
 MakeWorker = Callable[..., Worker]
 
 
+@pytest.fixture(scope="module", params=["zygote", "exec"])
+def reduced_layer(request: pytest.FixtureRequest) -> sandbox.ProcessLayer:
+    """The reduced layer, with workers forked from its zygote or started by exec."""
+    return sandbox.ProcessLayer(zygote=request.param == "zygote")
+
+
 @pytest.fixture
-def make_worker(tmp_path: Path) -> Iterator[MakeWorker]:
+def make_worker(tmp_path: Path, reduced_layer: sandbox.ProcessLayer) -> Iterator[MakeWorker]:
     workers: list[Worker] = []
 
     def make(source: str, limits: Limits = FAST, **kwargs: object) -> Worker:
         path = tmp_path / "losses.py"
         path.write_text(dedent(source))
-        kwargs.setdefault("layer", sandbox.ProcessLayer())  # this module covers the reduced layer
+        kwargs.setdefault("layer", reduced_layer)  # this module covers the reduced layer
         worker = Worker(path, limits, **kwargs)  # type: ignore[arg-type]
         workers.append(worker)
         return worker

@@ -10,6 +10,11 @@ without touching the worker client. Two layers exist:
 
 ``default_layer()`` picks the strongest one that works here (``PROPGRADE_SANDBOX`` forces
 one); ``propgrade doctor`` (``doctor.py``) explains the choice.
+
+Both layers start workers for the grader through ``start_worker``: forked from a zygote
+that has numpy imported already (``zygote.py``), or, with ``PROPGRADE_ZYGOTE=0`` or where
+no zygote can run, as a new interpreter through ``spawn``. Either way the worker ends up
+with the same isolation; the zygote only saves the interpreter start.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from propgrade import zygote
 from propgrade.calls import Limits
 from propgrade.errors import WorkerError
 
@@ -71,6 +77,46 @@ _PROBE_SECONDS = 30.0
 _VANISH_SECONDS = 5.0
 _INIT_EXIT_SECONDS = 2.0
 _SLOT_LOCK_DIR = "/run/propgrade-slots"
+WORKER_MAIN = Path(__file__).with_name("worker_main.py")
+# Where the full layer's zygote sees the directory holding its workers' scratch dirs.
+SANDBOX_SCRATCH = "/scratch"
+# The zygote's own /tmp: workers never see it (each mounts a fresh one over it).
+_ZYGOTE_TMP_BYTES = 1 << 20
+_ZYGOTE_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP", "CAP_SYS_ADMIN")
+
+
+class WorkerProcess(Protocol):
+    """A running worker as the worker client sees it, however the layer started it."""
+
+    @property
+    def pid(self) -> int:
+        """The worker's pid in the grader's pid namespace."""
+        ...
+
+    @property
+    def request_fd(self) -> int: ...
+
+    @property
+    def reply_fd(self) -> int: ...
+
+    @property
+    def stderr_fd(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None:
+        """As ``Popen.returncode``: the exit status, or minus the signal; set by ``stop``."""
+        ...
+
+    def exited(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for the worker to exit, without reaping it."""
+        ...
+
+    def stop(self) -> None:
+        """Kill the worker and everything it started that the layer can reach, reap it,
+        and free what it held (uid slot, scratch directory). The pipes stay open."""
+        ...
+
+    def close_pipes(self) -> None: ...
 
 
 class Layer(Protocol):
@@ -83,6 +129,12 @@ class Layer(Protocol):
         """One sentence on what this layer contains and what it does not."""
         ...
 
+    def start_worker(
+        self, source: bytes, filename: str, module_name: str, limits: Limits
+    ) -> WorkerProcess:
+        """Start a worker (``worker_main.serve``) on a fresh scratch copy of ``source``."""
+        ...
+
     def spawn(
         self, argv: Sequence[str], *, scratch: Path, limits: Limits
     ) -> subprocess.Popen[bytes]:
@@ -92,6 +144,101 @@ class Layer(Protocol):
     def kill(self, process: subprocess.Popen[bytes]) -> None:
         """Stop the process and everything it started that the layer can reach; reap it."""
         ...
+
+
+class PopenWorker:
+    """A worker started as a new interpreter by ``Layer.spawn``."""
+
+    def __init__(
+        self,
+        popen: subprocess.Popen[bytes],
+        kill: Callable[[subprocess.Popen[bytes]], None],
+        scratch: Path,
+    ) -> None:
+        assert popen.stdin and popen.stdout and popen.stderr, "the layer must pipe all three"
+        self.popen = popen
+        self._kill = kill
+        self.scratch = scratch
+        self.request_fd = popen.stdin.fileno()
+        self.reply_fd = popen.stdout.fileno()
+        self.stderr_fd = popen.stderr.fileno()
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.popen.returncode
+
+    def exited(self, seconds: float) -> bool:
+        # Not reaped, so that the layer can still kill the worker's process group.
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                done = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                return True
+            if done is not None:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+
+    def stop(self) -> None:
+        try:
+            self._kill(self.popen)
+        finally:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def close_pipes(self) -> None:
+        for stream in (self.popen.stdin, self.popen.stdout, self.popen.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+
+def start_by_exec(
+    layer: Layer, source: bytes, filename: str, module_name: str, limits: Limits
+) -> PopenWorker:
+    """Start a worker as ``python -I -B worker_main.py`` in a new scratch directory."""
+    scratch = Path(tempfile.mkdtemp(prefix="propgrade-worker-"))
+    try:
+        graded = scratch / filename
+        graded.write_bytes(source)
+        argv = [sys.executable, "-I", "-B", str(WORKER_MAIN), str(graded), module_name]
+        popen = layer.spawn(argv, scratch=scratch, limits=limits)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return PopenWorker(popen, layer.kill, scratch)
+
+
+def _rlimit_list(table: dict[int, tuple[int, int]]) -> list[list[int]]:
+    return [[which, soft, hard] for which, (soft, hard) in table.items()]
+
+
+def _from_zygote(
+    key: tuple[object, ...],
+    launch: Callable[[], zygote.Launch],
+    fork: Callable[[zygote.Zygote], WorkerProcess],
+) -> tuple[WorkerProcess | None, str | None]:
+    """(a worker forked by this process's zygote for ``key``, None), or (None, why not).
+
+    A zygote that died is replaced, transparently; one that cannot start at all leaves
+    the caller to start workers by exec, which isolates them just as well.
+    """
+    for _ in range(2):
+        try:
+            found = zygote.shared(key, launch)
+        except WorkerError as exc:
+            return None, exc.message
+        try:
+            return fork(found), None
+        except zygote.ZygoteGone:
+            zygote.discard(found)
+    # Twice in a row, between a liveness check and a reply: a bug, not bad luck.
+    raise WorkerError("the zygote died twice while starting a worker")
 
 
 def worker_env(scratch: Path) -> dict[str, str]:
@@ -173,6 +320,11 @@ def processes_of_uid_among(pids: Iterable[int], uid: int) -> list[int]:
     return found
 
 
+def _zygote_enabled(choice: bool | None) -> bool:
+    # For the layers, whose ``zygote`` parameter shadows the module.
+    return zygote.enabled(choice)
+
+
 def _apply_rlimits(table: dict[int, tuple[int, int]]) -> Callable[[], None]:
     def apply() -> None:
         for which, (soft, hard) in table.items():
@@ -185,10 +337,16 @@ class ProcessLayer:
     """A separate process with rlimits, a scrubbed environment and its own session.
 
     Contains runaway loops, memory and output; does not stop reading files, network
-    access or a ``setsid`` + double-fork child escaping the process-group kill.
+    access or a ``setsid`` + double-fork child escaping the process-group kill. Workers
+    are forked from a zygote running as the grader's user (so a student can kill it; the
+    next worker then starts a new one), or started by exec with ``zygote=False``.
     """
 
     name = REDUCED
+
+    def __init__(self, *, zygote: bool | None = None) -> None:
+        self.use_zygote = _zygote_enabled(zygote)
+        self.zygote_problem: str | None = None  # why workers start by exec after all
 
     def describe(self) -> str:
         return (
@@ -221,6 +379,63 @@ class ProcessLayer:
             # grader spawns workers from its main thread.
             preexec_fn=_apply_rlimits(table),
         )
+
+    def start_worker(
+        self, source: bytes, filename: str, module_name: str, limits: Limits
+    ) -> WorkerProcess:
+        if self.use_zygote and self.zygote_problem is None:
+            worker, self.zygote_problem = _from_zygote(
+                self._zygote_key(),
+                self._zygote_launch,
+                lambda found: self._fork(found, source, filename, module_name, limits),
+            )
+            if worker is not None:
+                return worker
+        return start_by_exec(self, source, filename, module_name, limits)
+
+    def _zygote_key(self) -> tuple[object, ...]:
+        # One zygote per process for every reduced layer: they are all alike.
+        return (REDUCED, sys.executable, tuple(sorted(worker_env(Path("/")).items())))
+
+    def _zygote_launch(self) -> zygote.Launch:
+        argv = [sys.executable, "-I", "-B", str(zygote.ZYGOTE_MAIN)]
+        # Same environment as every worker's, so numpy and OpenBLAS start up the same.
+        return zygote.Launch(argv, env=worker_env(Path("/")), config={"mode": REDUCED})
+
+    def _fork(
+        self,
+        found: zygote.Zygote,
+        source: bytes,
+        filename: str,
+        module_name: str,
+        limits: Limits,
+    ) -> WorkerProcess:
+        scratch = Path(tempfile.mkdtemp(prefix="propgrade-worker-"))
+        try:
+            (scratch / filename).write_bytes(source)
+            uid = os.getuid()
+            is_root = uid == 0
+            table = rlimits(
+                limits,
+                is_root=is_root,
+                user_processes=0 if is_root else count_user_processes(uid),
+            )
+            request = {
+                "cwd": str(scratch),
+                "graded": str(scratch / filename),
+                "module": module_name,
+                "env": worker_env(scratch),
+                "rlimits": _rlimit_list(table),
+            }
+            return zygote.spawn_worker(
+                found,
+                request,
+                group_kill=True,
+                after_stop=lambda: shutil.rmtree(scratch, ignore_errors=True),
+            )
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
 
     def kill(self, process: subprocess.Popen[bytes]) -> None:
         # Only signal the group while the leader is unreaped: its zombie keeps the
@@ -376,6 +591,7 @@ class SeccompStatus:
 
 
 _SECCOMP: list[SeccompStatus] = []
+_ZYGOTE_SECCOMP: list[SeccompStatus] = []
 
 # A user namespace would hand the student a full set of capabilities over namespaces of
 # their own: nothing more on the host's files, but far more kernel surface to attack.
@@ -387,16 +603,28 @@ def seccomp_status() -> SeccompStatus:
 
     Denies ``socket()`` for every family but AF_UNIX, user-namespace creation
     (``unshare``, ``setns``, ``clone(CLONE_NEWUSER)``; ``clone3`` answers ENOSYS so libc
-    falls back to ``clone``) and io_uring, which could issue socket operations past the
-    filter. Everything else is allowed: the filter is a second wall, the namespaces and the
-    uid are the first.
+    falls back to ``clone``), io_uring, which could issue socket operations past the
+    filter, and the kernel keyrings, which would carry data from one worker to the next.
+    Everything else is allowed: the filter is a second wall, the namespaces and the uid are
+    the first.
     """
     if not _SECCOMP:
-        _SECCOMP.append(_build_seccomp())
+        _SECCOMP.append(_build_seccomp(for_zygote=False))
     return _SECCOMP[0]
 
 
-def _build_seccomp() -> SeccompStatus:
+def zygote_seccomp_status() -> SeccompStatus:
+    """The filter bwrap puts on the full layer's zygote, under each worker's own filter.
+
+    The same, except that ``unshare`` is allowed without CLONE_NEWUSER: a child needs it
+    for its private mount, IPC and network namespaces before it installs the full filter.
+    """
+    if not _ZYGOTE_SECCOMP:
+        _ZYGOTE_SECCOMP.append(_build_seccomp(for_zygote=True))
+    return _ZYGOTE_SECCOMP[0]
+
+
+def _build_seccomp(*, for_zygote: bool) -> SeccompStatus:
     try:
         seccomp: Any = importlib.import_module("pyseccomp")
     except Exception as exc:  # ImportError, or OSError when libseccomp is missing
@@ -408,9 +636,17 @@ def _build_seccomp() -> SeccompStatus:
         rules.add_rule(
             seccomp.ERRNO(errno.EACCES), "socket", seccomp.Arg(0, seccomp.NE, socket.AF_UNIX)
         )
-        for name in ("unshare", "setns", "io_uring_setup", "io_uring_enter", "io_uring_register"):
-            rules.add_rule(seccomp.ERRNO(errno.EPERM), name)
         newuser = seccomp.Arg(0, seccomp.MASKED_EQ, _CLONE_NEWUSER, _CLONE_NEWUSER)
+        denied = ["setns", "io_uring_setup", "io_uring_enter", "io_uring_register"]
+        # Kernel keyrings are not namespaced here: a key added to a slot uid's user keyring
+        # would outlive the worker and be readable by the next submission given that uid.
+        denied += ["add_key", "request_key", "keyctl"]
+        if for_zygote:
+            rules.add_rule(seccomp.ERRNO(errno.EPERM), "unshare", newuser)
+        else:
+            denied.append("unshare")
+        for name in denied:
+            rules.add_rule(seccomp.ERRNO(errno.EPERM), name)
         rules.add_rule(seccomp.ERRNO(errno.EPERM), "clone", newuser)
         rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
         with tempfile.TemporaryFile() as out:
@@ -493,6 +729,14 @@ class BwrapLayer:
     grader's users) stay closed even where they are visible, and RLIMIT_NPROC bounds its
     processes. ``kill`` kills the pid namespace's init, which takes every process in the
     namespace down with it, and hands the uid on only once nothing runs under it.
+
+    ``start_worker`` forks workers from a zygote instead (unless ``zygote=False``): one
+    bwrap per grading process runs it as root with only CAP_SETUID, CAP_SETGID,
+    CAP_SETPCAP and CAP_SYS_ADMIN, and each child takes private mount (a fresh /tmp), IPC
+    and network namespaces, drops to its slot's uid with no capabilities at all and
+    installs the seccomp filter before any student code (``zygote_main.py``). The pid
+    namespace is shared with the grader's other workers, so stopping a worker kills every
+    process of its uid before the uid is handed on.
     """
 
     name = FULL
@@ -507,6 +751,7 @@ class BwrapLayer:
         lock_dir: Path | None = None,
         seccomp: bool = True,
         tmp_bytes: int = SANDBOX_TMP_BYTES,
+        zygote: bool | None = None,
     ) -> None:
         found_bwrap = bwrap or shutil.which("bwrap")
         if not found_bwrap:
@@ -533,6 +778,8 @@ class BwrapLayer:
         self.seccomp = seccomp_status() if seccomp else SeccompStatus(None, "disabled")
         self._running: dict[int, Slot] = {}
         self._lock = threading.Lock()
+        self.use_zygote = _zygote_enabled(zygote)
+        self.zygote_problem: str | None = None  # why workers start by exec after all
 
     def describe(self) -> str:
         last = self.pool.uid_base + self.pool.count - 1
@@ -546,8 +793,15 @@ class BwrapLayer:
                 "no network (a network namespace with only its own loopback; socket() is not "
                 f"filtered: {self.seccomp.detail})"
             )
+        if self.use_zygote and self.zygote_problem is None:
+            namespaces = (
+                "forked from a zygote in bubblewrap: its own network, IPC and mount "
+                "namespaces, pid and UTS namespaces shared only with this grader's workers"
+            )
+        else:
+            namespaces = "bubblewrap with its own pid, network, IPC and UTS namespaces"
         return (
-            "full: bubblewrap with its own pid, network, IPC and UTS namespaces; sees only "
+            f"full: {namespaces}; sees only "
             "/usr, the Python installation and its scratch copy (read-only) and a private "
             f"{self.tmp_bytes >> 20} MiB /tmp; runs as an unprivileged uid of its own "
             f"({self.pool.uid_base}-{last}) without capabilities, with rlimits on memory, "
@@ -565,38 +819,12 @@ class BwrapLayer:
     ) -> list[str]:
         """The bwrap command line that runs ``argv`` as ``uid`` with ``scratch`` as cwd."""
         scratch_path = os.path.abspath(scratch)
-        command = [self.bwrap, *NAMESPACE_FLAGS, "--clearenv"]
-        for key, value in worker_env(Path(scratch_path)).items():
-            command += ["--setenv", key, value]
-        view = _View()
-        view.bind("/usr", "/usr")
-        for name in _ROOT_LINKS:
-            host = "/" + name
-            if os.path.islink(host):
-                view.symlink(os.readlink(host), host)
-            elif os.path.isdir(host):
-                view.bind(host, host)
-        if os.path.exists("/etc/ld.so.cache"):
-            view.mount("--dir", "/etc", before=("--perms", "0755"))
-            view.bind("/etc/ld.so.cache", "/etc/ld.so.cache")
-        view.mount("--proc", "/proc")
-        view.mount("--dev", "/dev")
-        view.mount("--tmpfs", "/tmp", before=("--perms", "1777", "--size", str(self.tmp_bytes)))
-        for root in sorted(python_roots(), key=len):
-            if os.path.isdir(root):
-                view.bind(os.path.realpath(root), root)
-        # Programs named in argv (the worker's main script): each file alone, read-only.
-        for arg in argv:
-            path = os.path.abspath(arg)
-            if os.path.isabs(arg) and os.path.isfile(arg) and not _under(path, scratch_path):
-                view.bind(os.path.realpath(arg), path)
-        if not view.visible(os.path.abspath(self.setpriv)):
-            view.bind(os.path.realpath(self.setpriv), os.path.abspath(self.setpriv))
-        # Read-only: the worker needs nothing written there, and writes to a tmpfs with a
-        # size cap cannot fill the host's disk.
-        view.bind(scratch_path, scratch_path)
-        command += view.args
-        command += ["--chdir", scratch_path]
+        command = self._sandbox(
+            argv,
+            binds=[(scratch_path, scratch_path)],
+            chdir=scratch_path,
+            tmp=("1777", self.tmp_bytes),
+        )
         if seccomp_fd is not None:
             command += ["--seccomp", str(seccomp_fd)]
         command += [
@@ -612,6 +840,79 @@ class BwrapLayer:
             *argv,
         ]
         return command
+
+    def zygote_command(
+        self, argv: Sequence[str], *, scratch_root: Path, seccomp_fd: int | None = None
+    ) -> list[str]:
+        """The bwrap command line that runs the zygote ``argv`` as root with few capabilities.
+
+        ``scratch_root`` appears read-only at ``SANDBOX_SCRATCH``; the zygote's own /tmp is
+        tiny and closed, since each worker mounts a fresh one of ``tmp_bytes`` over it.
+        """
+        command = self._sandbox(
+            argv,
+            binds=[(os.path.abspath(scratch_root), SANDBOX_SCRATCH)],
+            chdir="/",
+            tmp=("0755", _ZYGOTE_TMP_BYTES),
+            files=[str(WORKER_MAIN)],
+        )
+        # As real root, bwrap otherwise leaves every capability to the sandboxed process.
+        command += ["--cap-drop", "ALL"]
+        for cap in _ZYGOTE_CAPS:
+            command += ["--cap-add", cap]
+        if seccomp_fd is not None:
+            command += ["--seccomp", str(seccomp_fd)]
+        return [*command, "--", *argv]
+
+    def _sandbox(
+        self,
+        argv: Sequence[str],
+        *,
+        binds: Sequence[tuple[str, str]],
+        chdir: str,
+        tmp: tuple[str, int],
+        files: Sequence[str] = (),
+    ) -> list[str]:
+        """bwrap, its namespaces, the environment and the filesystem view, up to the caps."""
+        home = binds[0][1] if binds else "/"
+        command = [self.bwrap, *NAMESPACE_FLAGS, "--clearenv"]
+        for key, value in worker_env(Path(home)).items():
+            command += ["--setenv", key, value]
+        view = _View()
+        view.bind("/usr", "/usr")
+        for name in _ROOT_LINKS:
+            host = "/" + name
+            if os.path.islink(host):
+                view.symlink(os.readlink(host), host)
+            elif os.path.isdir(host):
+                view.bind(host, host)
+        if os.path.exists("/etc/ld.so.cache"):
+            view.mount("--dir", "/etc", before=("--perms", "0755"))
+            view.bind("/etc/ld.so.cache", "/etc/ld.so.cache")
+        view.mount("--proc", "/proc")
+        view.mount("--dev", "/dev")
+        view.mount("--tmpfs", "/tmp", before=("--perms", tmp[0], "--size", str(tmp[1])))
+        for root in sorted(python_roots(), key=len):
+            if os.path.isdir(root):
+                view.bind(os.path.realpath(root), root)
+        # Programs named in argv (the worker's main script), and ``files``: each file
+        # alone, read-only.
+        sources = [src for src, _ in binds]
+        for arg in [*argv, *files]:
+            path = os.path.abspath(arg)
+            if (
+                os.path.isabs(arg)
+                and os.path.isfile(arg)
+                and not any(_under(path, src) for src in sources)
+            ):
+                view.bind(os.path.realpath(arg), path)
+        if not view.visible(os.path.abspath(self.setpriv)):
+            view.bind(os.path.realpath(self.setpriv), os.path.abspath(self.setpriv))
+        # Read-only: the worker needs nothing written there, and writes to a tmpfs with a
+        # size cap cannot fill the host's disk.
+        for src, dest in binds:
+            view.bind(src, dest)
+        return [*command, *view.args, "--chdir", chdir]
 
     def spawn(
         self, argv: Sequence[str], *, scratch: Path, limits: Limits
@@ -650,6 +951,124 @@ class BwrapLayer:
         with self._lock:
             self._running[popen.pid] = slot
         return popen
+
+    def start_worker(
+        self, source: bytes, filename: str, module_name: str, limits: Limits
+    ) -> WorkerProcess:
+        if self.use_zygote and self.zygote_problem is None:
+            worker, self.zygote_problem = _from_zygote(
+                self._zygote_key(),
+                self._zygote_launch,
+                lambda found: self._fork(found, source, filename, module_name, limits),
+            )
+            if worker is not None:
+                return worker
+        return start_by_exec(self, source, filename, module_name, limits)
+
+    def _zygote_key(self) -> tuple[object, ...]:
+        # Layers configured alike share a zygote: default_layer() makes a new instance
+        # per call, and a zygote per instance would start one per submission.
+        return (
+            FULL,
+            self.bwrap,
+            sys.executable,
+            self.pool.uid_base,
+            self.pool.count,
+            self.tmp_bytes,
+            self.seccomp.program,
+            tuple(sorted(worker_env(Path(SANDBOX_SCRATCH)).items())),
+        )
+
+    def _zygote_launch(self) -> zygote.Launch:
+        root = Path(tempfile.mkdtemp(prefix="propgrade-zygote-"))
+        seccomp_fd: int | None = None
+        try:
+            # Workers may pass through to their own directory but not list the others.
+            os.chmod(root, 0o711)
+            outer = zygote_seccomp_status() if self.seccomp.program is not None else None
+            if outer is not None and outer.program is not None:
+                seccomp_fd = _pipe_holding(outer.program)
+            argv = [sys.executable, "-I", "-B", str(zygote.ZYGOTE_MAIN)]
+            command = self.zygote_command(argv, scratch_root=root, seccomp_fd=seccomp_fd)
+        except BaseException:
+            if seccomp_fd is not None:
+                os.close(seccomp_fd)
+            shutil.rmtree(root, ignore_errors=True)
+            raise
+        program = self.seccomp.program
+        config = {
+            "mode": FULL,
+            "uid_min": self.pool.uid_base,
+            "uid_max": self.pool.uid_base + self.pool.count - 1,
+            "tmp_bytes": self.tmp_bytes,
+            "seccomp": None if program is None else program.hex(),
+        }
+        return zygote.Launch(
+            command,
+            env=worker_env(Path(SANDBOX_SCRATCH)),
+            config=config,
+            pass_fds=() if seccomp_fd is None else (seccomp_fd,),
+            scratch_root=root,
+        )
+
+    def _fork(
+        self,
+        found: zygote.Zygote,
+        source: bytes,
+        filename: str,
+        module_name: str,
+        limits: Limits,
+    ) -> WorkerProcess:
+        root = found.launch.scratch_root
+        assert root is not None, "a full-layer zygote has a scratch root"
+        slot = self.pool.acquire()
+        scratch: Path | None = None
+        try:
+            # Created here, by the trusted side, where the zygote's sandbox sees it.
+            try:
+                scratch = Path(tempfile.mkdtemp(prefix="w-", dir=root))
+            except FileNotFoundError:
+                # Removed under it (a cleaned temp dir): this zygote can serve no one.
+                raise zygote.ZygoteGone(f"the zygote's scratch root {root} is gone") from None
+            (scratch / filename).write_bytes(source)
+            _share_with_group(scratch, slot.uid)
+            inside = f"{SANDBOX_SCRATCH}/{scratch.name}"
+            # RLIMIT_NPROC counts the slot's uid only, which runs nothing else yet.
+            table = rlimits(limits, is_root=False, user_processes=0)
+            request = {
+                "cwd": inside,
+                "graded": f"{inside}/{filename}",
+                "module": module_name,
+                "uid": slot.uid,
+                "gid": slot.uid,
+                "env": worker_env(Path(inside)),
+                "rlimits": _rlimit_list(table),
+            }
+            made = scratch
+            return zygote.spawn_worker(
+                found,
+                request,
+                group_kill=False,
+                after_stop=lambda: self._free(slot, made),
+            )
+        except BaseException:
+            if scratch is None:
+                self.pool.release(slot)
+            else:
+                # A child may have been forked, and run, under the slot's uid.
+                self._free(slot, scratch)
+            raise
+
+    def _free(self, slot: Slot, scratch: Path) -> None:
+        # The worker is reaped; whatever else still runs under its uid (a setsid +
+        # double-fork escapee) is killed now, before the uid goes to the next worker.
+        try:
+            if stop_uid(slot.uid):
+                self.pool.release(slot)
+            else:
+                self.pool.quarantine(slot)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
     def kill(self, process: subprocess.Popen[bytes]) -> None:
         if process.returncode is None:

@@ -12,11 +12,7 @@ import contextlib
 import math
 import os
 import selectors
-import shutil
 import signal
-import subprocess
-import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -35,10 +31,11 @@ from propgrade.calls import (
     StudentFailure,
 )
 from propgrade.errors import WorkerError
-from propgrade.sandbox import Layer, default_layer
+from propgrade.sandbox import Layer, WorkerProcess, default_layer
 
-WORKER_MAIN = Path(__file__).with_name("worker_main.py")
-STARTUP_SECONDS = 60.0  # python + numpy start; exceeding it is our problem, not the student's
+# A worker's start (python + numpy, or a fork from the zygote); exceeding it is our problem,
+# not the student's.
+STARTUP_SECONDS = 60.0
 _READ_CHUNK = 1 << 18
 _WRITE_CHUNK = 1 << 16
 _EXIT_GRACE_SECONDS = 0.5
@@ -82,19 +79,16 @@ class _Process:
 
     def __init__(
         self,
-        popen: subprocess.Popen[bytes],
-        layer: Layer,
+        handle: WorkerProcess,
         output: _OutputBuffer,
         max_frame_bytes: int,
     ) -> None:
-        assert popen.stdin and popen.stdout and popen.stderr, "the layer must pipe all three"
-        self.popen = popen
-        self.layer = layer
+        self.handle = handle
         self.output = output
         self.reader = wire.FrameReader(max_frame_bytes=max_frame_bytes)
-        self.request_fd = popen.stdin.fileno()
-        self.reply_fd = popen.stdout.fileno()
-        self.stderr_fd = popen.stderr.fileno()
+        self.request_fd = handle.request_fd
+        self.reply_fd = handle.reply_fd
+        self.stderr_fd = handle.stderr_fd
         for fd in (self.request_fd, self.reply_fd, self.stderr_fd):
             os.set_blocking(fd, False)
         self.selector = selectors.DefaultSelector()
@@ -109,7 +103,7 @@ class _Process:
 
     @property
     def pid(self) -> int:
-        return self.popen.pid
+        return self.handle.pid
 
     def send(self, data: bytes) -> None:
         """Queue a request; it is written while waiting for replies, never blocking."""
@@ -183,16 +177,14 @@ class _Process:
             return
         self.killed = True
         if self.reply_eof:
-            self.exited_by_itself = self._wait_for_exit(_EXIT_GRACE_SECONDS)
-        self.layer.kill(self.popen)
+            # Waits without reaping, so the layer can still kill the worker's group.
+            self.exited_by_itself = self.handle.exited(_EXIT_GRACE_SECONDS)
+        self.handle.stop()
         # Whatever reached the stderr pipe before the kill is the most useful output.
         self.drain_stderr()
         self.pipes_closed = True
         self.selector.close()
-        for stream in (self.popen.stdin, self.popen.stdout, self.popen.stderr):
-            if stream is not None:
-                with contextlib.suppress(OSError):
-                    stream.close()
+        self.handle.close_pipes()
 
     def drain_stderr(self) -> None:
         """Take what the worker has written so far, without waiting for more."""
@@ -201,25 +193,11 @@ class _Process:
             if self.pipes_closed or self.stderr_eof or not self.read_stderr():
                 return
 
-    def _wait_for_exit(self, seconds: float) -> bool:
-        """Wait for the worker to exit without reaping it, so its group can still be killed."""
-        deadline = time.monotonic() + seconds
-        while True:
-            try:
-                done = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-            except ChildProcessError:
-                return True
-            if done is not None:
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.005)
-
     def death(self) -> str:
         """How the worker ended, for a failure message; call after ``kill``."""
         if not self.exited_by_itself:
             return "the worker closed its reply channel and was stopped"
-        code = self.popen.returncode
+        code = self.handle.returncode
         if code is None:
             return "the worker stopped replying"
         if code >= 0:
@@ -242,9 +220,10 @@ class _Encoded:
 class Worker:
     """A warm worker process for one submission's graded file.
 
-    Use as a context manager; ``close()`` kills the worker's process group and removes
-    its scratch directory. ``run`` answers every call with a ``CallOutcome`` and raises
-    ``WorkerError`` only when the grading side itself is at fault.
+    Use as a context manager; ``close()`` kills the worker and everything it started that
+    the layer can reach, and removes its scratch directory. ``run`` answers every call
+    with a ``CallOutcome`` and raises ``WorkerError`` only when the grading side itself is
+    at fault.
     """
 
     def __init__(
@@ -268,7 +247,6 @@ class Worker:
             raise WorkerError(f"cannot read graded file {self.graded_file}: {exc}") from exc
         self._output = _OutputBuffer(limits.output_bytes)
         self._process: _Process | None = None
-        self._scratch: Path | None = None
         self._report: ImportReport | None = None
         self._budget_deadline = math.inf
         self._spent = 0.0
@@ -331,9 +309,6 @@ class Worker:
     def close(self) -> None:
         self._closed = True
         self._stop_process()
-        if self._scratch is not None:
-            shutil.rmtree(self._scratch, ignore_errors=True)
-            self._scratch = None
 
     def run(self, calls: Sequence[Call]) -> list[CallOutcome]:
         """Answer every call, in order; starts the worker first if needed."""
@@ -478,14 +453,15 @@ class Worker:
     def _spawn(self) -> ImportReport:
         """Start a fresh worker in a fresh scratch dir and import the graded file."""
         self._stop_process()
-        scratch = self._fresh_scratch()
-        graded = scratch / self.graded_file.name
-        argv = [sys.executable, "-I", "-B", str(WORKER_MAIN), str(graded), self.module_name]
+        # The layer makes a new scratch directory per process: a previous process may
+        # have edited its copy.
         try:
-            popen = self.layer.spawn(argv, scratch=scratch, limits=self.limits)
+            handle = self.layer.start_worker(
+                self._source, self.graded_file.name, self.module_name, self.limits
+            )
         except OSError as exc:
             raise WorkerError(f"cannot start the worker ({self.layer.name}): {exc}") from exc
-        process = _Process(popen, self.layer, self._output, self.max_frame_bytes)
+        process = _Process(handle, self._output, self.max_frame_bytes)
         self._process = process
         self._await_ready(process)
         name = self.graded_file.name
@@ -537,14 +513,6 @@ class Worker:
             f"the worker ({self.layer.name}) failed to start: {problem}\n{tail}".rstrip(),
             hint="check that numpy imports in `python -I` with the configured memory limit",
         )
-
-    def _fresh_scratch(self) -> Path:
-        # A new directory per process: a previous process may have edited its copy.
-        if self._scratch is not None:
-            shutil.rmtree(self._scratch, ignore_errors=True)
-        self._scratch = Path(tempfile.mkdtemp(prefix="propgrade-worker-"))
-        (self._scratch / self.graded_file.name).write_bytes(self._source)
-        return self._scratch
 
     def _stop_process(self) -> None:
         if self._process is not None:

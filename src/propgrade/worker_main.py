@@ -1,8 +1,10 @@
 """Runs inside the untrusted worker process: imports the graded file and calls into it.
 
-Started as ``python -I worker_main.py <graded_file> <module_name>`` in a scratch directory.
-Standalone on purpose (stdlib and numpy only): importing propgrade here would put the
-grader's code, and whatever it can reach, into the student's process.
+Started as ``python -I worker_main.py <graded_file> <module_name>`` in a scratch directory,
+or forked from the zygote (``zygote_main.py``), which enters ``serve`` in the child with the
+same fds 0-2 a started worker has. Standalone on purpose (stdlib and numpy only): importing
+propgrade here would put the grader's code, and whatever it can reach, into the student's
+process.
 
 Everything this process sends may be forged by the student, so the trusted side decodes
 it strictly; the care taken here (exact type checks, captured functions) keeps honest but
@@ -20,7 +22,7 @@ import time
 import traceback
 from collections.abc import Callable
 from types import CodeType, FrameType, ModuleType, TracebackType
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 _LENGTH = struct.Struct(">I")
 _MAX_DEPTH = 4
@@ -353,8 +355,12 @@ def _import_student(path: str, module_name: str) -> ModuleType:
     return module
 
 
-def main(argv: list[str]) -> int:
-    graded_file, module_name = argv[1], argv[2]
+def serve(graded_file: str, module_name: str) -> int:
+    """The worker's whole life: report ready, import the graded file, answer calls.
+
+    Expects the request pipe on fd 0, the reply pipe on fd 1 and the output pipe on fd 2,
+    whether this process was started for the purpose or forked by the zygote.
+    """
     # The protocol gets private fds; the student's fd 0 is empty and fd 1 joins stderr,
     # which the grader drains with a byte cap, so prints cannot corrupt replies.
     channel = _Channel(os.dup(0), os.dup(1))
@@ -383,12 +389,21 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def main(argv: list[str]) -> int:
+    return serve(argv[1], argv[2])
+
+
+def run_and_exit(entry: Callable[[], int]) -> NoReturn:
+    """Run ``entry`` and end the process with its status, whatever the student did."""
     try:
-        status = main(sys.argv)
+        status = entry()
     except _BaseException:
         traceback.print_exc()
         status = 70
     _flush_student_output()
     # os._exit skips atexit handlers and finalizers the student may have registered.
     os._exit(status)
+
+
+if __name__ == "__main__":
+    run_and_exit(lambda: main(sys.argv))
