@@ -12,9 +12,8 @@ The test writes what the attacks would need to know into its copies: the class, 
 and repository paths, a port it listens on, a marker. An attack that knows exactly where
 to write or connect must still fail.
 
-Known holes are expected failures (``xfail(strict=True)``), so they stay visible until
-fixed: the vectorization check can be fooled (it counts Python events inside the
-untrusted worker), and the memory limit is per process, not per worker.
+A hole found later belongs here as an expected failure (``xfail(strict=True)``), so it
+stays visible until fixed.
 """
 
 from __future__ import annotations
@@ -99,17 +98,6 @@ ZERO_ANSWER = ("zero_weights", "reference_noreg", "reference_reg")
 VALUE_CHECKS = checks(but=("inputs_unchanged", "no_per_sample_loop"))
 LOOP_CHECKS = frozenset({"svm_vec_no_per_sample_loop", "softmax_vec_no_per_sample_loop"})
 
-TRACE_HOLE = (
-    "hole: the no-per-sample-loop check counts Python events inside the untrusted worker, so "
-    "the student can hide a loop (clear and restore frame.f_trace, or run it in code compiled "
-    "under another file name) or rewrite the count in the reply (json.JSONEncoder is looked up "
-    "at call time by worker_main's captured json.dumps); worth 1 point per vectorized function"
-)
-MEMORY_HOLE = (
-    "hole: RLIMIT_AS bounds each process, and a worker may fork up to 64 (RLIMIT_NPROC); "
-    "children each filling memory_mb hold a multiple of it at once (no cgroup memory limit)"
-)
-
 
 @dataclass(frozen=True)
 class Attack:
@@ -168,7 +156,8 @@ ATTACKS = (
     Attack(
         "fork_flood_escapee",
         checks(("svm_naive",), only=ZERO_ANSWER) | {"svm_vec_matches_naive"},
-        ("escapee started", "children, then: BlockingIOError"),
+        # The full layer refuses the worker a second process: not even the escapee starts.
+        ("BlockingIOError",),
         exact=False,  # the flood may or may not fit in one call's time limit
     ),
     Attack(
@@ -220,10 +209,11 @@ ATTACKS = (
     Attack(
         "trace_tamper_naive",
         LOOP_CHECKS,
-        ("could not be measured", "more Python line/call events"),
+        # A file that touches the tracing machinery gets no trusted count at all.
+        ("could not be measured",),
     ),
-    Attack("trace_evasion", LOOP_CHECKS, hole=TRACE_HOLE),
-    Attack("trace_forged_reply", LOOP_CHECKS, hole=TRACE_HOLE),
+    Attack("trace_evasion", LOOP_CHECKS),
+    Attack("trace_forged_reply", LOOP_CHECKS),
     Attack("memory_fork_aggregate", checks(("svm_naive",), only=ZERO_ANSWER), exact=False),
 )
 BY_NAME = {a.name: a for a in ATTACKS}
@@ -812,18 +802,24 @@ def test_batch_finishes_within_its_time_budget(
     assert batch.hostile.seconds < budget
 
 
-# -- known holes ----------------------------------------------------------------------------
+# -- formerly known holes -------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=MEMORY_HOLE)
 def test_worker_processes_together_stay_within_the_memory_limit() -> None:
+    if missing := _full_layer_missing():
+        pytest.skip(missing)
+    # RLIMIT_AS bounds each process; the full layer lets a worker have no second process.
     limits = Limits(call_seconds=30, submission_seconds=60, memory_mb=1024)
     W, X, y = np.zeros((3, 2)), np.ones((2, 3)), np.array([0, 1])
     graded = HOSTILE / "memory_fork_aggregate" / "losses.py"
-    with Worker(graded, limits, layer=sandbox.default_layer()) as worker:
+    with Worker(graded, limits, layer=sandbox.BwrapLayer()) as worker:
         (outcome,) = worker.run([Call("svm_loss_naive", (W, X, y, 0.0))])
         output = worker.output()
-    assert outcome.ok and isinstance(outcome.value, tuple), output
+    if not outcome.ok:
+        assert outcome.failure is not None
+        assert "Resource temporarily unavailable" in outcome.failure.message, output
+        return
+    assert isinstance(outcome.value, tuple), output
     held_mib = outcome.value[0]  # what the children held at once, in MiB
-    assert isinstance(held_mib, float) and held_mib > 0, output
+    assert isinstance(held_mib, float), output
     assert held_mib <= limits.memory_mb, output

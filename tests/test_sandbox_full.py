@@ -61,9 +61,14 @@ pytestmark = pytest.mark.skipif(bool(_MISSING), reason=_MISSING or "full layer a
 MakeWorker = Callable[..., Worker]
 
 
+FORKING_PROCESSES = 64
+
+
 @pytest.fixture(scope="module", params=["zygote", "exec"])
 def layer(request: pytest.FixtureRequest) -> sandbox.BwrapLayer:
-    return sandbox.BwrapLayer(zygote=request.param == "zygote")
+    # Room for a few processes, so the tests below can check that whatever a worker
+    # starts dies with it; the default layer allows the worker no second process at all.
+    return sandbox.BwrapLayer(zygote=request.param == "zygote", processes=FORKING_PROCESSES)
 
 
 @pytest.fixture
@@ -587,3 +592,22 @@ def test_without_seccomp_the_network_namespace_alone_blocks_connections(
             listener.accept()
     finally:
         listener.close()
+
+
+@pytest.mark.parametrize("zygote", [True, False], ids=["zygote", "exec"])
+def test_default_full_layer_allows_no_second_process(tmp_path: Path, zygote: bool) -> None:
+    # RLIMIT_AS is per process: a worker that could fork could hold a multiple of it.
+    graded = tmp_path / "losses.py"
+    graded.write_text(
+        "import os\n"
+        "def fork():\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        os._exit(0)\n"
+        "    return pid\n"
+    )
+    with Worker(graded, Limits(), layer=sandbox.BwrapLayer(zygote=zygote)) as worker:
+        assert worker.start().ok
+        [outcome] = worker.run([Call("fork", ())])
+    assert outcome.failure is not None
+    assert "Resource temporarily unavailable" in outcome.failure.message

@@ -399,6 +399,16 @@ def vectorized(W, X):
 def comprehension(W, X):
     return sum([float(row.sum()) for row in X])
 
+def hidden(W, X):
+    # A loop in code compiled under another file name is still counted.
+    scope = {"W": W, "X": X}
+    exec(compile("total = sum(float(r @ W[:, 0]) for r in X)", "numpy_core.py", "exec"), scope)
+    return scope["total"]
+"""
+
+UNTRACE = """
+import sys
+
 def untrace(W, X):
     sys.settrace(None)
     return 0.0
@@ -411,11 +421,14 @@ def test_trace_counts_separate_loops_from_vectorized_code(make_worker: MakeWorke
     small, large = np.ones((8, 20)), np.ones((64, 20))
     calls = [
         Call(name, (W, X), trace=True)
-        for name in ("naive", "vectorized", "comprehension")
+        for name in ("naive", "vectorized", "comprehension", "hidden")
         for X in (small, large)
     ]
     counts = [o.trace_events for o in worker.run(calls)]
-    naive_small, naive_large, vec_small, vec_large, comp_small, comp_large = counts
+    naive_small, naive_large, vec_small, vec_large, comp_small, comp_large = counts[:6]
+    hidden_small, hidden_large = counts[6:]
+    assert hidden_small is not None and hidden_large is not None
+    assert hidden_large > hidden_small
     assert naive_small is not None and naive_large is not None
     assert naive_large > naive_small > 8
     assert vec_small == vec_large and vec_small is not None and vec_small > 0
@@ -425,7 +438,8 @@ def test_trace_counts_separate_loops_from_vectorized_code(make_worker: MakeWorke
 
 
 def test_trace_tampering_is_reported(make_worker: MakeWorker) -> None:
-    worker = make_worker(TRACED)
+    # A file that even names the tracing machinery gets no trusted count.
+    worker = make_worker(UNTRACE)
     [outcome] = worker.run([Call("untrace", (np.ones((2, 2)), np.ones((2, 2))), trace=True)])
     assert outcome.ok and outcome.trace_events == -1
 

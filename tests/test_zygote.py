@@ -55,10 +55,13 @@ _LAYERS: dict[str, sandbox.Layer] = {}
 
 def layer_named(name: str) -> sandbox.Layer:
     """One layer instance per kind for the module, with the zygote on (whatever the
-    environment says: this module is about the zygote)."""
+    environment says: this module is about the zygote). The full layer leaves room for a
+    few processes so that escapees can be tested; by default a worker may not fork."""
     if name not in _LAYERS:
         made: sandbox.Layer = (
-            sandbox.BwrapLayer(zygote=True) if name == FULL else sandbox.ProcessLayer(zygote=True)
+            sandbox.BwrapLayer(zygote=True, processes=64)
+            if name == FULL
+            else sandbox.ProcessLayer(zygote=True)
         )
         _LAYERS[name] = made
     return _LAYERS[name]

@@ -48,6 +48,9 @@ _FILE_SIZE_LIMIT = 16 << 20
 _OPEN_FILES_LIMIT = 64
 _CPU_SLACK_SECONDS = 10
 _EXTRA_PROCESSES = 64
+# A sandboxed worker runs under a uid of its own and needs no second process or thread.
+# RLIMIT_AS is per process: every extra process would multiply the memory it may hold.
+_SANDBOX_PROCESSES = 1
 _REAP_SECONDS = 10.0
 
 FULL = "full"
@@ -257,7 +260,13 @@ def worker_env(scratch: Path) -> dict[str, str]:
     return env
 
 
-def rlimits(limits: Limits, *, is_root: bool, user_processes: int) -> dict[int, tuple[int, int]]:
+def rlimits(
+    limits: Limits,
+    *,
+    is_root: bool,
+    user_processes: int,
+    extra_processes: int = _EXTRA_PROCESSES,
+) -> dict[int, tuple[int, int]]:
     """The rlimits a worker runs under, keyed by ``resource.RLIMIT_*``."""
     memory = limits.memory_mb << 20
     cpu = int(limits.submission_seconds) + _CPU_SLACK_SECONDS
@@ -272,7 +281,7 @@ def rlimits(limits: Limits, *, is_root: bool, user_processes: int) -> dict[int, 
     if not is_root:
         # RLIMIT_NPROC counts every process of the real uid, not just the worker's, and
         # root ignores it; so it only bounds fork bombs for an unprivileged grader.
-        nproc = user_processes + _EXTRA_PROCESSES
+        nproc = user_processes + extra_processes
         table[resource.RLIMIT_NPROC] = (nproc, nproc)
     return table
 
@@ -752,6 +761,7 @@ class BwrapLayer:
         seccomp: bool = True,
         tmp_bytes: int = SANDBOX_TMP_BYTES,
         zygote: bool | None = None,
+        processes: int = _SANDBOX_PROCESSES,
     ) -> None:
         found_bwrap = bwrap or shutil.which("bwrap")
         if not found_bwrap:
@@ -775,6 +785,7 @@ class BwrapLayer:
             slots,
         )
         self.tmp_bytes = tmp_bytes
+        self.processes = processes  # RLIMIT_NPROC of the worker's uid
         self.seccomp = seccomp_status() if seccomp else SeccompStatus(None, "disabled")
         self._running: dict[int, Slot] = {}
         self._lock = threading.Lock()
@@ -927,7 +938,7 @@ class BwrapLayer:
             # bwrap itself runs as root and ignores RLIMIT_NPROC; the limits pass through
             # exec to the worker, where its uid is the only one counted. The count starts
             # at zero because the slot's uid runs nothing else.
-            table = rlimits(limits, is_root=False, user_processes=0)
+            table = rlimits(limits, is_root=False, user_processes=0, extra_processes=self.processes)
             popen = subprocess.Popen(
                 command,
                 stdin=subprocess.PIPE,
@@ -1034,7 +1045,7 @@ class BwrapLayer:
             _share_with_group(scratch, slot.uid)
             inside = f"{SANDBOX_SCRATCH}/{scratch.name}"
             # RLIMIT_NPROC counts the slot's uid only, which runs nothing else yet.
-            table = rlimits(limits, is_root=False, user_processes=0)
+            table = rlimits(limits, is_root=False, user_processes=0, extra_processes=self.processes)
             request = {
                 "cwd": inside,
                 "graded": f"{inside}/{filename}",

@@ -11,12 +11,13 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import selectors
 import signal
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 from types import TracebackType
@@ -32,6 +33,10 @@ from propgrade.calls import (
 )
 from propgrade.errors import WorkerError
 from propgrade.sandbox import Layer, WorkerProcess, default_layer
+
+# Names through which Python code can switch tracing off or look at it: a graded file that
+# mentions any of them gets no trusted Python-event count (see Worker.run).
+_TRACING_NAMES = re.compile(rb"settrace|setprofile|gettrace|getprofile|f_trace|monitoring")
 
 # A worker's start (python + numpy, or a fork from the zygote); exceeding it is our problem,
 # not the student's.
@@ -243,6 +248,7 @@ class Worker:
         try:
             # Read once: later edits to the original cannot change what a respawn imports.
             self._source = self.graded_file.read_bytes()
+            self._touches_tracing = bool(_TRACING_NAMES.search(self._source))
         except OSError as exc:
             raise WorkerError(f"cannot read graded file {self.graded_file}: {exc}") from exc
         self._output = _OutputBuffer(limits.output_bytes)
@@ -317,7 +323,16 @@ class Worker:
         outcomes: list[CallOutcome | None] = [None] * len(calls)
         with self._metered():
             self._run(calls, report, encoded, outcomes)
-        return [outcome if outcome is not None else _unanswered() for outcome in outcomes]
+        answered = [outcome if outcome is not None else _unanswered() for outcome in outcomes]
+        if self._touches_tracing:
+            # The count is taken inside the student's process: a file that handles the
+            # tracing machinery itself could switch it off around a loop. Such a count is
+            # not trusted (reported as -1, "could not be measured").
+            answered = [
+                replace(outcome, trace_events=-1) if outcome.trace_events is not None else outcome
+                for outcome in answered
+            ]
+        return answered
 
     def _run(
         self,

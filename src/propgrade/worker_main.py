@@ -21,7 +21,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from types import CodeType, FrameType, ModuleType, TracebackType
+from types import FrameType, ModuleType, TracebackType
 from typing import Any, NoReturn, cast
 
 _LENGTH = struct.Struct(">I")
@@ -58,8 +58,33 @@ _gettrace = sys.gettrace
 _perf_counter = time.perf_counter
 _os_read = os.read
 _os_write = os.write
-_json_dumps = json.dumps
 _json_loads = json.loads
+
+
+def _unencodable(obj: object) -> object:
+    raise TypeError("not JSON data")
+
+
+# Replies are encoded by C functions captured now, before any student code runs: json.dumps
+# looks up json.JSONEncoder and json._default_encoder at call time, so a student who
+# replaced those at import could rewrite every reply this process sends (e.g. trace counts).
+_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+_c_encode_string = getattr(json.encoder, "c_encode_basestring_ascii", None)
+if _c_make_encoder is not None and _c_encode_string is not None:
+    _json_chunks = _c_make_encoder(
+        None, _unencodable, _c_encode_string, None, ":", ",", False, False, True
+    )
+
+    def _json_dumps(obj: object) -> str:
+        return "".join(_json_chunks(obj, 0))
+
+else:  # an interpreter without the C accelerator: the pure-Python encoder, best effort
+    _json_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+    def _json_dumps(obj: object) -> str:
+        return _json_encode(obj)
+
+
 _extract_tb = traceback.extract_tb
 _basename = os.path.basename
 
@@ -181,7 +206,7 @@ class _Channel:
 
     def write(self, header: dict[str, object], blobs: list[bytes]) -> None:
         header["blobs"] = [_len(blob) for blob in blobs]
-        text = _json_dumps(header, separators=(",", ":")).encode("utf-8")
+        text = _json_dumps(header).encode("utf-8")
         view = memoryview(b"".join([_LENGTH.pack(_len(text)), text, *blobs]))
         while view:
             written = _os_write(self.fd_out, view)
@@ -239,7 +264,7 @@ def _describe(exc: BaseException, type_name: str, filename: str) -> tuple[str, s
 
 
 class _Tracer:
-    """Counts 'call' and 'line' events in frames of the student's file."""
+    """Counts 'call' and 'line' events of every Python frame run during a call."""
 
     def __init__(self, filename: str) -> None:
         self.filename = filename
@@ -247,19 +272,17 @@ class _Tracer:
         self.global_trace = self._make()
 
     def _make(self) -> _TraceFunction:
-        filename = self.filename
-
         def local_trace(frame: FrameType, event: str, arg: Any) -> Any:
             if event == "line":
                 self.count += 1
             return local_trace
 
         def global_trace(frame: FrameType, event: str, arg: Any) -> Any:
-            code: CodeType = frame.f_code
-            if code.co_filename == filename:
-                self.count += 1
-                return local_trace
-            return None
+            # Every frame counts, not only the student file's: code compiled under another
+            # file name (exec, compile) must not hide a per-sample loop. numpy's own
+            # Python-level work does not grow with the number of samples.
+            self.count += 1
+            return local_trace
 
         return global_trace
 
