@@ -184,7 +184,9 @@ ATTACKS = (
     Attack(
         "monkeypatch_pytest_hypothesis",
         checks(only=ZERO_ANSWER),
-        ("patched ['hypothesis', 'pytest']; faked 9 modules",),
+        # Whether the real packages are importable in the sandbox depends on where they are
+        # installed (a private /tmp hides a virtualenv under /tmp); the fakes always are.
+        ("faked 9 modules",),
         reduced=True,
     ),
     Attack("hunt_reference_disk", EVERY_CHECK, ("no reference found",)),

@@ -28,8 +28,10 @@ file descriptors as SCM_RIGHTS; every request gets exactly one reply, in order.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
+import importlib
 import importlib.util
 import json
 import os
@@ -40,6 +42,24 @@ import sys
 import traceback
 from types import ModuleType
 from typing import Any, NoReturn
+
+_NUMPY_LAZY_MODULES = (
+    "numpy.random",
+    "numpy.linalg",
+    "numpy.fft",
+    "numpy.polynomial",
+    "numpy.ma",
+    "numpy.lib.stride_tricks",
+    "numpy.lib.recfunctions",
+    "numpy.lib.scimath",
+    "numpy.ctypeslib",
+    "numpy.dtypes",
+    "numpy.exceptions",
+    "numpy.char",
+    "numpy.rec",
+    "numpy.strings",
+    "numpy.testing",
+)
 
 _MAX_MESSAGE = 1 << 16
 _MAX_FDS = 8
@@ -240,8 +260,8 @@ class _Zygote:
             )
         if config.full:
             _verify_dropped(uid, gid, seccomp=config.seccomp is not None)
-        # The zygote never imports numpy.random, so a worker seeds it from fresh entropy
-        # like a new process would; if something did import it, reseed here.
+        # The zygote imported numpy.random (see _NUMPY_LAZY_MODULES): reseed it from fresh
+        # entropy, as a new process would be, instead of sharing the zygote's state.
         numpy_random = sys.modules.get("numpy.random")
         if numpy_random is not None:
             numpy_random.seed()
@@ -353,7 +373,14 @@ def main() -> int:
         _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     # The whole point: every child inherits these already imported.
     worker = _load_worker_main()
-    import numpy  # noqa: F401
+    import numpy
+
+    # numpy loads these on first use. A child mounts a fresh /tmp, which hides numpy when
+    # it is installed under /tmp (a virtualenv in a temporary checkout): load them now.
+    for name in _NUMPY_LAZY_MODULES:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+    del numpy
 
     # fork() copies only the calling thread: a BLAS thread pool started by the import
     # (its *_NUM_THREADS were not 1) would leave children with locks nobody releases.
