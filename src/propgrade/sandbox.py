@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from propgrade import zygote
 from propgrade.calls import Limits
@@ -342,7 +342,44 @@ def _apply_rlimits(table: dict[int, tuple[int, int]]) -> Callable[[], None]:
     return apply
 
 
-class ProcessLayer:
+class _ZygoteStarts:
+    """Starting a worker: forked from the layer's zygote, or by exec when that is off or
+    cannot work (``zygote_problem`` says why)."""
+
+    use_zygote: bool
+    zygote_problem: str | None
+
+    def start_worker(
+        self, source: bytes, filename: str, module_name: str, limits: Limits
+    ) -> WorkerProcess:
+        if self.use_zygote and self.zygote_problem is None:
+            worker, self.zygote_problem = _from_zygote(
+                self._zygote_key(),
+                self._zygote_launch,
+                lambda found: self._fork(found, source, filename, module_name, limits),
+            )
+            if worker is not None:
+                return worker
+        return start_by_exec(cast(Layer, self), source, filename, module_name, limits)
+
+    def _zygote_key(self) -> tuple[object, ...]:
+        raise NotImplementedError
+
+    def _zygote_launch(self) -> zygote.Launch:
+        raise NotImplementedError
+
+    def _fork(
+        self,
+        found: zygote.Zygote,
+        source: bytes,
+        filename: str,
+        module_name: str,
+        limits: Limits,
+    ) -> WorkerProcess:
+        raise NotImplementedError
+
+
+class ProcessLayer(_ZygoteStarts):
     """A separate process with rlimits, a scrubbed environment and its own session.
 
     Contains runaway loops, memory and output; does not stop reading files, network
@@ -388,19 +425,6 @@ class ProcessLayer:
             # grader spawns workers from its main thread.
             preexec_fn=_apply_rlimits(table),
         )
-
-    def start_worker(
-        self, source: bytes, filename: str, module_name: str, limits: Limits
-    ) -> WorkerProcess:
-        if self.use_zygote and self.zygote_problem is None:
-            worker, self.zygote_problem = _from_zygote(
-                self._zygote_key(),
-                self._zygote_launch,
-                lambda found: self._fork(found, source, filename, module_name, limits),
-            )
-            if worker is not None:
-                return worker
-        return start_by_exec(self, source, filename, module_name, limits)
 
     def _zygote_key(self) -> tuple[object, ...]:
         # One zygote per process for every reduced layer: they are all alike.
@@ -728,7 +752,7 @@ class _View:
         self.existing.add(dest)
 
 
-class BwrapLayer:
+class BwrapLayer(_ZygoteStarts):
     """Bubblewrap namespaces plus an unprivileged uid per worker ("full").
 
     The worker sees ``/usr``, the Python installation and its scratch directory, all
@@ -962,19 +986,6 @@ class BwrapLayer:
         with self._lock:
             self._running[popen.pid] = slot
         return popen
-
-    def start_worker(
-        self, source: bytes, filename: str, module_name: str, limits: Limits
-    ) -> WorkerProcess:
-        if self.use_zygote and self.zygote_problem is None:
-            worker, self.zygote_problem = _from_zygote(
-                self._zygote_key(),
-                self._zygote_launch,
-                lambda found: self._fork(found, source, filename, module_name, limits),
-            )
-            if worker is not None:
-                return worker
-        return start_by_exec(self, source, filename, module_name, limits)
 
     def _zygote_key(self) -> tuple[object, ...]:
         # Layers configured alike share a zygote: default_layer() makes a new instance
