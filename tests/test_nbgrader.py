@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
+import re
+import shutil
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -49,7 +52,7 @@ def code_cell(source: str, **nbgrader: object) -> dict[str, object]:
 
 def notebook(cells: list[dict[str, object]]) -> str:
     data = {
-        "cells": cells,
+        "cells": [{"id": f"cell-{n}", **cell} for n, cell in enumerate(cells)],
         "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
         "nbformat": 4,
         "nbformat_minor": 5,
@@ -169,17 +172,20 @@ def test_every_check_is_an_autograded_grade_cell(course: dict[str, object]) -> N
     failed = {c.id for c in ben.result.checks if not c.passed}
     assert "svm_vec_nonnegative" in failed
     with nbgrader_api.Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gb:
-        nb = gb.find_notebook("losses", "linear_classifiers")
-        assert len(nb.grade_cells) == 36
-        assert {c.cell_type for c in nb.grade_cells} == {"code"}
+        # The checks join nbgrader's own notebook, the one students submit, beside its
+        # manually graded answer.
+        assert [nb.name for nb in gb.find_assignment("linear_classifiers").notebooks] == [
+            "linear_classifiers"
+        ]
+        nb = gb.find_notebook("linear_classifiers", "linear_classifiers")
+        cells = {c.name: c.cell_type for c in nb.grade_cells}
+        assert len(cells) == 37 and cells.pop("inline_question_1") == "markdown"
+        assert set(cells.values()) == {"code"}
         for check in ben.result.checks:
-            grade = gb.find_grade(check.id, "losses", "linear_classifiers", "ben")
+            grade = gb.find_grade(check.id, "linear_classifiers", "linear_classifiers", "ben")
             assert grade.score == check.points
             assert grade.max_score == check.max_points
             assert not grade.needs_manual_grade
-        # nbgrader's own notebook and its manual cell are untouched.
-        own = gb.find_notebook("linear_classifiers", "linear_classifiers")
-        assert [c.name for c in own.grade_cells] == ["inline_question_1"]
 
 
 def test_notebook_only_submission_never_ran(course: dict[str, object]) -> None:
@@ -197,12 +203,13 @@ def test_feedback_is_where_release_feedback_expects_it(
 ) -> None:
     course_dir: Path = course["course"]  # type: ignore[assignment]
     folder = course_dir / "feedback" / "ben" / "linear_classifiers"
-    page = (folder / "losses.html").read_text()
+    page = (folder / "linear_classifiers.html").read_text()
     assert "Late penalty" in page and "2 days late: 20% off" in page
     assert "Smallest failing input" in page or "Failing input" in page
     assert (folder / "timestamp.txt").read_text().startswith("2026-12-03 01:59")
     assert (folder / "submission_secret.txt").is_file()
-    dee = (course_dir / "feedback" / "dee" / "linear_classifiers" / "losses.html").read_text()
+    dee_folder = course_dir / "feedback" / "dee" / "linear_classifiers"
+    dee = (dee_folder / "linear_classifiers.html").read_text()
     assert "no losses.py found" in dee
     # nbgrader itself releases it to the exchange, named by the submission's secret.
     exchange = tmp_path / "exchange"
@@ -218,6 +225,96 @@ def test_feedback_is_where_release_feedback_expects_it(
     released = list((exchange / "cs231n" / "feedback").glob("*.html"))
     assert len(released) == 5
     assert any("feedback for ben" in p.read_text() for p in released)
+
+
+def _check_cells(nb: dict[str, object]) -> dict[str, dict[str, object]]:
+    cells = nb["cells"]  # type: ignore[index]
+    return {
+        c["metadata"]["propgrade"]["check"]: c
+        for c in cells
+        if "propgrade" in c["metadata"] and "check" in c["metadata"]["propgrade"]
+    }  # type: ignore[index,operator]
+
+
+def test_autograded_notebooks_show_every_check_as_formgrader_reads_it(
+    course: dict[str, object],
+) -> None:
+    import nbformat
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.server_extensions.formgrader import handlers
+    from nbgrader.utils import determine_grade
+    from traitlets.config import Config
+
+    course_dir: Path = course["course"]  # type: ignore[assignment]
+    report: CourseReport = course["report"]  # type: ignore[assignment]
+    config = Config()
+    config.HTMLExporter.template_name = "formgrade"  # formgrader's own template
+    config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
+    exporter = HTMLExporter(config=config)
+    with nbgrader_api.Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gb:
+        for grade in report.students:
+            path = course_dir / "autograded" / grade.student / "linear_classifiers"
+            nb = nbformat.read(path / "linear_classifiers.ipynb", as_version=4)
+            nbformat.validate(nb)
+            assert (path / "timestamp.txt").is_file()  # generate_feedback copies it onward
+            cells = _check_cells(nb)
+            assert list(cells) == [c.id for c in grade.result.checks]
+            for check in grade.result.checks:
+                # nbgrader reads from each cell the score propgrade recorded.
+                cell = nbformat.from_dict(cells[check.id])
+                assert determine_grade(cell) == (check.points, check.max_points)
+                stored = gb.find_grade(
+                    check.id, "linear_classifiers", "linear_classifiers", grade.student
+                )
+                assert stored.score == check.points
+            # formgrader puts one score box per grade cell, each matched to a Grade row.
+            html, _ = exporter.from_notebook_node(
+                nb, resources={"base_url": "", "index": 0, "total": 5}
+            )
+            boxes = re.findall(r'<input class="score tabbable" id="([^"]+)"', html)
+            submitted = gb.find_submission_notebook(
+                "linear_classifiers", "linear_classifiers", grade.student
+            )
+            assert len(boxes) == len(set(boxes))
+            assert set(boxes) <= {g.name for g in submitted.grades}
+            assert set(boxes) >= {c.id for c in grade.result.checks}
+            # cy's own notebook lacks the written answer (deleted, as students do);
+            # nbgrader's autograde does not put it back either.
+            assert ("inline_question_1" in boxes) == (grade.student != "cy")
+
+    ben = nbformat.read(
+        course_dir / "autograded/ben/linear_classifiers/linear_classifiers.ipynb", as_version=4
+    )
+    failed = _check_cells(ben)["svm_vec_nonnegative"]
+    assert failed["outputs"][0]["output_type"] == "error"  # type: ignore[index]
+    assert "Smallest failing input" in "\n".join(failed["outputs"][0]["traceback"])  # type: ignore[index]
+
+
+def test_notebook_submission_keeps_its_answers_and_runs_nothing(
+    course: dict[str, object],
+) -> None:
+    import nbformat
+
+    course_dir: Path = course["course"]  # type: ignore[assignment]
+    cy = nbformat.read(
+        course_dir / "autograded/cy/linear_classifiers/linear_classifiers.ipynb", as_version=4
+    )
+    sources = [c.source for c in cy.cells if "propgrade" not in c.metadata]
+    assert any("rmtree" in s for s in sources) and any("while True" in s for s in sources)
+    assert all(not c.get("outputs") for c in cy.cells if "propgrade" not in c.metadata)
+    # Only losses.py was handed in by ana: her copy is the released notebook, unanswered.
+    with nbgrader_api.Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gb:
+        answer = gb.find_grade(
+            "inline_question_1", "linear_classifiers", "linear_classifiers", "ana"
+        )
+        assert answer.auto_score == 0 and not answer.needs_manual_grade
+        comment = gb.find_comment(
+            "inline_question_1", "linear_classifiers", "linear_classifiers", "ana"
+        )
+        assert comment.auto_comment == "No response."
+    report: CourseReport = course["report"]  # type: ignore[assignment]
+    ana = next(s for s in report.students if s.student == "ana")
+    assert any("No linear_classifiers.ipynb was submitted" in n for n in ana.notes)
 
 
 def test_lms_csv_has_late_columns(course: dict[str, object]) -> None:
@@ -307,3 +404,174 @@ def test_due_date_is_read(root: Path, tmp_path: Path) -> None:
     assert assignment.due == datetime(2026, 12, 1, 22, 59, tzinfo=UTC)
     assert assignment.late_policy is not None and assignment.late_policy.max_days == 5
     assert load_course(path).assignment("linear_classifiers").due is None
+
+
+def _student(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return nbgrader(home, *args, "--student=fay", f"--Exchange.cache={home / '.cache'}")
+
+
+def test_feedback_reaches_the_student_through_nbgraders_exchange(
+    root: Path, tmp_path: Path
+) -> None:
+    """The whole round trip with nbgrader's own commands, as a course runs it."""
+    import nbformat
+
+    from propgrade.cli import main
+
+    course = tmp_path / "cs231n"
+    exchange, home = tmp_path / "exchange", tmp_path / "fay"
+    exchange.mkdir()
+    home.mkdir()
+    (course / "source").mkdir(parents=True)
+    (course / "nbgrader_config.py").write_text(
+        f"c = get_config()\nc.CourseDirectory.course_id = 'cs231n'\n"
+        f"c.Exchange.root = {str(exchange)!r}\n"
+    )
+    # As the README says: the released folder, with the instructor's notebook in it.
+    source = course / "source" / "linear_classifiers"
+    shutil.copytree(root / "assignments/linear_classifiers", source)
+    shutil.copy(root / "solutions/linear_classifiers/linear_classifiers.ipynb", source)
+    nbgrader(course, "generate_assignment", "linear_classifiers")
+    nbgrader(course, "release_assignment", "linear_classifiers")
+
+    # The student fetches, answers the written question, implements losses.py, submits.
+    shared = ("--course=cs231n", f"--Exchange.root={exchange}")
+    _student(home, "fetch_assignment", "linear_classifiers", *shared)
+    work = home / "linear_classifiers"
+    nb = nbformat.read(work / "linear_classifiers.ipynb", as_version=4)
+    answer = next(
+        c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "inline_question_1"
+    )
+    assert answer.source == "YOUR ANSWER HERE"
+    answer.source = "Every margin is 1, so the loss is C - 1."
+    nbformat.write(nb, work / "linear_classifiers.ipynb")
+    (work / "losses.py").write_text((root / "solutions/linear_classifiers/losses.py").read_text())
+    _student(home, "submit", "linear_classifiers", *shared)
+    nbgrader(course, "collect", "linear_classifiers")
+
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["grade", "--nbgrader", str(course), "--assignment", "linear_classifiers"]
+    code = main([*argv, "--config", str(root / "grading.yaml")], out=out, err=err)
+    assert code == 0, err.getvalue()
+    assert "warning" not in err.getvalue()
+
+    # Right away, propgrade's own page reaches the student.
+    nbgrader(course, "release_feedback", "linear_classifiers")
+    _student(home, "fetch_feedback", "linear_classifiers", *shared)
+    fetched = list((work / "feedback").glob("*/linear_classifiers.html"))
+    assert len(fetched) == 1
+    assert "linear_classifiers: feedback for fay" in fetched[0].read_text()
+
+    # The written answer waits for a grader; formgrader's save is a manual score.
+    db = f"sqlite:///{course / 'gradebook.db'}"
+    with nbgrader_api.Gradebook(db, course_id="cs231n") as gb:
+        grade = gb.find_grade(
+            "inline_question_1", "linear_classifiers", "linear_classifiers", "fay"
+        )
+        assert grade.needs_manual_grade and grade.auto_score is None
+        grade.manual_score = 1
+        gb.db.commit()
+
+    # Grading again keeps the grader's score and, as nbgrader's autograde does, asks for
+    # a second look.
+    assert main([*argv, "--config", str(root / "grading.yaml")], out=out, err=err) == 0
+    with nbgrader_api.Gradebook(db, course_id="cs231n") as gb:
+        grade = gb.find_grade(
+            "inline_question_1", "linear_classifiers", "linear_classifiers", "fay"
+        )
+        assert grade.manual_score == 1 and grade.needs_manual_grade
+
+    # After manual grading, nbgrader's own feedback renders the autograded notebook:
+    # the written answer, its grade and every check.
+    nbgrader(course, "generate_feedback", "linear_classifiers", "--force")
+    nbgrader(course, "release_feedback", "linear_classifiers")
+    _student(home, "fetch_feedback", "linear_classifiers", *shared)
+    page = fetched[0].read_text()
+    assert "Every margin is 1" in page
+    # 44 for the checks, 1 of 4 for the written answers: three were left unanswered.
+    assert "Score: 45.0 / 48.0" in page
+    assert page.count("# propgrade check ") == 36
+
+
+def test_an_assignment_with_several_notebooks_needs_notebook(root: Path, tmp_path: Path) -> None:
+    from propgrade.cli import main
+
+    course = tmp_path / "course"
+    (course / "submitted" / "ana" / "linear_classifiers").mkdir(parents=True)
+    with nbgrader_api.Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        gb.add_assignment("linear_classifiers")
+        gb.add_notebook("part1", "linear_classifiers")
+        gb.add_notebook("part2", "linear_classifiers")
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["grade", "--nbgrader", str(course), "--assignment", "linear_classifiers"]
+    code = main([*argv, "--config", str(root / "grading.yaml")], out=out, err=err)
+    assert code == 2
+    assert "several notebooks (part1, part2)" in err.getvalue()
+    assert "--notebook NAME" in err.getvalue()
+    assert not (course / "autograded").exists()  # refused before anything was graded
+
+
+def test_the_course_layout_comes_from_its_nbgrader_config(tmp_path: Path) -> None:
+    from propgrade.nbgrader_layout import NbgraderError, read_layout
+
+    (tmp_path / "nbgrader_config.py").write_text(
+        "c = get_config()\n"
+        "c.CourseDirectory.course_id = 'cs231n'\n"
+        "c.CourseDirectory.db_url = 'sqlite:////srv/grades.db'\n"
+        "c.CourseDirectory.submitted_directory = 'handed_in'\n"
+    )
+    layout = read_layout(tmp_path, course_id=None, db_url=None)
+    assert (layout.course_id, layout.db_url) == ("cs231n", "sqlite:////srv/grades.db")
+    assert layout.folder("submitted", "ana", "hw1") == tmp_path / "handed_in" / "ana" / "hw1"
+    (tmp_path / "handed_in" / "ana" / "hw1").mkdir(parents=True)
+    (tmp_path / "handed_in" / "ben" / "hw2").mkdir(parents=True)
+    assert layout.students("submitted", "hw1") == [("ana", tmp_path / "handed_in/ana/hw1")]
+    assert read_layout(tmp_path, course_id="other", db_url=None).course_id == "other"
+
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\nc.CourseDirectory.root = \n")
+    with pytest.raises(NbgraderError, match=r"nbgrader_config\.py: cannot be read"):
+        read_layout(tmp_path, course_id=None, db_url=None)
+
+
+def test_an_autograded_copy_of_the_same_submission_is_kept(
+    course: dict[str, object], tmp_path: Path
+) -> None:
+    """What `nbgrader autograde` ran stays; a copy of an older submission does not."""
+    import nbformat
+
+    from propgrade.nbgrader_notebook import base_notebook
+
+    course_dir: Path = course["course"]  # type: ignore[assignment]
+    report: CourseReport = course["report"]  # type: ignore[assignment]
+    submitted = course_dir / "submitted" / "cy" / "linear_classifiers"
+    autograded = tmp_path / "autograded"
+    autograded.mkdir()
+    nb = nbformat.read(
+        course_dir / "autograded/cy/linear_classifiers/linear_classifiers.ipynb", as_version=4
+    )
+    first = next(c for c in nb.cells if c.cell_type == "code" and "propgrade" not in c.metadata)
+    first.outputs = [nbformat.v4.new_output("stream", name="stdout", text="ran by nbgrader\n")]
+    nbformat.write(nb, autograded / "linear_classifiers.ipynb")
+    shutil.copy(submitted / "timestamp.txt", autograded / "timestamp.txt")
+    resources = {
+        "nbgrader": {
+            "notebook": "linear_classifiers",
+            "assignment": "linear_classifiers",
+            "student": "cy",
+            "db_url": report.db_url,
+        }
+    }
+    checks = [c.id for c in report.students[0].result.checks]
+    args = ("linear_classifiers", submitted, autograded, tmp_path / "none", resources, checks)
+
+    kept, origin, _ = base_notebook(*args)
+    assert origin == "autograded"
+    assert not any("propgrade" in c.metadata for c in kept.cells)  # appended again later
+    assert any(
+        o.get("text") == "ran by nbgrader\n" for c in kept.cells for o in c.get("outputs", [])
+    )
+
+    (autograded / "timestamp.txt").write_text("2020-01-01 00:00:00.000000 UTC")
+    fresh, origin, _ = base_notebook(*args)
+    assert origin == "submitted"
+    assert not any(c.get("outputs") for c in fresh.cells)

@@ -71,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
         "--assignment", "-a", required=True, help="assignment name in the course file"
     )
     grade.add_argument(
+        "--notebook",
+        metavar="NAME",
+        help="with --nbgrader: the notebook whose grade cells the checks become, one the "
+        "students submit (default: the assignment's only notebook)",
+    )
+    grade.add_argument(
         "--out", "-o", type=Path, help="output folder (with --nbgrader: default inside the course)"
     )
     grade.add_argument(
@@ -196,6 +202,7 @@ def _cmd_grade_nbgrader(args: argparse.Namespace, out: TextIO, err: TextIO) -> i
         args.nbgrader,
         args.assignment,
         config=args.config,
+        notebook=args.notebook,
         out=args.out,
         jobs=args.jobs,
         resume=args.resume,
@@ -203,7 +210,12 @@ def _cmd_grade_nbgrader(args: argparse.Namespace, out: TextIO, err: TextIO) -> i
     )
     if not args.quiet:
         _print_table([s.result for s in report.students], out)
-        print(f"grades written to the nbgrader gradebook {report.db_url}", file=out)
+        print(
+            f"grades written to the nbgrader gradebook {report.db_url}, as grade cells of "
+            f"the notebook {report.notebook!r}; formgrader shows them in autograded/, and "
+            "feedback/ is ready for `nbgrader release_feedback`",
+            file=out,
+        )
     for warning in report.warnings:
         print(f"warning: {warning}", file=err)
     return 0
@@ -214,6 +226,8 @@ def _cmd_grade(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise PropgradeError(f"--jobs must be at least 1, got {args.jobs}")
     if args.nbgrader is not None:
         return _cmd_grade_nbgrader(args, out, err)
+    if args.notebook is not None:
+        raise PropgradeError("--notebook applies only with --nbgrader COURSE_DIR")
     if args.submissions is None or args.out is None:
         raise PropgradeError(
             "grade needs a SUBMISSIONS folder and --out (or --nbgrader COURSE_DIR)",

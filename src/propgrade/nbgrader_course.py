@@ -6,17 +6,21 @@ The pipeline, in the order the steps run:
    or, failing that, a module synthesized from its notebook (``intake.py``);
 2. grade all of them with the engine (``batch.grade_batch``, parallel with ``jobs``);
 3. in this process only (SQLite has one writer), record every check as an autograded
-   grade cell of one gradebook notebook, the submission time and the late penalty, so
-   ``nbgrader export`` and formgrader show the scores;
-4. write ``feedback/<student>/<assignment>/<notebook>.html`` with the files
-   ``nbgrader release_feedback`` reads beside it.
+   grade cell of the assignment's notebook, the submission time and the late penalty, so
+   ``nbgrader export`` and formgrader show the scores beside the written answers;
+4. write ``autograded/<student>/<assignment>/<notebook>.ipynb``, the student's notebook
+   plus one cell per check (``nbgrader_notebook.py``), which formgrader shows and
+   ``nbgrader generate_feedback`` renders;
+5. write ``feedback/<student>/<assignment>/<notebook>.html`` with the files
+   ``nbgrader release_feedback`` reads beside it. The checks belong to the notebook the
+   student submits, because ``nbgrader fetch_feedback`` only fetches pages named after
+   the notebooks in the student's own submission.
 
 nbgrader is imported lazily: propgrade does not need it unless a course uses it.
 """
 
 from __future__ import annotations
 
-import importlib
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -28,24 +32,26 @@ from typing import Any
 from propgrade.batch import Progress, Submission, grade_batch
 from propgrade.config import CONFIG_NAME, AssignmentConfig, find_course_config, load_course
 from propgrade.engine import Plan, prepare
-from propgrade.errors import PropgradeError
 from propgrade.export import atomic_write_text, format_points, write_record, write_results_json
 from propgrade.intake import problem_result, take_in
 from propgrade.late import TIMESTAMP_NAME, Lateness, TimestampError, assess, read_timestamp
 from propgrade.lms import write_lms_csv
 from propgrade.locate import SubmissionProblem
+from propgrade.nbgrader_layout import CourseLayout, NbgraderError, nbgrader_module, read_layout
+from propgrade.nbgrader_notebook import (
+    NotebookNode,
+    base_notebook,
+    record_manual_cells,
+    with_checks,
+    write_autograded,
+)
 from propgrade.reports.student_page import render_student_page
 from propgrade.reports.visibility import RELEASED
 from propgrade.results import SubmissionResult
 from propgrade.sandbox import Layer
 
 SECRET_NAME = "submission_secret.txt"  # written by nbgrader's submit, read by release_feedback
-DEFAULT_COURSE_ID = "default_course"  # nbgrader's default
 NBGRADER_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"
-
-
-class NbgraderError(PropgradeError):
-    """The nbgrader course cannot be graded (layout, gradebook, nbgrader missing)."""
 
 
 @dataclass
@@ -54,7 +60,7 @@ class StudentGrade:
     result: SubmissionResult
     lateness: Lateness
     feedback: Path | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # shown to the student
 
     @property
     def penalty(self) -> float:
@@ -75,17 +81,6 @@ class CourseReport:
     warnings: list[str] = field(default_factory=list)
 
 
-def nbgrader_api() -> Any:
-    """``nbgrader.api``, or a clear error when nbgrader is not installed."""
-    try:
-        return importlib.import_module("nbgrader.api")
-    except ImportError:
-        raise NbgraderError(
-            "grading an nbgrader course needs nbgrader, which is not installed",
-            hint="pip install 'nbgrader>=0.9,<0.10'",
-        ) from None
-
-
 def _assignment(course_dir: Path, name: str, config: Path | None) -> AssignmentConfig:
     path = config or (
         course_dir / CONFIG_NAME
@@ -100,20 +95,16 @@ def _assignment(course_dir: Path, name: str, config: Path | None) -> AssignmentC
     return load_course(path).assignment(name)
 
 
-def _submissions(course_dir: Path, nb_assignment: str) -> list[tuple[str, Path]]:
-    submitted = course_dir / "submitted"
-    if not submitted.is_dir():
-        raise NbgraderError(
-            f"{submitted}: not found; is {course_dir} an nbgrader course directory?",
-            hint="run `nbgrader collect` first, or pass the folder that holds submitted/",
-        )
-    found = [
-        (p.name, p / nb_assignment)
-        for p in sorted(submitted.iterdir())
-        if p.is_dir() and not p.name.startswith(".") and (p / nb_assignment).is_dir()
-    ]
+def _submissions(layout: CourseLayout, nb_assignment: str) -> list[tuple[str, Path]]:
+    found = layout.students("submitted", nb_assignment)
     if not found:
-        raise NbgraderError(f"{submitted}: no student has submitted {nb_assignment!r}")
+        where = layout.folder("submitted", "*", nb_assignment)
+        if not where.parent.parent.is_dir():
+            raise NbgraderError(
+                f"{where.parent.parent}: not found; is {layout.root} an nbgrader course directory?",
+                hint="run `nbgrader collect` first, or pass the folder that holds submitted/",
+            )
+        raise NbgraderError(f"{where}: no student has submitted {nb_assignment!r}")
     return found
 
 
@@ -130,7 +121,7 @@ def grade_nbgrader_course(
     nbgrader_assignment: str | None = None,
     notebook: str | None = None,
     db_url: str | None = None,
-    course_id: str = DEFAULT_COURSE_ID,
+    course_id: str | None = None,
     out: Path | None = None,
     jobs: int = 1,
     resume: bool = True,
@@ -142,24 +133,52 @@ def grade_nbgrader_course(
     ``assignment_name`` names the assignment in grading.yaml (``config``, by default the
     course directory's or the nearest one); ``nbgrader_assignment`` its nbgrader name
     if that differs. Checks become grade cells of the gradebook notebook ``notebook``
-    (default: the graded file's stem, e.g. ``losses``). ``out`` (default
-    ``<course>/propgrade/<assignment>``) receives results.json per student and the
-    LMS CSV.
+    (default: the assignment's only notebook, see ``resolve_notebook``). ``out``
+    (default ``<course>/propgrade/<assignment>``) receives results.json per student and
+    the LMS CSV. The course id, the gradebook and the folders are those of the course's
+    ``nbgrader_config.py``; ``course_id`` and ``db_url`` override it.
     """
     course_dir = course_dir.resolve()
     assignment = _assignment(course_dir, assignment_name, config)
     nb_assignment = nbgrader_assignment or assignment.name
-    notebook = notebook or Path(assignment.graded_file).stem
-    db_url = db_url or f"sqlite:///{course_dir / 'gradebook.db'}"
     out = (out or course_dir / "propgrade" / nb_assignment).resolve()
-    api = nbgrader_api()  # fail before grading, not after
-    submissions = _submissions(course_dir, nb_assignment)
+    api = nbgrader_module("api")  # fail before grading, not after
+    layout = read_layout(course_dir, course_id=course_id, db_url=db_url)
+    db_url, course_id = layout.db_url, layout.course_id
+    submissions = _submissions(layout, nb_assignment)
+    notebook = notebook or resolve_notebook(api, layout, nb_assignment, assignment.graded_file)
     plan = prepare(assignment, layer=layer)
     warnings: list[str] = []
     students = _grade(plan, submissions, out, jobs, resume, progress, warnings)
     _write_gradebook(api, db_url, course_id, nb_assignment, notebook, plan, students)
-    for grade, (_, folder) in zip(students, submissions, strict=True):
-        grade.feedback = _write_feedback(course_dir, nb_assignment, notebook, folder, grade)
+    check_ids = [c.id for c in plan.checks]
+    copies = [
+        _autograded_copy(layout, nb_assignment, notebook, folder, grade, check_ids)
+        for grade, (_, folder) in zip(students, submissions, strict=True)
+    ]
+    for _, _, said in copies:
+        warnings.extend(said)
+    unrun: set[str] = set()
+    with api.Gradebook(db_url, course_id=course_id) as gb:
+        for grade, (nb, _, _) in zip(students, copies, strict=True):
+            unrun.update(
+                record_manual_cells(gb, nb, notebook, nb_assignment, grade.student, check_ids)
+            )
+    if unrun:
+        warnings.append(
+            f"{notebook}.ipynb has nbgrader autograder test cells ({', '.join(sorted(unrun))}); "
+            "propgrade never runs notebooks: run `nbgrader autograde` for them before "
+            "`propgrade grade`, which keeps their scores and outputs"
+        )
+    for grade, (_, folder), (nb, origin, _) in zip(students, submissions, copies, strict=True):
+        autograded = layout.folder("autograded", grade.student, nb_assignment)
+        write_autograded(with_checks(nb, grade.result), folder, autograded, notebook)
+        if origin == "released":
+            grade.notes.append(
+                f"No {notebook}.ipynb was submitted: its written answers count as unanswered."
+            )
+        feedback = layout.folder("feedback", grade.student, nb_assignment)
+        grade.feedback = _write_feedback(feedback, notebook, folder, grade)
         if not (folder / SECRET_NAME).is_file():
             warnings.append(
                 f"{grade.student}: no {SECRET_NAME} in the submission (nbgrader collect "
@@ -168,10 +187,69 @@ def grade_nbgrader_course(
     write_lms_csv(
         out,
         [(g.result, g.lateness) for g in students],
-        [c.id for c in plan.checks],
+        check_ids,
         with_late_columns=assignment.due is not None,
     )
     return CourseReport(nb_assignment, notebook, db_url, out, students, warnings)
+
+
+def resolve_notebook(api: Any, layout: CourseLayout, assignment: str, graded_file: str) -> str:
+    """The nbgrader notebook that carries the checks when ``--notebook`` is not given.
+
+    It must be a notebook the students submit: ``nbgrader fetch_feedback`` delivers only
+    pages named after those. So: the assignment's one notebook in the gradebook, else
+    the one notebook in ``source/`` or ``release/``, else the graded file's stem.
+    """
+    with api.Gradebook(layout.db_url, course_id=layout.course_id) as gb:
+        try:
+            names = sorted(nb.name for nb in gb.find_assignment(assignment).notebooks)
+        except api.MissingEntry:
+            names = []
+    if not names:
+        for folder in (
+            layout.folder("source", ".", assignment),
+            layout.folder("release", ".", assignment),
+        ):
+            names = sorted(p.stem for p in folder.glob("*.ipynb"))
+            if names:
+                break
+    if len(names) > 1:
+        raise NbgraderError(
+            f"assignment {assignment!r} has several notebooks ({', '.join(names)}); "
+            "propgrade does not know which one should carry its checks",
+            hint="pass --notebook NAME, one the students submit (its feedback page is "
+            "named after it)",
+        )
+    return names[0] if names else Path(graded_file).stem
+
+
+def _autograded_copy(
+    layout: CourseLayout,
+    nb_assignment: str,
+    notebook: str,
+    submitted: Path,
+    grade: StudentGrade,
+    check_ids: Sequence[str],
+) -> tuple[NotebookNode, str, list[str]]:
+    resources = {
+        "nbgrader": {
+            "notebook": notebook,
+            "assignment": nb_assignment,
+            "student": grade.student,
+            "db_url": layout.db_url,
+        }
+    }
+    nb, origin, said = base_notebook(
+        notebook,
+        submitted,
+        layout.folder("autograded", grade.student, nb_assignment),
+        layout.folder("release", ".", nb_assignment),
+        resources,
+        check_ids,
+    )
+    # nbgrader's warnings name tampered cells (a locked cell edited, points changed): the
+    # instructor's business, not the student's page.
+    return nb, origin, [f"{grade.student}: {message}" for message in said]
 
 
 def _grade(
@@ -260,7 +338,9 @@ def _write_gradebook(
             for check in grade.result.checks:
                 row = gb.find_grade(check.id, notebook, nb_assignment, grade.student)
                 row.auto_score = check.points
-                row.needs_manual_grade = False
+                # As nbgrader's autograde does: a score a grader set by hand is kept (it
+                # wins over the automatic one) and flagged for review.
+                row.needs_manual_grade = row.manual_score is not None
             submitted_nb.late_submission_penalty = grade.penalty
             gb.db.commit()
 
@@ -277,10 +357,7 @@ def _submitted_notebook(api: Any, gb: Any, submission: Any, notebook: str, assig
         return created
 
 
-def _write_feedback(
-    course_dir: Path, nb_assignment: str, notebook: str, submitted: Path, grade: StudentGrade
-) -> Path:
-    folder = course_dir / "feedback" / grade.student / nb_assignment
+def _write_feedback(folder: Path, notebook: str, submitted: Path, grade: StudentGrade) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     page = folder / f"{notebook}.html"
     raw = grade.result.score

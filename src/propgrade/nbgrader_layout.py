@@ -1,0 +1,83 @@
+"""Where an nbgrader course keeps things, as its own ``nbgrader_config.py`` says.
+
+Courses rename the course id (the exchange needs it), move the gradebook database or
+change the folder layout; nbgrader's ``CourseDirectory`` applies all of that, so
+propgrade asks it rather than assuming the defaults. Only the course's own
+``nbgrader_config.py`` is read; it is the instructor's file, trusted like grading.yaml.
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from propgrade.errors import PropgradeError
+
+CONFIG_FILE = "nbgrader_config.py"
+STEPS = ("source", "release", "submitted", "autograded", "feedback")
+
+
+class NbgraderError(PropgradeError):
+    """The nbgrader course cannot be graded (layout, gradebook, nbgrader missing)."""
+
+
+def nbgrader_module(name: str) -> Any:
+    """A module of nbgrader, or a clear error when nbgrader is not installed."""
+    try:
+        return importlib.import_module(f"nbgrader.{name}")
+    except ImportError:
+        raise NbgraderError(
+            "grading an nbgrader course needs nbgrader, which is not installed",
+            hint="pip install 'nbgrader>=0.9,<0.10'",
+        ) from None
+
+
+@dataclass(frozen=True)
+class CourseLayout:
+    root: Path
+    course_id: str
+    db_url: str
+    _coursedir: Any
+
+    def folder(self, step: str, student: str, assignment: str) -> Path:
+        """``step`` is one of STEPS; source and release take ``"."`` as the student."""
+        name = getattr(self._coursedir, f"{step}_directory")
+        return Path(self._coursedir.format_path(name, student, assignment))
+
+    def students(self, step: str, assignment: str) -> list[tuple[str, Path]]:
+        """Every student with a folder for ``assignment`` at ``step``, sorted by id."""
+        name = getattr(self._coursedir, f"{step}_directory")
+        pattern = self._coursedir.format_path(name, "*", assignment)
+        regexp = self._coursedir.format_path(name, "(?P<student_id>[^/]+)", assignment, escape=True)
+        found = []
+        for path in glob.glob(pattern):
+            match = re.fullmatch(regexp, path)
+            if match and Path(path).is_dir() and not match["student_id"].startswith("."):
+                found.append((match["student_id"], Path(path)))
+        return sorted(found)
+
+
+def read_layout(course_dir: Path, *, course_id: str | None, db_url: str | None) -> CourseLayout:
+    """The course's layout; ``course_id`` and ``db_url`` override its config when given."""
+    coursedir_module = nbgrader_module("coursedir")
+    loader = importlib.import_module("traitlets.config.loader")
+    config = loader.Config()
+    path = course_dir / CONFIG_FILE
+    if path.is_file():
+        try:
+            config = loader.PyFileConfigLoader(CONFIG_FILE, path=str(course_dir)).load_config()
+        except Exception as exc:  # the instructor's Python: any error it raises
+            raise NbgraderError(
+                f"{path}: cannot be read ({type(exc).__name__}: {exc})",
+                hint="run `nbgrader --help-all` in the course folder to see nbgrader's view",
+            ) from None
+    coursedir = coursedir_module.CourseDirectory(config=config, root=str(course_dir))
+    if db_url:
+        coursedir.db_url = db_url
+    # nbgrader's own default when a course sets none.
+    chosen_id = course_id or coursedir.course_id or "default_course"
+    return CourseLayout(course_dir, chosen_id, coursedir.db_url, coursedir)

@@ -1,0 +1,292 @@
+"""The autograded copy of a student's notebook: nbgrader's own cells plus one cell per check.
+
+formgrader shows ``autograded/<student>/<assignment>/<notebook>.ipynb`` and
+``nbgrader generate_feedback`` renders it, so propgrade writes that file the way
+``nbgrader autograde`` would, without executing anything: the student's notebook goes
+through nbgrader's own sanitising preprocessors (outputs cleared, locked cells and grade
+metadata restored from the gradebook), and a section is appended with one locked grade
+cell per check whose output tells the result. The outputs follow nbgrader's convention
+(an error output scores 0, a number scores partial credit, anything else full marks), so
+``nbgrader.utils.determine_grade`` reads from each cell the score propgrade recorded.
+
+Everything written here is what a student sees once feedback is released: hidden
+checks show their score (nbgrader prints it beside every grade cell) but not why.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from propgrade.export import atomic_write_text, format_points
+from propgrade.late import TIMESTAMP_NAME
+from propgrade.reports.visibility import RELEASED, Disclosure, disclosure
+from propgrade.results import CheckResult, SubmissionResult
+
+META_KEY = "propgrade"  # marks the cells propgrade appended, so a re-run replaces them
+CELL_NOTE = "# Graded by propgrade in its sandbox from the submitted code; not meant to be run."
+
+
+# nbformat's notebook, a dict with attribute access; nbformat has no type hints.
+NotebookNode = Any
+
+
+def _nbformat() -> ModuleType:
+    # Imported here: nbformat and nbgrader are needed only by courses that use nbgrader.
+    return importlib.import_module("nbformat")
+
+
+def _nbgrader(name: str) -> ModuleType:
+    return importlib.import_module(f"nbgrader.{name}")
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _check_cell(check: CheckResult, minor: int) -> NotebookNode:
+    points = format_points(check.max_points)
+    unit = "point" if points == 1 else "points"
+    source = f"# propgrade check {check.id} ({points} {unit}): {check.sentence}\n{CELL_NOTE}"
+    cell = _nbformat().v4.new_code_cell(source)
+    cell.metadata = _nbformat().NotebookNode(
+        {
+            "deletable": False,
+            "editable": False,
+            "nbgrader": {
+                "schema_version": 3,
+                "grade": True,
+                "solution": False,
+                "locked": True,
+                "task": False,
+                "grade_id": check.id,
+                "points": float(check.max_points),
+            },
+            META_KEY: {"check": check.id},
+        }
+    )
+    cell.outputs = _outputs(check)
+    if minor >= 5:
+        cell.id = f"propgrade-{check.id}"[:64]
+    else:
+        cell.pop("id", None)
+    return cell
+
+
+def _outputs(check: CheckResult) -> list[NotebookNode]:
+    shown = disclosure(check, RELEASED) is Disclosure.SHOWN
+    examples = f" ({check.examples} examples)" if check.examples else ""
+    if check.passed:
+        return [_nbformat().v4.new_output("stream", name="stdout", text=f"passed{examples}\n")]
+    if shown and check.feedback is not None:
+        detail = check.feedback.render()
+        message = check.feedback.message
+    else:
+        detail = message = "a hidden check: its details are not shown"
+    if check.points <= 0:
+        return [
+            _nbformat().v4.new_output(
+                "error",
+                ename="CheckFailed",
+                evalue=message,
+                traceback=["failed", *detail.splitlines()],
+            )
+        ]
+    # Partial credit, written as nbgrader reads it: the cell's value is the score.
+    return [
+        _nbformat().v4.new_output("stream", name="stdout", text=f"partly failed\n{detail}\n"),
+        _nbformat().v4.new_output(
+            "execute_result",
+            data={"text/plain": repr(float(check.points))},
+            execution_count=None,
+        ),
+    ]
+
+
+def _header(result: SubmissionResult, minor: int) -> NotebookNode:
+    passed = sum(1 for c in result.checks if c.passed)
+    cell = _nbformat().v4.new_markdown_cell(
+        "## Checks graded by propgrade\n\n"
+        f"{passed} of {len(result.checks)} checks passed. Each cell below is one check "
+        "with its points; a failed check shows the smallest input it failed on."
+    )
+    cell.metadata = _nbformat().NotebookNode({META_KEY: {"section": True}})
+    if minor >= 5:
+        cell.id = "propgrade-checks"
+    else:
+        cell.pop("id", None)
+    return cell
+
+
+def strip_checks(nb: NotebookNode, check_ids: Iterable[str]) -> NotebookNode:
+    """Drop cells propgrade appended before, and any claim on a check's grade id.
+
+    A student's own cell that carries a check's grade id would otherwise stand in for
+    that check in formgrader; it keeps its content but loses the claim.
+    """
+    ids = set(check_ids)
+    kept = []
+    for cell in nb.cells:
+        if META_KEY in cell.get("metadata", {}):
+            continue
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade_id") in ids:
+            del cell.metadata["nbgrader"]
+        kept.append(cell)
+    nb.cells = kept
+    return nb
+
+
+def sanitise(nb: NotebookNode, resources: dict[str, Any]) -> list[str]:
+    """Run nbgrader's own sanitising preprocessors; returns the warnings they logged."""
+    preprocessors = _nbgrader("preprocessors")
+    logger = logging.getLogger("propgrade.nbgrader")
+    logger.propagate = False
+    handler = _ListHandler()
+    logger.addHandler(handler)
+    try:
+        # The order of nbgrader autograde's sanitize step.
+        for name in (
+            "ClearOutput",
+            "DeduplicateIds",
+            "OverwriteKernelspec",
+            "OverwriteCells",
+            "CheckCellMetadata",
+        ):
+            kind = getattr(preprocessors, name)
+            nb, resources = kind(log=logger).preprocess(nb, resources)
+    finally:
+        logger.removeHandler(handler)
+    return handler.messages
+
+
+def _read(path: Path) -> NotebookNode:
+    nb = _nbformat().reads(path.read_text(encoding="utf-8"), as_version=4)
+    if int(nb.get("nbformat_minor", 0)) >= 5:
+        # Cell ids are required from nbformat 4.5 on; hand-made notebooks often lack them.
+        for number, cell in enumerate(nb.cells):
+            cell.setdefault("id", f"cell-{number}")
+    return nb
+
+
+def _same_submission(autograded: Path, submitted: Path) -> bool:
+    ours, theirs = autograded / TIMESTAMP_NAME, submitted / TIMESTAMP_NAME
+    try:
+        return ours.read_text().strip() == theirs.read_text().strip()
+    except OSError:
+        return False
+
+
+def base_notebook(
+    notebook: str,
+    submitted: Path,
+    autograded: Path,
+    released: Path,
+    resources: dict[str, Any],
+    check_ids: Iterable[str],
+) -> tuple[NotebookNode, str, list[str]]:
+    """The notebook the checks are appended to, its origin and nbgrader's warnings.
+
+    An autograded copy of this very submission (``nbgrader autograde``, or an earlier
+    propgrade run) is kept: it may hold outputs of nbgrader's own test cells that
+    propgrade never runs. Otherwise the submitted notebook, else the released one (the
+    student did not hand it in, so every written answer is unanswered).
+    """
+    ids = list(check_ids)
+    name = f"{notebook}.ipynb"
+    warnings: list[str] = []
+    if (autograded / name).is_file() and _same_submission(autograded, submitted):
+        try:
+            return strip_checks(_read(autograded / name), ids), "autograded", warnings
+        except (OSError, ValueError) as exc:
+            warnings.append(f"{autograded / name}: unreadable ({exc}); made again")
+    for origin, path in (("submitted", submitted / name), ("released", released / name)):
+        if not path.is_file():
+            continue
+        try:
+            nb = strip_checks(_read(path), ids)
+            return nb, origin, warnings + sanitise(nb, resources)
+        except Exception as exc:  # nbformat and nbgrader raise many kinds on a bad notebook
+            warnings.append(f"{path}: cannot be read as a notebook ({exc})")
+    return _nbformat().v4.new_notebook(), "empty", warnings
+
+
+def with_checks(nb: NotebookNode, result: SubmissionResult) -> NotebookNode:
+    minor = int(nb.get("nbformat_minor", 0))
+    nb.cells.append(_header(result, minor))
+    nb.cells.extend(_check_cell(c, minor) for c in result.checks)
+    return nb
+
+
+def write_autograded(nb: NotebookNode, submitted: Path, autograded: Path, notebook: str) -> Path:
+    """Write the notebook and, as ``nbgrader autograde`` does, the submission's other files.
+
+    ``generate_feedback`` copies ``timestamp.txt`` and ``submission_secret.txt`` from
+    here to the feedback folder, where ``release_feedback`` needs them. Symlinks are
+    copied as links, never followed.
+    """
+    autograded.mkdir(parents=True, exist_ok=True)
+    for item in submitted.iterdir():
+        if item.name == f"{notebook}.ipynb":
+            continue
+        target = autograded / item.name
+        if item.is_dir() and not item.is_symlink():
+            shutil.copytree(item, target, symlinks=True, dirs_exist_ok=True)
+        elif not target.is_dir():
+            target.unlink(missing_ok=True)
+            shutil.copy2(item, target, follow_symlinks=False)
+    path = autograded / f"{notebook}.ipynb"
+    atomic_write_text(path, _nbformat().writes(nb))
+    return path
+
+
+def manual_cells(nb: NotebookNode, check_ids: Iterable[str]) -> list[NotebookNode]:
+    """nbgrader's grade, solution and task cells of the notebook, propgrade's excluded."""
+    utils = _nbgrader("utils")
+    ids = set(check_ids)
+    return [
+        cell
+        for cell in nb.cells
+        if (utils.is_grade(cell) or utils.is_solution(cell) or utils.is_task(cell))
+        and cell.metadata.nbgrader.get("grade_id") not in ids
+    ]
+
+
+def record_manual_cells(
+    gb: Any, nb: NotebookNode, notebook: str, assignment: str, student: str, checks: Iterable[str]
+) -> list[str]:
+    """Record nbgrader's own cells as ``nbgrader autograde`` would, for a notebook never run.
+
+    A written answer left as released scores 0 with "No response."; any other answer
+    waits for a manual grade. nbgrader's own autograder test cells are left alone (they
+    would need the notebook executed); their ids are returned.
+    """
+    utils = _nbgrader("utils")
+    unrun = []
+    for cell in manual_cells(nb, checks):
+        grade_id = cell.metadata.nbgrader["grade_id"]
+        if utils.is_grade(cell):
+            if cell.cell_type == "code" and not utils.is_solution(cell):
+                unrun.append(grade_id)
+                continue
+            grade = gb.find_grade(grade_id, notebook, assignment, student)
+            grade.auto_score, _ = utils.determine_grade(cell)
+            grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+        if utils.is_solution(cell) or utils.is_task(cell):
+            comment = gb.find_comment(grade_id, notebook, assignment, student)
+            unanswered = cell.metadata.nbgrader.get("checksum") == utils.compute_checksum(cell)
+            comment.auto_comment = (
+                "No response." if unanswered and not utils.is_task(cell) else None
+            )
+    gb.db.commit()
+    return unrun
