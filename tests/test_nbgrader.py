@@ -17,6 +17,7 @@ import yaml
 
 from propgrade.config import load_course
 from propgrade.errors import ConfigError
+from propgrade.results import CheckResult, Feedback, SubmissionResult
 
 nbgrader_api = pytest.importorskip("nbgrader.api")
 
@@ -575,3 +576,75 @@ def test_an_autograded_copy_of_the_same_submission_is_kept(
     fresh, origin, _ = base_notebook(*args)
     assert origin == "submitted"
     assert not any(c.get("outputs") for c in fresh.cells)
+
+
+def _result(*checks: CheckResult) -> SubmissionResult:
+    return SubmissionResult("zoe", "linear_classifiers", list(checks))
+
+
+def test_check_cells_score_as_nbgrader_reads_them_and_hide_what_is_hidden() -> None:
+    import nbformat
+    from nbgrader.utils import determine_grade
+
+    from propgrade.nbgrader_notebook import with_checks
+
+    secret = "W = [[ 0., -2.]]"
+    feedback = Feedback("wrong loss", counterexample=secret, shrunk=True)
+    result = _result(
+        CheckResult("a_partial", "partly right", 0.5, 2, "failed", "visible", feedback),
+        CheckResult("b_hidden", "hidden one", 0, 2, "failed", "hidden", feedback),
+        CheckResult("c_later", "after the due date", 0, 1, "failed", "after_due_date", feedback),
+        CheckResult("d_passed", "fine", 1, 1, "passed", "visible", None, examples=20),
+    )
+    nb = with_checks(nbformat.v4.new_notebook(), result)
+    nbformat.validate(nb)
+    cells = {
+        c.metadata["propgrade"]["check"]: c
+        for c in nb.cells
+        if "check" in c.metadata.get("propgrade", {})
+    }
+    assert [determine_grade(cells[c.id]) for c in result.checks] == [
+        (0.5, 2.0),
+        (0, 2.0),
+        (0, 1.0),
+        (1.0, 1.0),
+    ]
+    text = {k: json.dumps(c.outputs) for k, c in cells.items()}
+    assert secret not in text["b_hidden"] and "hidden check" in text["b_hidden"]
+    # Feedback is released after the due date: those checks are shown then.
+    assert secret in text["c_later"] and secret in text["a_partial"]
+
+
+def test_student_text_in_check_cells_is_escaped_in_nbgraders_feedback() -> None:
+    import nbformat
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.server_extensions.formgrader import handlers
+    from traitlets.config import Config
+
+    from propgrade.nbgrader_notebook import with_checks
+
+    payload = "<script>alert(1)</script><img src=x onerror=alert(2)>\x1b[31mRESTYLED"
+    feedback = Feedback(f"raised ValueError: {payload}", got=payload)
+    result = _result(CheckResult("a_check", "a sentence", 0, 1, "failed", "visible", feedback))
+    nb = with_checks(nbformat.v4.new_notebook(), result)
+    for cell in nb.cells[1:]:
+        cell.metadata.nbgrader["score"] = 0.0  # what GetGrades adds from the gradebook
+    bootstrap = Path(handlers.__file__).parent / "static/node_modules/bootstrap/dist/css"
+    for template in ("feedback", "formgrade"):  # generate_feedback's and formgrader's
+        config = Config()
+        config.HTMLExporter.template_name = template
+        config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
+        # As GenerateFeedback sets it up: the page inlines bootstrap's CSS.
+        config.HTMLExporter.extra_template_paths = [str(bootstrap)]
+        html, _ = HTMLExporter(config=config).from_notebook_node(
+            nb,
+            resources={
+                "base_url": "",
+                "index": 0,
+                "total": 1,
+                "nbgrader": {"score": 0.0, "max_score": 1.0, "late_penalty": 0.0},
+            },
+        )
+        assert "<script>alert(1)" not in html and "<img src=x" not in html
+        assert "&lt;script&gt;alert(1)" in html
+        assert "RESTYLED" in html and not re.search(r"ansi-[a-z-]+\">RESTYLED", html)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -324,9 +325,13 @@ def _write_gradebook(
         for grade in students:
             gb.update_or_create_student(grade.student)
             timestamp = _naive_utc(grade.lateness.submitted)
-            submission = gb.update_or_create_submission(
-                nb_assignment, grade.student, **({"timestamp": timestamp} if timestamp else {})
-            )
+            with warnings.catch_warnings():
+                # nbgrader's own submission code trips SQLAlchemy's autoflush warnings;
+                # they say nothing about this course and would reach the terminal.
+                warnings.filterwarnings("ignore", module=r"nbgrader\.api")
+                submission = gb.update_or_create_submission(
+                    nb_assignment, grade.student, **({"timestamp": timestamp} if timestamp else {})
+                )
             submitted_nb = _submitted_notebook(api, gb, submission, notebook, nb_assignment)
             have = {g.cell_id for g in submitted_nb.grades}
             for cell in cells.values():

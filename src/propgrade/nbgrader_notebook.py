@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -28,6 +29,7 @@ from propgrade.late import TIMESTAMP_NAME
 from propgrade.reports.visibility import RELEASED, Disclosure, disclosure
 from propgrade.results import CheckResult, SubmissionResult
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 META_KEY = "propgrade"  # marks the cells propgrade appended, so a re-run replaces them
 CELL_NOTE = "# Graded by propgrade in its sandbox from the submitted code; not meant to be run."
 
@@ -89,8 +91,10 @@ def _outputs(check: CheckResult) -> list[NotebookNode]:
     if check.passed:
         return [_nbformat().v4.new_output("stream", name="stdout", text=f"passed{examples}\n")]
     if shown and check.feedback is not None:
-        detail = check.feedback.render()
-        message = check.feedback.message
+        # Tracebacks are rendered through an ANSI-colour filter: a student's escape
+        # sequences would restyle the page.
+        detail = _CONTROL.sub("", check.feedback.render())
+        message = _CONTROL.sub("", check.feedback.message)
     else:
         detail = message = "a hidden check: its details are not shown"
     if check.points <= 0:
