@@ -648,3 +648,63 @@ def test_student_text_in_check_cells_is_escaped_in_nbgraders_feedback() -> None:
         assert "<script>alert(1)" not in html and "<img src=x" not in html
         assert "&lt;script&gt;alert(1)" in html
         assert "RESTYLED" in html and not re.search(r"ansi-[a-z-]+\">RESTYLED", html)
+
+
+def test_a_notebook_that_forges_grade_cells_changes_nothing(
+    course: dict[str, object], root: Path, tmp_path: Path
+) -> None:
+    """A student's cell claiming a check's grade id, or rewriting a graded answer's points."""
+    import nbformat
+
+    copy = tmp_path / "cs231n"
+    shutil.copytree(course["course"], copy)  # type: ignore[arg-type]
+    for other in (copy / "submitted").iterdir():
+        shutil.rmtree(other)
+    folder = copy / "submitted" / "mal" / "linear_classifiers"
+    folder.mkdir(parents=True)
+    solution = (root / "solutions/linear_classifiers/losses.py").read_text()
+    buggy = solution.replace(BUGGY_SVM, "margins = scores - correct_class_scores + 1.0")
+    forged_check = code_cell(
+        "print('passed')",
+        grade=True,
+        solution=False,
+        locked=True,
+        points=100,
+        grade_id="svm_vec_nonnegative",
+    )
+    forged_check["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "passed\n"}]
+    answer = json.loads(course_notebook())["cells"][1]
+    answer["metadata"]["nbgrader"]["points"] = 50
+    answer["source"] = "my answer"
+    (folder / "losses.py").write_text(buggy)
+    (folder / "linear_classifiers.ipynb").write_text(notebook([forged_check, answer]))
+    stamp(folder, DUE - timedelta(hours=1))
+
+    report = grade_nbgrader_course(copy, "linear_classifiers", config=course["config"])  # type: ignore[arg-type]
+    mal = report.students[0]
+    assert not next(c for c in mal.result.checks if c.id == "svm_vec_nonnegative").passed
+    nb = nbformat.read(
+        copy / "autograded/mal/linear_classifiers/linear_classifiers.ipynb", as_version=4
+    )
+    claims = [
+        c
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("grade_id") == "svm_vec_nonnegative"
+    ]
+    assert len(claims) == 1 and claims[0].metadata["propgrade"]["check"] == "svm_vec_nonnegative"
+    assert claims[0].outputs[0]["output_type"] == "error"
+    assert all(not c.get("outputs") for c in nb.cells if "propgrade" not in c.metadata)
+    restored = next(
+        c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "inline_question_1"
+    )
+    assert restored.metadata.nbgrader.points == 1  # from the gradebook, not the student
+    assert any("inline_question_1" in w and "points" in w for w in report.warnings)
+    with nbgrader_api.Gradebook(f"sqlite:///{copy / 'gradebook.db'}") as gb:
+        grade = gb.find_grade(
+            "svm_vec_nonnegative", "linear_classifiers", "linear_classifiers", "mal"
+        )
+        assert (grade.score, grade.max_score) == (0, 1)
+        answer_grade = gb.find_grade(
+            "inline_question_1", "linear_classifiers", "linear_classifiers", "mal"
+        )
+        assert answer_grade.max_score == 1 and answer_grade.needs_manual_grade
