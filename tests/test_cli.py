@@ -99,7 +99,8 @@ def test_grading_is_identical_with_one_and_two_jobs(graded: dict[str, Path]) -> 
 
 def test_results_json_follows_gradescope_schema(graded: dict[str, Path]) -> None:
     data = json.loads((graded["1"] / "ben" / "results.json").read_text())
-    assert {"score", "max_score", "execution_time", "output", "tests"} <= set(data)
+    assert {"score", "execution_time", "output", "tests"} <= set(data)
+    assert "max_score" not in data  # not in Gradescope's schema: it sums the tests' maxima
     assert data["score"] == sum(t["score"] for t in data["tests"])
     for test in data["tests"]:
         assert {"name", "score", "max_score", "status", "output", "visibility"} <= set(test)
@@ -107,6 +108,7 @@ def test_results_json_follows_gradescope_schema(graded: dict[str, Path]) -> None
         assert test["visibility"] in ("visible", "hidden", "after_due_date", "after_published")
     meta = data["extra_data"]["propgrade"]
     assert {"propgrade_version", "config_hash", "hypothesis_seed", "file_sha256"} <= set(meta)
+    assert meta["max_score"] == sum(t["max_score"] for t in data["tests"]) == 44
 
 
 def test_failed_check_explains_with_a_counterexample(graded: dict[str, Path]) -> None:

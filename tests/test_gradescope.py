@@ -36,8 +36,6 @@ TOP_KEYS = {
     "extra_data",
     "tests",
     "leaderboard",
-    # Not in the spec: written by export.gradescope_results, ignored by Gradescope.
-    "max_score",
 }
 TEST_KEYS = {
     "score",

@@ -66,13 +66,19 @@ def gradescope_results(result: SubmissionResult) -> dict[str, Any]:
     )
     return {
         "score": format_points(result.score),
-        "max_score": format_points(result.max_score),
         "execution_time": round(result.seconds, 3),
         "output": summary,
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
-        "extra_data": {"propgrade": {"student": result.student, **result.meta}},
+        # Gradescope's schema has no top-level maximum (it sums the tests'); kept here.
+        "extra_data": {
+            "propgrade": {
+                "student": result.student,
+                "max_score": format_points(result.max_score),
+                **result.meta,
+            }
+        },
     }
 
 
