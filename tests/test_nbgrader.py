@@ -540,7 +540,7 @@ def test_an_autograded_copy_of_the_same_submission_is_kept(
     """What `nbgrader autograde` ran stays; a copy of an older submission does not."""
     import nbformat
 
-    from propgrade.nbgrader_notebook import base_notebook
+    from propgrade.nbgrader_notebook import Sources, base_notebook
 
     course_dir: Path = course["course"]  # type: ignore[assignment]
     report: CourseReport = course["report"]  # type: ignore[assignment]
@@ -563,9 +563,9 @@ def test_an_autograded_copy_of_the_same_submission_is_kept(
         }
     }
     checks = [c.id for c in report.students[0].result.checks]
-    args = ("linear_classifiers", submitted, autograded, tmp_path / "none", resources, checks)
+    src = Sources("linear_classifiers", submitted, autograded, tmp_path / "none", resources)
 
-    kept, origin, _ = base_notebook(*args)
+    kept, origin, _ = base_notebook(src, checks)
     assert origin == "autograded"
     assert not any("propgrade" in c.metadata for c in kept.cells)  # appended again later
     assert any(
@@ -573,7 +573,7 @@ def test_an_autograded_copy_of_the_same_submission_is_kept(
     )
 
     (autograded / "timestamp.txt").write_text("2020-01-01 00:00:00.000000 UTC")
-    fresh, origin, _ = base_notebook(*args)
+    fresh, origin, _ = base_notebook(src, checks)
     assert origin == "submitted"
     assert not any(c.get("outputs") for c in fresh.cells)
 

@@ -40,8 +40,8 @@ from propgrade.lms import write_lms_csv
 from propgrade.locate import SubmissionProblem
 from propgrade.nbgrader_layout import CourseLayout, NbgraderError, nbgrader_module, read_layout
 from propgrade.nbgrader_notebook import (
-    NotebookNode,
-    base_notebook,
+    Sources,
+    base_notebooks,
     record_manual_cells,
     with_checks,
     write_autograded,
@@ -153,18 +153,28 @@ def grade_nbgrader_course(
     students = _grade(plan, submissions, out, jobs, resume, progress, warnings)
     _write_gradebook(api, db_url, course_id, nb_assignment, notebook, plan, students)
     check_ids = [c.id for c in plan.checks]
-    copies = [
-        _autograded_copy(layout, nb_assignment, notebook, folder, grade, check_ids)
+    sources = [
+        _sources(layout, nb_assignment, notebook, folder, grade.student)
         for grade, (_, folder) in zip(students, submissions, strict=True)
     ]
-    for _, _, said in copies:
-        warnings.extend(said)
+    copies = base_notebooks(sources, check_ids, jobs)
+    for grade, (_, _, said) in zip(students, copies, strict=True):
+        # nbgrader's warnings name tampered cells (a locked cell edited, points changed):
+        # the instructor's business, not the student's page.
+        warnings.extend(f"{grade.student}: {message}" for message in said)
     unrun: set[str] = set()
     with api.Gradebook(db_url, course_id=course_id) as gb:
         for grade, (nb, _, _) in zip(students, copies, strict=True):
-            unrun.update(
-                record_manual_cells(gb, nb, notebook, nb_assignment, grade.student, check_ids)
-            )
+            try:
+                unrun.update(
+                    record_manual_cells(gb, nb, notebook, nb_assignment, grade.student, check_ids)
+                )
+            except Exception as exc:  # one odd notebook must not cost the class its files
+                gb.db.rollback()
+                warnings.append(
+                    f"{grade.student}: written answers not recorded ({type(exc).__name__}: "
+                    f"{exc}); grade them in formgrader"
+                )
     if unrun:
         warnings.append(
             f"{notebook}.ipynb has nbgrader autograder test cells ({', '.join(sorted(unrun))}); "
@@ -224,33 +234,24 @@ def resolve_notebook(api: Any, layout: CourseLayout, assignment: str, graded_fil
     return names[0] if names else Path(graded_file).stem
 
 
-def _autograded_copy(
-    layout: CourseLayout,
-    nb_assignment: str,
-    notebook: str,
-    submitted: Path,
-    grade: StudentGrade,
-    check_ids: Sequence[str],
-) -> tuple[NotebookNode, str, list[str]]:
+def _sources(
+    layout: CourseLayout, nb_assignment: str, notebook: str, submitted: Path, student: str
+) -> Sources:
     resources = {
         "nbgrader": {
             "notebook": notebook,
             "assignment": nb_assignment,
-            "student": grade.student,
+            "student": student,
             "db_url": layout.db_url,
         }
     }
-    nb, origin, said = base_notebook(
+    return Sources(
         notebook,
         submitted,
-        layout.folder("autograded", grade.student, nb_assignment),
+        layout.folder("autograded", student, nb_assignment),
         layout.folder("release", ".", nb_assignment),
         resources,
-        check_ids,
     )
-    # nbgrader's warnings name tampered cells (a locked cell edited, points changed): the
-    # instructor's business, not the student's page.
-    return nb, origin, [f"{grade.student}: {message}" for message in said]
 
 
 def _grade(
@@ -312,14 +313,16 @@ def _write_gradebook(
         gb.update_or_create_notebook(notebook, nb_assignment)
         # Every grade cell exists before any submission is created: nbgrader gives a new
         # submission one Grade row per cell that exists at that moment.
-        cells = {
+        # Their keys, read once: every commit expires the objects, and reading an
+        # attribute of an expired one is a query.
+        cell_keys = {
             c.id: gb.update_or_create_grade_cell(
                 c.id,
                 notebook,
                 nb_assignment,
                 max_score=plan.assignment.check(c.id).points,
                 cell_type="code",
-            )
+            ).id
             for c in plan.checks
         }
         for grade in students:
@@ -334,14 +337,16 @@ def _write_gradebook(
                 )
             submitted_nb = _submitted_notebook(api, gb, submission, notebook, nb_assignment)
             have = {g.cell_id for g in submitted_nb.grades}
-            for cell in cells.values():
+            for key in cell_keys.values():
                 # A submission created before these cells existed (an earlier run, or
                 # nbgrader's own autograde) lacks their Grade rows.
-                if cell.id not in have:
-                    gb.db.add(api.Grade(cell_id=cell.id, notebook=submitted_nb))
+                if key not in have:
+                    gb.db.add(api.Grade(cell_id=key, notebook=submitted_nb))
             gb.db.commit()
+            # One lookup per submission, not one query per check.
+            rows = {g.cell_id: g for g in submitted_nb.grades}
             for check in grade.result.checks:
-                row = gb.find_grade(check.id, notebook, nb_assignment, grade.student)
+                row = rows[cell_keys[check.id]]
                 row.auto_score = check.points
                 # As nbgrader's autograde does: a score a grader set by hand is kept (it
                 # wins over the automatic one) and flagged for review.

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import importlib
 import logging
+import multiprocessing
 import re
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -56,40 +59,53 @@ class _ListHandler(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def _check_cell(check: CheckResult, minor: int) -> NotebookNode:
-    points = format_points(check.max_points)
-    unit = "point" if points == 1 else "points"
-    source = f"# propgrade check {check.id} ({points} {unit}): {check.sentence}\n{CELL_NOTE}"
-    cell = _nbformat().v4.new_code_cell(source)
-    cell.metadata = _nbformat().NotebookNode(
-        {
-            "deletable": False,
-            "editable": False,
-            "nbgrader": {
-                "schema_version": 3,
-                "grade": True,
-                "solution": False,
-                "locked": True,
-                "task": False,
-                "grade_id": check.id,
-                "points": float(check.max_points),
-            },
-            META_KEY: {"check": check.id},
-        }
-    )
-    cell.outputs = _outputs(check)
+# Cells and outputs are built as plain dicts: nbformat's constructors validate each one,
+# which cost more than grading did on a large class. The tests validate the notebooks.
+
+
+def _cell(
+    kind: str, source: str, metadata: dict[str, Any], cell_id: str, minor: int
+) -> dict[str, Any]:
+    cell: dict[str, Any] = {"cell_type": kind, "metadata": metadata, "source": source}
+    if kind == "code":
+        cell.update(execution_count=None, outputs=[])
     if minor >= 5:
-        cell.id = f"propgrade-{check.id}"[:64]
-    else:
-        cell.pop("id", None)
+        cell["id"] = cell_id[:64]
     return cell
 
 
-def _outputs(check: CheckResult) -> list[NotebookNode]:
+def _check_cell(check: CheckResult, minor: int) -> dict[str, Any]:
+    points = format_points(check.max_points)
+    unit = "point" if points == 1 else "points"
+    source = f"# propgrade check {check.id} ({points} {unit}): {check.sentence}\n{CELL_NOTE}"
+    metadata = {
+        "deletable": False,
+        "editable": False,
+        "nbgrader": {
+            "schema_version": 3,
+            "grade": True,
+            "solution": False,
+            "locked": True,
+            "task": False,
+            "grade_id": check.id,
+            "points": float(check.max_points),
+        },
+        META_KEY: {"check": check.id},
+    }
+    cell = _cell("code", source, metadata, f"propgrade-{check.id}", minor)
+    cell["outputs"] = _outputs(check)
+    return cell
+
+
+def _stream(text: str) -> dict[str, Any]:
+    return {"output_type": "stream", "name": "stdout", "text": text}
+
+
+def _outputs(check: CheckResult) -> list[dict[str, Any]]:
     shown = disclosure(check, RELEASED) is Disclosure.SHOWN
     examples = f" ({check.examples} examples)" if check.examples else ""
     if check.passed:
-        return [_nbformat().v4.new_output("stream", name="stdout", text=f"passed{examples}\n")]
+        return [_stream(f"passed{examples}\n")]
     if shown and check.feedback is not None:
         # Tracebacks are rendered through an ANSI-colour filter: a student's escape
         # sequences would restyle the page.
@@ -98,38 +114,31 @@ def _outputs(check: CheckResult) -> list[NotebookNode]:
     else:
         detail = message = "a hidden check: its details are not shown"
     if check.points <= 0:
-        return [
-            _nbformat().v4.new_output(
-                "error",
-                ename="CheckFailed",
-                evalue=message,
-                traceback=["failed", *detail.splitlines()],
-            )
-        ]
+        error = {
+            "output_type": "error",
+            "ename": "CheckFailed",
+            "evalue": message,
+            "traceback": ["failed", *detail.splitlines()],
+        }
+        return [error]
     # Partial credit, written as nbgrader reads it: the cell's value is the score.
-    return [
-        _nbformat().v4.new_output("stream", name="stdout", text=f"partly failed\n{detail}\n"),
-        _nbformat().v4.new_output(
-            "execute_result",
-            data={"text/plain": repr(float(check.points))},
-            execution_count=None,
-        ),
-    ]
+    value = {
+        "output_type": "execute_result",
+        "data": {"text/plain": repr(float(check.points))},
+        "metadata": {},
+        "execution_count": None,
+    }
+    return [_stream(f"partly failed\n{detail}\n"), value]
 
 
-def _header(result: SubmissionResult, minor: int) -> NotebookNode:
+def _header(result: SubmissionResult, minor: int) -> dict[str, Any]:
     passed = sum(1 for c in result.checks if c.passed)
-    cell = _nbformat().v4.new_markdown_cell(
+    source = (
         "## Checks graded by propgrade\n\n"
         f"{passed} of {len(result.checks)} checks passed. Each cell below is one check "
         "with its points; a failed check shows the smallest input it failed on."
     )
-    cell.metadata = _nbformat().NotebookNode({META_KEY: {"section": True}})
-    if minor >= 5:
-        cell.id = "propgrade-checks"
-    else:
-        cell.pop("id", None)
-    return cell
+    return _cell("markdown", source, {META_KEY: {"section": True}}, "propgrade-checks", minor)
 
 
 def strip_checks(nb: NotebookNode, check_ids: Iterable[str]) -> NotebookNode:
@@ -191,14 +200,51 @@ def _same_submission(autograded: Path, submitted: Path) -> bool:
         return False
 
 
-def base_notebook(
-    notebook: str,
-    submitted: Path,
-    autograded: Path,
-    released: Path,
-    resources: dict[str, Any],
-    check_ids: Iterable[str],
-) -> tuple[NotebookNode, str, list[str]]:
+@dataclass(frozen=True)
+class Sources:
+    """Where one student's autograded notebook can come from, best first."""
+
+    notebook: str  # its name, without .ipynb
+    submitted: Path
+    autograded: Path
+    released: Path
+    resources: dict[str, Any]  # what nbgrader's preprocessors read: ids and the gradebook
+
+
+def _kept(src: Sources, ids: list[str]) -> tuple[NotebookNode | None, list[str]]:
+    path = src.autograded / f"{src.notebook}.ipynb"
+    if not (path.is_file() and _same_submission(src.autograded, src.submitted)):
+        return None, []
+    try:
+        return strip_checks(_read(path), ids), []
+    except (OSError, ValueError) as exc:
+        return None, [f"{path}: unreadable ({exc}); made again"]
+
+
+def _sanitised(src: Sources, ids: list[str]) -> tuple[str, str, list[str]]:
+    """Origin, notebook JSON ("" when there is none) and warnings: plain data, so a pool
+    worker can return it."""
+    warnings: list[str] = []
+    for origin, folder in (("submitted", src.submitted), ("released", src.released)):
+        path = folder / f"{src.notebook}.ipynb"
+        if not path.is_file():
+            continue
+        try:
+            nb = strip_checks(_read(path), ids)
+            said = sanitise(nb, src.resources)
+            return origin, _nbformat().v4.writes(nb), warnings + said
+        except Exception as exc:  # nbformat and nbgrader raise many kinds on a bad notebook
+            warnings.append(f"{path}: cannot be read as a notebook ({exc})")
+    return "empty", "", warnings
+
+
+def _parsed(text: str) -> NotebookNode:
+    if not text:
+        return _nbformat().v4.new_notebook()
+    return _nbformat().v4.reads(text)  # nbformat's own reader, without validating
+
+
+def base_notebook(src: Sources, check_ids: Iterable[str]) -> tuple[NotebookNode, str, list[str]]:
     """The notebook the checks are appended to, its origin and nbgrader's warnings.
 
     An autograded copy of this very submission (``nbgrader autograde``, or an earlier
@@ -207,28 +253,48 @@ def base_notebook(
     student did not hand it in, so every written answer is unanswered).
     """
     ids = list(check_ids)
-    name = f"{notebook}.ipynb"
-    warnings: list[str] = []
-    if (autograded / name).is_file() and _same_submission(autograded, submitted):
-        try:
-            return strip_checks(_read(autograded / name), ids), "autograded", warnings
-        except (OSError, ValueError) as exc:
-            warnings.append(f"{autograded / name}: unreadable ({exc}); made again")
-    for origin, path in (("submitted", submitted / name), ("released", released / name)):
-        if not path.is_file():
-            continue
-        try:
-            nb = strip_checks(_read(path), ids)
-            return nb, origin, warnings + sanitise(nb, resources)
-        except Exception as exc:  # nbformat and nbgrader raise many kinds on a bad notebook
-            warnings.append(f"{path}: cannot be read as a notebook ({exc})")
-    return _nbformat().v4.new_notebook(), "empty", warnings
+    kept, warnings = _kept(src, ids)
+    if kept is not None:
+        return kept, "autograded", warnings
+    origin, text, said = _sanitised(src, ids)
+    return _parsed(text), origin, warnings + said
+
+
+def base_notebooks(
+    sources: Sequence[Sources], check_ids: Iterable[str], jobs: int
+) -> list[tuple[NotebookNode, str, list[str]]]:
+    """``base_notebook`` for a class; nbgrader's sanitising (about 0.1 s a notebook) runs
+    on ``jobs`` processes."""
+    ids = list(check_ids)
+    found: list[tuple[NotebookNode, str, list[str]] | None] = []
+    pending: list[int] = []
+    early: dict[int, list[str]] = {}
+    for number, src in enumerate(sources):
+        kept, warnings = _kept(src, ids)
+        found.append(None if kept is None else (kept, "autograded", warnings))
+        if kept is None:
+            pending.append(number)
+            early[number] = warnings
+    # The first runs here: opening nbgrader's gradebook may write to it once (its default
+    # course row), which parallel processes would contend for.
+    done = {n: _sanitised(sources[n], ids) for n in pending[:1]}
+    rest = pending[1:]
+    if jobs > 1 and len(rest) > 1:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            results = pool.map(_sanitised, [sources[n] for n in rest], [ids] * len(rest))
+            done.update(zip(rest, results, strict=True))
+    else:
+        done.update((n, _sanitised(sources[n], ids)) for n in rest)
+    for number, (origin, text, said) in done.items():
+        found[number] = (_parsed(text), origin, early[number] + said)
+    return [item for item in found if item is not None]
 
 
 def with_checks(nb: NotebookNode, result: SubmissionResult) -> NotebookNode:
     minor = int(nb.get("nbformat_minor", 0))
-    nb.cells.append(_header(result, minor))
-    nb.cells.extend(_check_cell(c, minor) for c in result.checks)
+    cells = [_header(result, minor), *(_check_cell(c, minor) for c in result.checks)]
+    nb.cells.extend(_nbformat().from_dict(cells))
     return nb
 
 
@@ -250,7 +316,7 @@ def write_autograded(nb: NotebookNode, submitted: Path, autograded: Path, notebo
             target.unlink(missing_ok=True)
             shutil.copy2(item, target, follow_symlinks=False)
     path = autograded / f"{notebook}.ipynb"
-    atomic_write_text(path, _nbformat().writes(nb))
+    atomic_write_text(path, _nbformat().v4.writes(nb))  # unvalidated: see _cell
     return path
 
 
