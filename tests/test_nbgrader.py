@@ -708,3 +708,33 @@ def test_a_notebook_that_forges_grade_cells_changes_nothing(
             "inline_question_1", "linear_classifiers", "linear_classifiers", "mal"
         )
         assert answer_grade.max_score == 1 and answer_grade.needs_manual_grade
+
+
+def test_a_grader_error_reaches_no_student_and_exits_3(
+    course: dict[str, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import propgrade.batch
+    from propgrade.cli import main
+
+    copy = tmp_path / "cs231n"
+    shutil.copytree(course["course"], copy)  # type: ignore[arg-type]
+    page = copy / "feedback/ana/linear_classifiers/linear_classifiers.html"
+    before = page.read_text()
+    real = propgrade.batch.grade_submission
+
+    def flaky(plan, student, folder):  # type: ignore[no-untyped-def]
+        if student == "ana":
+            raise RuntimeError("grader bug")
+        return real(plan, student, folder)
+
+    monkeypatch.setattr(propgrade.batch, "grade_submission", flaky)
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["grade", "--nbgrader", str(copy), "-a", "linear_classifiers", "-j", "1"]
+    code = main([*argv, "--no-resume", "--config", str(course["config"])], out=out, err=err)
+    assert code == 3
+    assert "grading ana hit an internal grader error" in err.getvalue()
+    # ana keeps her earlier grade and page; the others are graded as usual.
+    rows = _export(copy)
+    assert float(rows["ana"]["raw_score"]) == 44 and float(rows["cy"]["raw_score"]) == 44
+    assert page.read_text() == before
+    assert (copy / "propgrade/linear_classifiers/report.html").is_file()

@@ -208,17 +208,33 @@ def _cmd_grade_nbgrader(args: argparse.Namespace, out: TextIO, err: TextIO) -> i
         resume=args.resume,
         progress=_progress_printer(args.quiet, err),
     )
+    results = [s.result for s in report.students]
+    write_reports(report.out, results, report.sandbox)
     if not args.quiet:
-        _print_table([s.result for s in report.students], out)
+        _print_table(results, out)
         print(
             f"grades written to the nbgrader gradebook {report.db_url}, as grade cells of "
             f"the notebook {report.notebook!r}; formgrader shows them in autograded/, and "
             "feedback/ is ready for `nbgrader release_feedback`",
             file=out,
         )
+        print(f"class report in {report.out / 'report.html'}", file=out)
     for warning in report.warnings:
         print(f"warning: {warning}", file=err)
-    return 0
+    return _internal_errors(report.internal_errors, err)
+
+
+def _internal_errors(students: Sequence[str], err: TextIO) -> int:
+    if not students:
+        return 0
+    for student in students:
+        print(f"error: grading {student} hit an internal grader error", file=err)
+    print(
+        f"hint: {len(students)} submission(s) were not graded; their propgrade.json holds "
+        "the traceback. Fix the cause and rerun: finished submissions are kept.",
+        file=err,
+    )
+    return 3
 
 
 def _cmd_grade(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -270,17 +286,7 @@ def _cmd_grade(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"warning: {warning}", file=err)
     if report.reused and not args.quiet:
         print(f"{report.reused} unchanged submissions kept from the previous run", file=out)
-    if report.internal_errors:
-        for student in report.internal_errors:
-            print(f"error: grading {student} hit an internal grader error", file=err)
-        print(
-            f"hint: {len(report.internal_errors)} submission(s) were not graded; their "
-            "propgrade.json holds the traceback. Fix the cause and rerun: finished "
-            "submissions are kept.",
-            file=err,
-        )
-        return 3
-    return 0
+    return _internal_errors(report.internal_errors, err)
 
 
 def write_reports(out: Path, results: Sequence[SubmissionResult], sandbox: str) -> None:

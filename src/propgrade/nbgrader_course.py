@@ -80,6 +80,8 @@ class CourseReport:
     out: Path
     students: list[StudentGrade]
     warnings: list[str] = field(default_factory=list)
+    internal_errors: list[str] = field(default_factory=list)  # graded again next run
+    sandbox: str = ""
 
 
 def _assignment(course_dir: Path, name: str, config: Path | None) -> AssignmentConfig:
@@ -151,20 +153,28 @@ def grade_nbgrader_course(
     plan = prepare(assignment, layer=layer)
     warnings: list[str] = []
     students = _grade(plan, submissions, out, jobs, resume, progress, warnings)
-    _write_gradebook(api, db_url, course_id, nb_assignment, notebook, plan, students)
+    # A submission that broke the grader is not recorded anywhere a student looks: its 0
+    # would be the grader's fault. The next run grades it again.
+    failed = [g.student for g in students if "internal_error" in g.result.meta]
+    pairs = [
+        (grade, folder)
+        for grade, (_, folder) in zip(students, submissions, strict=True)
+        if grade.student not in failed
+    ]
+    graded = [grade for grade, _ in pairs]
+    _write_gradebook(api, db_url, course_id, nb_assignment, notebook, plan, graded)
     check_ids = [c.id for c in plan.checks]
     sources = [
-        _sources(layout, nb_assignment, notebook, folder, grade.student)
-        for grade, (_, folder) in zip(students, submissions, strict=True)
+        _sources(layout, nb_assignment, notebook, folder, grade.student) for grade, folder in pairs
     ]
     copies = base_notebooks(sources, check_ids, jobs)
-    for grade, (_, _, said) in zip(students, copies, strict=True):
+    for grade, (_, _, said) in zip(graded, copies, strict=True):
         # nbgrader's warnings name tampered cells (a locked cell edited, points changed):
         # the instructor's business, not the student's page.
         warnings.extend(f"{grade.student}: {message}" for message in said)
     unrun: set[str] = set()
     with api.Gradebook(db_url, course_id=course_id) as gb:
-        for grade, (nb, _, _) in zip(students, copies, strict=True):
+        for grade, (nb, _, _) in zip(graded, copies, strict=True):
             try:
                 unrun.update(
                     record_manual_cells(gb, nb, notebook, nb_assignment, grade.student, check_ids)
@@ -181,7 +191,7 @@ def grade_nbgrader_course(
             "propgrade never runs notebooks: run `nbgrader autograde` for them before "
             "`propgrade grade`, which keeps their scores and outputs"
         )
-    for grade, (_, folder), (nb, origin, _) in zip(students, submissions, copies, strict=True):
+    for (grade, folder), (nb, origin, _) in zip(pairs, copies, strict=True):
         autograded = layout.folder("autograded", grade.student, nb_assignment)
         write_autograded(with_checks(nb, grade.result), folder, autograded, notebook)
         if origin == "released":
@@ -201,7 +211,8 @@ def grade_nbgrader_course(
         check_ids,
         with_late_columns=assignment.due is not None,
     )
-    return CourseReport(nb_assignment, notebook, db_url, out, students, warnings)
+    sandbox = plan.layer.describe() if plan.layer else ""
+    return CourseReport(nb_assignment, notebook, db_url, out, students, warnings, failed, sandbox)
 
 
 def resolve_notebook(api: Any, layout: CourseLayout, assignment: str, graded_file: str) -> str:
