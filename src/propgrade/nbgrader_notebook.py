@@ -20,6 +20,7 @@ import logging
 import multiprocessing
 import re
 import shutil
+import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -184,7 +185,10 @@ def sanitise(nb: NotebookNode, resources: dict[str, Any]) -> list[str]:
 
 
 def _read(path: Path) -> NotebookNode:
-    nb = _nbformat().reads(path.read_text(encoding="utf-8"), as_version=4)
+    with warnings.catch_warnings():
+        # nbformat warns on the terminal about missing cell ids, which are added below.
+        warnings.simplefilter("ignore")
+        nb = _nbformat().reads(path.read_text(encoding="utf-8"), as_version=4)
     if int(nb.get("nbformat_minor", 0)) >= 5:
         # Cell ids are required from nbformat 4.5 on; hand-made notebooks often lack them.
         for number, cell in enumerate(nb.cells):
@@ -222,9 +226,9 @@ def _kept(src: Sources, ids: list[str]) -> tuple[NotebookNode | None, list[str]]
 
 
 def _sanitised(src: Sources, ids: list[str]) -> tuple[str, str, list[str]]:
-    """Origin, notebook JSON ("" when there is none) and warnings: plain data, so a pool
+    """Origin, notebook JSON ("" when there is none) and problems: plain data, so a pool
     worker can return it."""
-    warnings: list[str] = []
+    problems: list[str] = []
     for origin, folder in (("submitted", src.submitted), ("released", src.released)):
         path = folder / f"{src.notebook}.ipynb"
         if not path.is_file():
@@ -232,10 +236,10 @@ def _sanitised(src: Sources, ids: list[str]) -> tuple[str, str, list[str]]:
         try:
             nb = strip_checks(_read(path), ids)
             said = sanitise(nb, src.resources)
-            return origin, _nbformat().v4.writes(nb), warnings + said
+            return origin, _nbformat().v4.writes(nb), problems + said
         except Exception as exc:  # nbformat and nbgrader raise many kinds on a bad notebook
-            warnings.append(f"{path}: cannot be read as a notebook ({exc})")
-    return "empty", "", warnings
+            problems.append(f"{path}: cannot be read as a notebook ({exc})")
+    return "empty", "", problems
 
 
 def _parsed(text: str) -> NotebookNode:
@@ -253,11 +257,11 @@ def base_notebook(src: Sources, check_ids: Iterable[str]) -> tuple[NotebookNode,
     student did not hand it in, so every written answer is unanswered).
     """
     ids = list(check_ids)
-    kept, warnings = _kept(src, ids)
+    kept, problems = _kept(src, ids)
     if kept is not None:
-        return kept, "autograded", warnings
+        return kept, "autograded", problems
     origin, text, said = _sanitised(src, ids)
-    return _parsed(text), origin, warnings + said
+    return _parsed(text), origin, problems + said
 
 
 def base_notebooks(
@@ -270,11 +274,11 @@ def base_notebooks(
     pending: list[int] = []
     early: dict[int, list[str]] = {}
     for number, src in enumerate(sources):
-        kept, warnings = _kept(src, ids)
-        found.append(None if kept is None else (kept, "autograded", warnings))
+        kept, problems = _kept(src, ids)
+        found.append(None if kept is None else (kept, "autograded", problems))
         if kept is None:
             pending.append(number)
-            early[number] = warnings
+            early[number] = problems
     # The first runs here: opening nbgrader's gradebook may write to it once (its default
     # course row), which parallel processes would contend for.
     done = {n: _sanitised(sources[n], ids) for n in pending[:1]}
