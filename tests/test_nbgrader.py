@@ -127,7 +127,10 @@ def course(root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, ob
         "ben": ({"losses.py": buggy}, DUE + timedelta(days=1, hours=2)),  # 2 started days
         "cy": ({"linear_classifiers.ipynb": student_notebook}, DUE - timedelta(minutes=5)),
         "dee": ({"notes.txt": "forgot"}, DUE),
-        "eve": ({"work/losses.py": solution}, DUE + timedelta(days=6)),  # past max_days
+        "eve": (
+            {"work/losses.py": solution, ".ipynb_checkpoints/losses-checkpoint.py": "# old"},
+            DUE + timedelta(days=6),  # past max_days
+        ),
     }
     for student, (files, when) in plan.items():
         folder = course / "submitted" / student / "linear_classifiers"
@@ -258,6 +261,7 @@ def test_autograded_notebooks_show_every_check_as_formgrader_reads_it(
             nb = nbformat.read(path / "linear_classifiers.ipynb", as_version=4)
             nbformat.validate(nb)
             assert (path / "timestamp.txt").is_file()  # generate_feedback copies it onward
+            assert not (path / ".ipynb_checkpoints").exists()  # nbgrader's ignore list
             cells = _check_cells(nb)
             assert list(cells) == [c.id for c in grade.result.checks]
             for check in grade.result.checks:

@@ -193,7 +193,7 @@ def grade_nbgrader_course(
         )
     for (grade, folder), (nb, origin, _) in zip(pairs, copies, strict=True):
         autograded = layout.folder("autograded", grade.student, nb_assignment)
-        write_autograded(with_checks(nb, grade.result), folder, autograded, notebook)
+        write_autograded(with_checks(nb, grade.result), folder, autograded, notebook, layout.ignore)
         if origin == "released":
             grade.notes.append(
                 f"No {notebook}.ipynb was submitted: its written answers count as unanswered."

@@ -43,6 +43,11 @@ class CourseLayout:
     db_url: str
     _coursedir: Any
 
+    @property
+    def ignore(self) -> list[str]:
+        """Name patterns nbgrader leaves out when it copies a submission."""
+        return list(self._coursedir.ignore)
+
     def folder(self, step: str, student: str, assignment: str) -> Path:
         """``step`` is one of STEPS; source and release take ``"."`` as the student."""
         name = getattr(self._coursedir, f"{step}_directory")

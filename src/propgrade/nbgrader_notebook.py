@@ -302,20 +302,26 @@ def with_checks(nb: NotebookNode, result: SubmissionResult) -> NotebookNode:
     return nb
 
 
-def write_autograded(nb: NotebookNode, submitted: Path, autograded: Path, notebook: str) -> Path:
+def write_autograded(
+    nb: NotebookNode, submitted: Path, autograded: Path, notebook: str, ignore: Sequence[str] = ()
+) -> Path:
     """Write the notebook and, as ``nbgrader autograde`` does, the submission's other files.
 
     ``generate_feedback`` copies ``timestamp.txt`` and ``submission_secret.txt`` from
-    here to the feedback folder, where ``release_feedback`` needs them. Symlinks are
-    copied as links, never followed.
+    here to the feedback folder, where ``release_feedback`` needs them. Names matching
+    ``ignore`` (the course's ``CourseDirectory.ignore``) are left out, as nbgrader leaves
+    them; symlinks are copied as links, never followed.
     """
     autograded.mkdir(parents=True, exist_ok=True)
-    for item in submitted.iterdir():
-        if item.name == f"{notebook}.ipynb":
+    skip = shutil.ignore_patterns(*ignore)
+    names = [p.name for p in submitted.iterdir()]
+    left_out = skip(str(submitted), names) | {f"{notebook}.ipynb"}
+    for name in names:
+        if name in left_out:
             continue
-        target = autograded / item.name
+        item, target = submitted / name, autograded / name
         if item.is_dir() and not item.is_symlink():
-            shutil.copytree(item, target, symlinks=True, dirs_exist_ok=True)
+            shutil.copytree(item, target, symlinks=True, dirs_exist_ok=True, ignore=skip)
         elif not target.is_dir():
             target.unlink(missing_ok=True)
             shutil.copy2(item, target, follow_symlinks=False)
