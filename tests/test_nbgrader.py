@@ -459,6 +459,7 @@ def test_feedback_reaches_the_student_through_nbgraders_exchange(
     code = main([*argv, "--config", str(root / "grading.yaml")], out=out, err=err)
     assert code == 0, err.getvalue()
     assert "warning" not in err.getvalue()
+    assert "recording 1 submission in the gradebook..." in err.getvalue()
 
     # Right away, propgrade's own page reaches the student.
     nbgrader(course, "release_feedback", "linear_classifiers")

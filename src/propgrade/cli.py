@@ -207,6 +207,7 @@ def _cmd_grade_nbgrader(args: argparse.Namespace, out: TextIO, err: TextIO) -> i
         jobs=args.jobs,
         resume=args.resume,
         progress=_progress_printer(args.quiet, err),
+        step=None if args.quiet else lambda what: print(f"{what}...", file=err, flush=True),
     )
     results = [s.result for s in report.students]
     write_reports(report.out, results, report.sandbox)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,6 +130,7 @@ def grade_nbgrader_course(
     resume: bool = True,
     layer: Layer | None = None,
     progress: Progress | None = None,
+    step: Callable[[str], None] | None = None,
 ) -> CourseReport:
     """Grade every submission of an nbgrader course and record it in its gradebook.
 
@@ -139,8 +140,10 @@ def grade_nbgrader_course(
     (default: the assignment's only notebook, see ``resolve_notebook``). ``out``
     (default ``<course>/propgrade/<assignment>``) receives results.json per student and
     the LMS CSV. The course id, the gradebook and the folders are those of the course's
-    ``nbgrader_config.py``; ``course_id`` and ``db_url`` override it.
+    ``nbgrader_config.py``; ``course_id`` and ``db_url`` override it. ``step`` hears
+    what the work after grading is doing, which takes a while on a large class.
     """
+    tell = step or (lambda _: None)
     course_dir = course_dir.resolve()
     assignment = _assignment(course_dir, assignment_name, config)
     nb_assignment = nbgrader_assignment or assignment.name
@@ -162,11 +165,14 @@ def grade_nbgrader_course(
         if grade.student not in failed
     ]
     graded = [grade for grade, _ in pairs]
+    count = f"{len(graded)} submission{'' if len(graded) == 1 else 's'}"
+    tell(f"recording {count} in the gradebook")
     _write_gradebook(api, db_url, course_id, nb_assignment, notebook, plan, graded)
     check_ids = [c.id for c in plan.checks]
     sources = [
         _sources(layout, nb_assignment, notebook, folder, grade.student) for grade, folder in pairs
     ]
+    tell(f"writing the autograded notebooks and feedback pages of {count}")
     copies = base_notebooks(sources, check_ids, jobs)
     for grade, (_, _, said) in zip(graded, copies, strict=True):
         # nbgrader's warnings name tampered cells (a locked cell edited, points changed):
