@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from propgrade import scratch
 from propgrade.engine import (
     FINGERPRINT_KEYS,
     Plan,
@@ -138,9 +139,11 @@ def grade_batch(
 
     With ``resume``, a submission whose stored result has the same fingerprint (its file,
     the config, graders, reference, seed and propgrade version) is not graded again, so a
-    batch that was killed picks up where it stopped.
+    batch that was killed picks up where it stopped; the scratch folders such a batch
+    left in the temp dir are removed too.
     """
     started = time.monotonic()
+    scratch.sweep()
     out.mkdir(parents=True, exist_ok=True)
     results: list[SubmissionResult] = []
     todo: list[Submission] = []

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast
 
+from propgrade import scratch as scratch_dirs
 from propgrade import zygote
 from propgrade.calls import Limits
 from propgrade.errors import WorkerError
@@ -192,7 +193,7 @@ class PopenWorker:
         try:
             self._kill(self.popen)
         finally:
-            shutil.rmtree(self.scratch, ignore_errors=True)
+            scratch_dirs.remove(self.scratch)
 
     def close_pipes(self) -> None:
         for stream in (self.popen.stdin, self.popen.stdout, self.popen.stderr):
@@ -205,14 +206,14 @@ def start_by_exec(
     layer: Layer, source: bytes, filename: str, module_name: str, limits: Limits
 ) -> PopenWorker:
     """Start a worker as ``python -I -B worker_main.py`` in a new scratch directory."""
-    scratch = Path(tempfile.mkdtemp(prefix="propgrade-worker-"))
+    scratch = scratch_dirs.make("worker")
     try:
         graded = scratch / filename
         graded.write_bytes(source)
         argv = [sys.executable, "-I", "-B", str(WORKER_MAIN), str(graded), module_name]
         popen = layer.spawn(argv, scratch=scratch, limits=limits)
     except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
+        scratch_dirs.remove(scratch)
         raise
     return PopenWorker(popen, layer.kill, scratch)
 
@@ -443,7 +444,7 @@ class ProcessLayer(_ZygoteStarts):
         module_name: str,
         limits: Limits,
     ) -> WorkerProcess:
-        scratch = Path(tempfile.mkdtemp(prefix="propgrade-worker-"))
+        scratch = scratch_dirs.make("worker")
         try:
             (scratch / filename).write_bytes(source)
             uid = os.getuid()
@@ -464,10 +465,10 @@ class ProcessLayer(_ZygoteStarts):
                 found,
                 request,
                 group_kill=True,
-                after_stop=lambda: shutil.rmtree(scratch, ignore_errors=True),
+                after_stop=lambda: scratch_dirs.remove(scratch),
             )
         except BaseException:
-            shutil.rmtree(scratch, ignore_errors=True)
+            scratch_dirs.remove(scratch)
             raise
 
     def kill(self, process: subprocess.Popen[bytes]) -> None:
@@ -1002,7 +1003,7 @@ class BwrapLayer(_ZygoteStarts):
         )
 
     def _zygote_launch(self) -> zygote.Launch:
-        root = Path(tempfile.mkdtemp(prefix="propgrade-zygote-"))
+        root = scratch_dirs.make("zygote")
         seccomp_fd: int | None = None
         try:
             # Workers may pass through to their own directory but not list the others.
@@ -1015,7 +1016,7 @@ class BwrapLayer(_ZygoteStarts):
         except BaseException:
             if seccomp_fd is not None:
                 os.close(seccomp_fd)
-            shutil.rmtree(root, ignore_errors=True)
+            scratch_dirs.remove(root)
             raise
         program = self.seccomp.program
         config = {

@@ -24,7 +24,6 @@ import contextlib
 import json
 import os
 import select
-import shutil
 import signal
 import socket
 import subprocess
@@ -35,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from propgrade import scratch as scratch_dirs
 from propgrade.errors import WorkerError
 
 ZYGOTE_ENV = "PROPGRADE_ZYGOTE"
@@ -195,7 +195,7 @@ class Zygote:
             return
         self._stop()
         if self.launch.scratch_root is not None:
-            shutil.rmtree(self.launch.scratch_root, ignore_errors=True)
+            scratch_dirs.remove(self.launch.scratch_root)
         self._log.close()
 
     def _stop(self) -> None:
