@@ -743,3 +743,37 @@ def test_a_grader_error_reaches_no_student_and_exits_3(
     assert float(rows["ana"]["raw_score"]) == 44 and float(rows["cy"]["raw_score"]) == 44
     assert page.read_text() == before
     assert (copy / "propgrade/linear_classifiers/report.html").is_file()
+
+
+def test_a_busy_gradebook_is_a_clear_error_and_nothing_is_lost(
+    course: dict[str, object], root: Path, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    from propgrade.cli import main
+
+    copy = tmp_path / "cs231n"
+    shutil.copytree(course["course"], copy)  # type: ignore[arg-type]
+    # ben fixed his code: his grades change, so the gradebook must be written.
+    ben = copy / "submitted/ben/linear_classifiers/losses.py"
+    ben.write_text((root / "solutions/linear_classifiers/losses.py").read_text())
+    busy = sqlite3.connect(copy / "gradebook.db")
+    busy.execute("BEGIN IMMEDIATE")  # a writer that does not let go: reading still works
+    try:
+        out, err = io.StringIO(), io.StringIO()
+        argv = ["grade", "--nbgrader", str(copy), "-a", "linear_classifiers", "-j", "1"]
+        code = main([*argv, "--no-resume", "--config", str(course["config"])], out=out, err=err)
+    finally:
+        busy.rollback()
+        busy.close()
+    assert code == 2
+    assert "[5/5]" in err.getvalue()  # everything was graded before the gradebook refused
+    assert "cannot be used: (sqlite3.OperationalError) database is locked" in err.getvalue()
+    assert "Traceback" not in err.getvalue()
+    assert "Run the same command again" in err.getvalue()
+    # The graded results are stored: the rerun finds every submission unchanged.
+    out, err = io.StringIO(), io.StringIO()
+    assert main([*argv, "--config", str(course["config"])], out=out, err=err) == 0
+    assert err.getvalue().count("unchanged, kept") == 5
+    rows = _export(copy)
+    assert float(rows["ben"]["raw_score"]) == 44

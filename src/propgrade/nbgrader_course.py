@@ -38,7 +38,13 @@ from propgrade.intake import problem_result, take_in
 from propgrade.late import TIMESTAMP_NAME, Lateness, TimestampError, assess, read_timestamp
 from propgrade.lms import write_lms_csv
 from propgrade.locate import SubmissionProblem
-from propgrade.nbgrader_layout import CourseLayout, NbgraderError, nbgrader_module, read_layout
+from propgrade.nbgrader_layout import (
+    CourseLayout,
+    NbgraderError,
+    gradebook_errors,
+    nbgrader_module,
+    read_layout,
+)
 from propgrade.nbgrader_notebook import (
     Sources,
     base_notebooks,
@@ -152,7 +158,8 @@ def grade_nbgrader_course(
     layout = read_layout(course_dir, course_id=course_id, db_url=db_url)
     db_url, course_id = layout.db_url, layout.course_id
     submissions = _submissions(layout, nb_assignment)
-    notebook = notebook or resolve_notebook(api, layout, nb_assignment, assignment.graded_file)
+    with gradebook_errors(db_url):
+        notebook = notebook or resolve_notebook(api, layout, nb_assignment, assignment.graded_file)
     plan = prepare(assignment, layer=layer)
     warnings: list[str] = []
     students = _grade(plan, submissions, out, jobs, resume, progress, warnings)
@@ -167,7 +174,8 @@ def grade_nbgrader_course(
     graded = [grade for grade, _ in pairs]
     count = f"{len(graded)} submission{'' if len(graded) == 1 else 's'}"
     tell(f"recording {count} in the gradebook")
-    _write_gradebook(api, db_url, course_id, nb_assignment, notebook, plan, graded)
+    with gradebook_errors(db_url):
+        _write_gradebook(api, db_url, course_id, nb_assignment, notebook, plan, graded)
     check_ids = [c.id for c in plan.checks]
     sources = [
         _sources(layout, nb_assignment, notebook, folder, grade.student) for grade, folder in pairs
@@ -179,13 +187,16 @@ def grade_nbgrader_course(
         # the instructor's business, not the student's page.
         warnings.extend(f"{grade.student}: {message}" for message in said)
     unrun: set[str] = set()
-    with api.Gradebook(db_url, course_id=course_id) as gb:
+    with gradebook_errors(db_url), api.Gradebook(db_url, course_id=course_id) as gb:
         for grade, (nb, _, _) in zip(graded, copies, strict=True):
             try:
                 unrun.update(
                     record_manual_cells(gb, nb, notebook, nb_assignment, grade.student, check_ids)
                 )
-            except Exception as exc:  # one odd notebook must not cost the class its files
+            except api.InvalidEntry:
+                raise  # the database failed, not this notebook: see gradebook_errors
+            # One odd notebook must not cost the class its files.
+            except (KeyError, ValueError, TypeError, AttributeError) as exc:
                 gb.db.rollback()
                 warnings.append(
                     f"{grade.student}: written answers not recorded ({type(exc).__name__}: "

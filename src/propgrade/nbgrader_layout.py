@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import glob
 import importlib
+import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,3 +89,30 @@ def read_layout(course_dir: Path, *, course_id: str | None, db_url: str | None) 
     # nbgrader's own default when a course sets none.
     chosen_id = course_id or coursedir.course_id or "default_course"
     return CourseLayout(course_dir, chosen_id, coursedir.db_url, coursedir)
+
+
+@contextmanager
+def gradebook_errors(db_url: str) -> Iterator[None]:
+    """Turn the database's errors (locked, read-only, missing tables) into ours.
+
+    nbgrader re-raises a failed write as its InvalidEntry after logging the whole
+    traceback to tornado's application log; that log is muted meanwhile, since the
+    error is reported once, here.
+    """
+    failures = (
+        importlib.import_module("sqlalchemy.exc").OperationalError,
+        nbgrader_module("api").InvalidEntry,
+    )
+    log = logging.getLogger("tornado.application")
+    was_disabled, log.disabled = log.disabled, True
+    try:
+        yield
+    except failures as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise NbgraderError(
+            f"the gradebook {db_url} cannot be used: {reason}",
+            hint="is formgrader or another nbgrader command using it? Run the same command "
+            "again when it is free: graded submissions are kept and not graded again",
+        ) from None
+    finally:
+        log.disabled = was_disabled
