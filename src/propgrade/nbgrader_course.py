@@ -46,6 +46,7 @@ from propgrade.nbgrader_layout import (
     read_layout,
 )
 from propgrade.nbgrader_notebook import (
+    NotebookNode,
     Sources,
     base_notebooks,
     record_manual_cells,
@@ -186,8 +187,34 @@ def grade_nbgrader_course(
         # nbgrader's warnings name tampered cells (a locked cell edited, points changed):
         # the instructor's business, not the student's page.
         warnings.extend(f"{grade.student}: {message}" for message in said)
+    with gradebook_errors(db_url):
+        _record_written_answers(
+            api, db_url, course_id, nb_assignment, notebook, graded, copies, check_ids, warnings
+        )
+    _write_student_files(layout, nb_assignment, notebook, pairs, copies, warnings)
+    write_lms_csv(
+        out,
+        [(g.result, g.lateness) for g in students],
+        check_ids,
+        with_late_columns=assignment.due is not None,
+    )
+    sandbox = plan.layer.describe() if plan.layer else ""
+    return CourseReport(nb_assignment, notebook, db_url, out, students, warnings, failed, sandbox)
+
+
+def _record_written_answers(
+    api: Any,
+    db_url: str,
+    course_id: str,
+    nb_assignment: str,
+    notebook: str,
+    graded: Sequence[StudentGrade],
+    copies: Sequence[tuple[NotebookNode, str, list[str]]],
+    check_ids: Sequence[str],
+    warnings: list[str],
+) -> None:
     unrun: set[str] = set()
-    with gradebook_errors(db_url), api.Gradebook(db_url, course_id=course_id) as gb:
+    with api.Gradebook(db_url, course_id=course_id) as gb:
         for grade, (nb, _, _) in zip(graded, copies, strict=True):
             try:
                 unrun.update(
@@ -208,6 +235,17 @@ def grade_nbgrader_course(
             "propgrade never runs notebooks: run `nbgrader autograde` for them before "
             "`propgrade grade`, which keeps their scores and outputs"
         )
+
+
+def _write_student_files(
+    layout: CourseLayout,
+    nb_assignment: str,
+    notebook: str,
+    pairs: Sequence[tuple[StudentGrade, Path]],
+    copies: Sequence[tuple[NotebookNode, str, list[str]]],
+    warnings: list[str],
+) -> None:
+    """``autograded/`` and ``feedback/`` for every graded student."""
     for (grade, folder), (nb, origin, _) in zip(pairs, copies, strict=True):
         autograded = layout.folder("autograded", grade.student, nb_assignment)
         write_autograded(with_checks(nb, grade.result), folder, autograded, notebook, layout.ignore)
@@ -222,14 +260,6 @@ def grade_nbgrader_course(
                 f"{grade.student}: no {SECRET_NAME} in the submission (nbgrader collect "
                 "copies it); `nbgrader release_feedback` cannot release this feedback"
             )
-    write_lms_csv(
-        out,
-        [(g.result, g.lateness) for g in students],
-        check_ids,
-        with_late_columns=assignment.due is not None,
-    )
-    sandbox = plan.layer.describe() if plan.layer else ""
-    return CourseReport(nb_assignment, notebook, db_url, out, students, warnings, failed, sandbox)
 
 
 def resolve_notebook(api: Any, layout: CourseLayout, assignment: str, graded_file: str) -> str:
