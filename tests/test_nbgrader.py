@@ -319,7 +319,7 @@ def test_notebook_submission_keeps_its_answers_and_runs_nothing(
         assert comment.auto_comment == "No response."
     report: CourseReport = course["report"]  # type: ignore[assignment]
     ana = next(s for s in report.students if s.student == "ana")
-    assert any("No linear_classifiers.ipynb was submitted" in n for n in ana.notes)
+    assert any("linear_classifiers.ipynb was not submitted" in n for n in ana.notes)
 
 
 def test_lms_csv_has_late_columns(course: dict[str, object]) -> None:
@@ -777,3 +777,31 @@ def test_a_busy_gradebook_is_a_clear_error_and_nothing_is_lost(
     assert err.getvalue().count("unchanged, kept") == 5
     rows = _export(copy)
     assert float(rows["ben"]["raw_score"]) == 44
+
+
+def test_an_unreadable_notebook_falls_back_to_the_released_one(
+    course: dict[str, object], root: Path, tmp_path: Path
+) -> None:
+    import nbformat
+
+    copy = tmp_path / "cs231n"
+    shutil.copytree(course["course"], copy)  # type: ignore[arg-type]
+    for other in (copy / "submitted").iterdir():
+        shutil.rmtree(other)
+    folder = copy / "submitted" / "kim" / "linear_classifiers"
+    folder.mkdir(parents=True)
+    (folder / "losses.py").write_text((root / "solutions/linear_classifiers/losses.py").read_text())
+    (folder / "linear_classifiers.ipynb").write_text('{"cells": [ not json')
+    stamp(folder, DUE - timedelta(hours=1))
+
+    report = grade_nbgrader_course(copy, "linear_classifiers", config=course["config"])  # type: ignore[arg-type]
+    kim = report.students[0]
+    assert kim.result.score == 44  # graded from losses.py all the same
+    assert any("kim:" in w and "cannot be read as a notebook" in w for w in report.warnings)
+    assert "linear_classifiers.ipynb could not be read as a notebook" in " ".join(kim.notes)
+    nb = nbformat.read(
+        copy / "autograded/kim/linear_classifiers/linear_classifiers.ipynb", as_version=4
+    )
+    nbformat.validate(nb)
+    answer = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution"))
+    assert answer.source == "YOUR ANSWER HERE"  # the released notebook's, unanswered

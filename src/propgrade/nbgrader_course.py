@@ -250,9 +250,9 @@ def _write_student_files(
         autograded = layout.folder("autograded", grade.student, nb_assignment)
         write_autograded(with_checks(nb, grade.result), folder, autograded, notebook, layout.ignore)
         if origin == "released":
-            grade.notes.append(
-                f"No {notebook}.ipynb was submitted: its written answers count as unanswered."
-            )
+            handed_in = (folder / f"{notebook}.ipynb").is_file()
+            why = "could not be read as a notebook" if handed_in else "was not submitted"
+            grade.notes.append(f"{notebook}.ipynb {why}: its written answers count as unanswered.")
         feedback = layout.folder("feedback", grade.student, nb_assignment)
         grade.feedback = _write_feedback(feedback, notebook, folder, grade)
         if not (folder / SECRET_NAME).is_file():
