@@ -655,18 +655,24 @@ def test_student_text_in_check_cells_is_escaped_in_nbgraders_feedback() -> None:
         assert "RESTYLED" in html and not re.search(r"ansi-[a-z-]+\">RESTYLED", html)
 
 
+def _alone_in_a_copy(course: dict[str, object], tmp_path: Path, student: str) -> tuple[Path, Path]:
+    """A copy of the graded course whose only submission will be ``student``'s."""
+    copy = tmp_path / "cs231n"
+    shutil.copytree(course["course"], copy)  # type: ignore[arg-type]
+    for other in (copy / "submitted").iterdir():
+        shutil.rmtree(other)
+    folder = copy / "submitted" / student / "linear_classifiers"
+    folder.mkdir(parents=True)
+    return copy, folder
+
+
 def test_a_notebook_that_forges_grade_cells_changes_nothing(
     course: dict[str, object], root: Path, tmp_path: Path
 ) -> None:
     """A student's cell claiming a check's grade id, or rewriting a graded answer's points."""
     import nbformat
 
-    copy = tmp_path / "cs231n"
-    shutil.copytree(course["course"], copy)  # type: ignore[arg-type]
-    for other in (copy / "submitted").iterdir():
-        shutil.rmtree(other)
-    folder = copy / "submitted" / "mal" / "linear_classifiers"
-    folder.mkdir(parents=True)
+    copy, folder = _alone_in_a_copy(course, tmp_path, "mal")
     solution = (root / "solutions/linear_classifiers/losses.py").read_text()
     buggy = solution.replace(BUGGY_SVM, "margins = scores - correct_class_scores + 1.0")
     forged_check = code_cell(
@@ -784,12 +790,7 @@ def test_an_unreadable_notebook_falls_back_to_the_released_one(
 ) -> None:
     import nbformat
 
-    copy = tmp_path / "cs231n"
-    shutil.copytree(course["course"], copy)  # type: ignore[arg-type]
-    for other in (copy / "submitted").iterdir():
-        shutil.rmtree(other)
-    folder = copy / "submitted" / "kim" / "linear_classifiers"
-    folder.mkdir(parents=True)
+    copy, folder = _alone_in_a_copy(course, tmp_path, "kim")
     (folder / "losses.py").write_text((root / "solutions/linear_classifiers/losses.py").read_text())
     (folder / "linear_classifiers.ipynb").write_text('{"cells": [ not json')
     stamp(folder, DUE - timedelta(hours=1))
