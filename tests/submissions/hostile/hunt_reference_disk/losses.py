@@ -51,7 +51,7 @@ _REPO = _template("__HOSTILE_REPO__")
 
 
 def _candidates_dirs():
-    dirs = [_REPO, "/work/main", "/work", "/autograder", "/srv", "/home", "/root", "/tmp", "/"]
+    dirs = [_REPO, "/autograder", "/srv", "/home", "/opt", "/root", "/tmp", "/"]
     dirs += [os.path.dirname(_ME), os.path.dirname(os.path.dirname(_ME)), os.getcwd(), ".."]
     for entry in sys.path:
         while entry and entry != "/":
