@@ -11,6 +11,7 @@ import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -240,21 +241,31 @@ def _check_cells(nb: dict[str, object]) -> dict[str, dict[str, object]]:
     }  # type: ignore[index,operator]
 
 
+def _nbgrader_exporter(template: str) -> Any:
+    """nbconvert's HTML exporter as formgrader ("formgrade") or generate_feedback
+    ("feedback") sets it up."""
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.server_extensions.formgrader import handlers
+    from traitlets.config import Config
+
+    config = Config()
+    config.HTMLExporter.template_name = template
+    config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
+    # The feedback page inlines bootstrap's CSS from here.
+    bootstrap = Path(handlers.__file__).parent / "static/node_modules/bootstrap/dist/css"
+    config.HTMLExporter.extra_template_paths = [str(bootstrap)]
+    return HTMLExporter(config=config)
+
+
 def test_autograded_notebooks_show_every_check_as_formgrader_reads_it(
     course: dict[str, object],
 ) -> None:
     import nbformat
-    from nbconvert.exporters import HTMLExporter
-    from nbgrader.server_extensions.formgrader import handlers
     from nbgrader.utils import determine_grade
-    from traitlets.config import Config
 
     course_dir: Path = course["course"]  # type: ignore[assignment]
     report: CourseReport = course["report"]  # type: ignore[assignment]
-    config = Config()
-    config.HTMLExporter.template_name = "formgrade"  # formgrader's own template
-    config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
-    exporter = HTMLExporter(config=config)
+    exporter = _nbgrader_exporter("formgrade")  # formgrader's own template
     with nbgrader_api.Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gb:
         for grade in report.students:
             path = course_dir / "autograded" / grade.student / "linear_classifiers"
@@ -559,16 +570,16 @@ def test_an_autograded_copy_of_the_same_submission_is_kept(
     first.outputs = [nbformat.v4.new_output("stream", name="stdout", text="ran by nbgrader\n")]
     nbformat.write(nb, autograded / "linear_classifiers.ipynb")
     shutil.copy(submitted / "timestamp.txt", autograded / "timestamp.txt")
-    resources = {
-        "nbgrader": {
-            "notebook": "linear_classifiers",
-            "assignment": "linear_classifiers",
-            "student": "cy",
-            "db_url": report.db_url,
-        }
-    }
     checks = [c.id for c in report.students[0].result.checks]
-    src = Sources("linear_classifiers", submitted, autograded, tmp_path / "none", resources)
+    src = Sources(
+        "linear_classifiers",
+        "linear_classifiers",
+        "cy",
+        report.db_url,
+        submitted,
+        autograded,
+        tmp_path / "none",
+    )
 
     kept, origin, _ = base_notebook(src, checks)
     assert origin == "autograded"
@@ -622,9 +633,6 @@ def test_check_cells_score_as_nbgrader_reads_them_and_hide_what_is_hidden() -> N
 
 def test_student_text_in_check_cells_is_escaped_in_nbgraders_feedback() -> None:
     import nbformat
-    from nbconvert.exporters import HTMLExporter
-    from nbgrader.server_extensions.formgrader import handlers
-    from traitlets.config import Config
 
     from propgrade.nbgrader_notebook import with_checks
 
@@ -634,14 +642,8 @@ def test_student_text_in_check_cells_is_escaped_in_nbgraders_feedback() -> None:
     nb = with_checks(nbformat.v4.new_notebook(), result)
     for cell in nb.cells[1:]:
         cell.metadata.nbgrader["score"] = 0.0  # what GetGrades adds from the gradebook
-    bootstrap = Path(handlers.__file__).parent / "static/node_modules/bootstrap/dist/css"
     for template in ("feedback", "formgrade"):  # generate_feedback's and formgrader's
-        config = Config()
-        config.HTMLExporter.template_name = template
-        config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
-        # As GenerateFeedback sets it up: the page inlines bootstrap's CSS.
-        config.HTMLExporter.extra_template_paths = [str(bootstrap)]
-        html, _ = HTMLExporter(config=config).from_notebook_node(
+        html, _ = _nbgrader_exporter(template).from_notebook_node(
             nb,
             resources={
                 "base_url": "",

@@ -295,20 +295,14 @@ def resolve_notebook(api: Any, layout: CourseLayout, assignment: str, graded_fil
 def _sources(
     layout: CourseLayout, nb_assignment: str, notebook: str, submitted: Path, student: str
 ) -> Sources:
-    resources = {
-        "nbgrader": {
-            "notebook": notebook,
-            "assignment": nb_assignment,
-            "student": student,
-            "db_url": layout.db_url,
-        }
-    }
     return Sources(
         notebook,
+        nb_assignment,
+        student,
+        layout.db_url,
         submitted,
         layout.folder("autograded", student, nb_assignment),
         layout.folder("release", ".", nb_assignment),
-        resources,
     )
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from propgrade.export import atomic_write_text, format_points
 from propgrade.late import TIMESTAMP_NAME
+from propgrade.nbgrader_layout import nbgrader_module
 from propgrade.reports.visibility import RELEASED, Disclosure, disclosure
 from propgrade.results import CheckResult, SubmissionResult
 
@@ -45,10 +46,6 @@ NotebookNode = Any
 def _nbformat() -> ModuleType:
     # Imported here: nbformat and nbgrader are needed only by courses that use nbgrader.
     return importlib.import_module("nbformat")
-
-
-def _nbgrader(name: str) -> ModuleType:
-    return importlib.import_module(f"nbgrader.{name}")
 
 
 class _ListHandler(logging.Handler):
@@ -163,7 +160,7 @@ def strip_checks(nb: NotebookNode, check_ids: Iterable[str]) -> NotebookNode:
 
 def sanitise(nb: NotebookNode, resources: dict[str, Any]) -> list[str]:
     """Run nbgrader's own sanitising preprocessors; returns the warnings they logged."""
-    preprocessors = _nbgrader("preprocessors")
+    preprocessors = nbgrader_module("preprocessors")
     logger = logging.getLogger("propgrade.nbgrader")
     logger.propagate = False
     handler = _ListHandler()
@@ -209,10 +206,24 @@ class Sources:
     """Where one student's autograded notebook can come from, best first."""
 
     notebook: str  # its name, without .ipynb
+    assignment: str
+    student: str
+    db_url: str
     submitted: Path
     autograded: Path
     released: Path
-    resources: dict[str, Any]  # what nbgrader's preprocessors read: ids and the gradebook
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        """What nbgrader's preprocessors read: the ids and the gradebook."""
+        return {
+            "nbgrader": {
+                "notebook": self.notebook,
+                "assignment": self.assignment,
+                "student": self.student,
+                "db_url": self.db_url,
+            }
+        }
 
 
 def _kept(src: Sources, ids: list[str]) -> tuple[NotebookNode | None, list[str]]:
@@ -256,43 +267,36 @@ def base_notebook(src: Sources, check_ids: Iterable[str]) -> tuple[NotebookNode,
     propgrade never runs. Otherwise the submitted notebook, else the released one (the
     student did not hand it in, so every written answer is unanswered).
     """
-    ids = list(check_ids)
-    kept, problems = _kept(src, ids)
-    if kept is not None:
-        return kept, "autograded", problems
-    origin, text, said = _sanitised(src, ids)
-    return _parsed(text), origin, problems + said
+    return base_notebooks([src], check_ids, jobs=1)[0]
 
 
 def base_notebooks(
     sources: Sequence[Sources], check_ids: Iterable[str], jobs: int
 ) -> list[tuple[NotebookNode, str, list[str]]]:
-    """``base_notebook`` for a class; nbgrader's sanitising (about 0.1 s a notebook) runs
+    """``base_notebook`` for a class; nbgrader's sanitising (some 40 ms a notebook) runs
     on ``jobs`` processes."""
     ids = list(check_ids)
-    found: list[tuple[NotebookNode, str, list[str]] | None] = []
-    pending: list[int] = []
-    early: dict[int, list[str]] = {}
-    for number, src in enumerate(sources):
-        kept, problems = _kept(src, ids)
-        found.append(None if kept is None else (kept, "autograded", problems))
-        if kept is None:
-            pending.append(number)
-            early[number] = problems
+    kept = [_kept(src, ids) for src in sources]
+    pending = [n for n, (nb, _) in enumerate(kept) if nb is None]
     # The first runs here: opening nbgrader's gradebook may write to it once (its default
     # course row), which parallel processes would contend for.
-    done = {n: _sanitised(sources[n], ids) for n in pending[:1]}
+    made = {n: _sanitised(sources[n], ids) for n in pending[:1]}
     rest = pending[1:]
     if jobs > 1 and len(rest) > 1:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
             results = pool.map(_sanitised, [sources[n] for n in rest], [ids] * len(rest))
-            done.update(zip(rest, results, strict=True))
+            made.update(zip(rest, results, strict=True))
     else:
-        done.update((n, _sanitised(sources[n], ids)) for n in rest)
-    for number, (origin, text, said) in done.items():
-        found[number] = (_parsed(text), origin, early[number] + said)
-    return [item for item in found if item is not None]
+        made.update((n, _sanitised(sources[n], ids)) for n in rest)
+    found = []
+    for number, (nb, problems) in enumerate(kept):
+        if nb is not None:
+            found.append((nb, "autograded", problems))
+        else:
+            origin, text, said = made[number]
+            found.append((_parsed(text), origin, problems + said))
+    return found
 
 
 def with_checks(nb: NotebookNode, result: SubmissionResult) -> NotebookNode:
@@ -332,7 +336,7 @@ def write_autograded(
 
 def manual_cells(nb: NotebookNode, check_ids: Iterable[str]) -> list[NotebookNode]:
     """nbgrader's grade, solution and task cells of the notebook, propgrade's excluded."""
-    utils = _nbgrader("utils")
+    utils = nbgrader_module("utils")
     ids = set(check_ids)
     return [
         cell
@@ -351,7 +355,7 @@ def record_manual_cells(
     waits for a manual grade. nbgrader's own autograder test cells are left alone (they
     would need the notebook executed); their ids are returned.
     """
-    utils = _nbgrader("utils")
+    utils = nbgrader_module("utils")
     unrun = []
     for cell in manual_cells(nb, checks):
         grade_id = cell.metadata.nbgrader["grade_id"]
