@@ -11,7 +11,9 @@ from __future__ import annotations
 import glob
 import importlib
 import logging
+import os
 import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,12 +33,28 @@ class NbgraderError(PropgradeError):
 def nbgrader_module(name: str) -> Any:
     """A module of nbgrader, or a clear error when nbgrader is not installed."""
     try:
-        return importlib.import_module(f"nbgrader.{name}")
+        module = importlib.import_module(f"nbgrader.{name}")
     except ImportError:
         raise NbgraderError(
             "grading an nbgrader course needs nbgrader, which is not installed",
             hint="pip install 'nbgrader>=0.9,<0.10'",
         ) from None
+    put_interpreter_tools_on_path()
+    return module
+
+
+def put_interpreter_tools_on_path() -> None:
+    """Make the tools installed beside this interpreter findable by name.
+
+    nbgrader runs ``alembic`` by name from PATH when it creates or upgrades a gradebook.
+    A virtualenv that is used without being activated (``.venv/bin/propgrade``) has it
+    installed but not on PATH, and the gradebook then cannot be opened.
+    """
+    tools = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if tools not in path.split(os.pathsep):
+        # Appended: whatever the user's PATH already finds first stays first.
+        os.environ["PATH"] = (path + os.pathsep if path else "") + tools
 
 
 @dataclass(frozen=True)
