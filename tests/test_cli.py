@@ -198,14 +198,14 @@ def test_an_internal_error_is_reported_and_the_batch_goes_on(
 ) -> None:
     import propgrade.batch
 
-    real = propgrade.batch.grade_submission
+    real = propgrade.batch.grade_upload
 
     def flaky(plan, student, folder):  # type: ignore[no-untyped-def]
         if student == "ben":
             raise RuntimeError("grader bug")
         return real(plan, student, folder)
 
-    monkeypatch.setattr(propgrade.batch, "grade_submission", flaky)
+    monkeypatch.setattr(propgrade.batch, "grade_upload", flaky)
     code, _, err = run(
         "grade",
         str(klass),
@@ -225,7 +225,7 @@ def test_an_internal_error_is_reported_and_the_batch_goes_on(
     record = json.loads((tmp_path / "ben" / "propgrade.json").read_text())
     assert "RuntimeError: grader bug" in record["meta"]["internal_error"]
     # A rerun does not keep the failed one: it is graded again.
-    monkeypatch.setattr(propgrade.batch, "grade_submission", real)
+    monkeypatch.setattr(propgrade.batch, "grade_upload", real)
     code, _out, err = run(
         "grade",
         str(klass),

@@ -115,7 +115,11 @@ class Run:
 
 
 def simulate(
-    bundle: Path, base: Path, files: dict[str, str], env: dict[str, str] | None = None
+    bundle: Path,
+    base: Path,
+    files: dict[str, str],
+    env: dict[str, str] | None = None,
+    links: dict[str, Path] | None = None,
 ) -> Run:
     """Lay out /autograder under ``base`` as Gradescope does and run run_autograder."""
     root = base / "autograder"
@@ -131,6 +135,8 @@ def simulate(
         path = root / "submission" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+    for rel, target in (links or {}).items():
+        (root / "submission" / rel).symlink_to(target)
     run_env = {
         **os.environ,
         "PROPGRADE_AUTOGRADER_ROOT": str(root),
@@ -220,6 +226,19 @@ def test_missing_file_scores_zero_and_says_why(bundle: Path, tmp_path: Path, sol
     assert len(run.failed()) == len(run.data["tests"]) == 36
     assert "no losses.py found" in run.data["output"]
     assert "lossess.py" in run.data["output"]
+    for line in secret_lines(solution):
+        assert line not in run.text and line not in run.stdout and line not in run.stderr
+
+
+def test_a_linked_graded_file_is_refused_unread(
+    root: Path, bundle: Path, tmp_path: Path, solution: str
+) -> None:
+    """A losses.py that links to the reference, as unzip restores it from an archive."""
+    reference = root / "solutions" / "linear_classifiers" / "losses.py"
+    run = simulate(bundle, tmp_path, {}, links={"losses.py": reference})
+    validate_results(run.data)
+    assert run.data["score"] == 0
+    assert "losses.py is a symbolic link" in run.data["output"]
     for line in secret_lines(solution):
         assert line not in run.text and line not in run.stdout and line not in run.stderr
 

@@ -63,6 +63,7 @@ SUBMISSION_SECONDS = 20
 UID_SPAN = sandbox.DEFAULT_SLOTS
 UID_FIRST_BASE = 64512
 UID_RANGES = 32
+LAYOUT_NAME = "layout.yaml"  # a folder-shaped attack: links, FIFOs, sizes, made at test time
 SHIPPED_SUFFIX = ".ship"  # shipped files are inert in the repository (pytest must not load them)
 SHIPPED_MARKER = "HOSTILE-SHIPPED-FILE-LOADED"
 ESCAPEE_GRACE_SECONDS = 1.5  # the escapee starts writing a second after it is spawned
@@ -217,6 +218,13 @@ ATTACKS = (
     Attack("trace_evasion", LOOP_CHECKS),
     Attack("trace_forged_reply", LOOP_CHECKS),
     Attack("memory_fork_aggregate", checks(("svm_naive",), only=ZERO_ANSWER), exact=False),
+    # Attacks on the trusted side, before any sandbox: the folder's shape is the attack
+    # (its layout.yaml), so every layer must refuse it the same way.
+    Attack("link_to_reference", EVERY_CHECK, ("is a symbolic link",), reduced=True),
+    Attack("link_under_folder", EVERY_CHECK, ("work (a symbolic link, not read)",), reduced=True),
+    Attack("hard_link_to_course_file", EVERY_CHECK, ("is a hard link",), reduced=True),
+    Attack("fifo_named_losses", EVERY_CHECK, ("is a named pipe (FIFO)",), reduced=True),
+    Attack("oversize_file", EVERY_CHECK, ("the limit is 1048576 bytes",), reduced=True),
 )
 BY_NAME = {a.name: a for a in ATTACKS}
 LAYER_ATTACKS = {FULL: [a.name for a in ATTACKS], REDUCED: [a.name for a in ATTACKS if a.reduced]}
@@ -226,6 +234,11 @@ def test_every_hostile_folder_is_graded_and_documented() -> None:
     folders = sorted(p.name for p in HOSTILE.iterdir() if p.is_dir())
     assert folders == sorted(BY_NAME)
     for name in folders:
+        layout = HOSTILE / name / LAYOUT_NAME
+        if layout.is_file():
+            assert layout.read_text().startswith(f"# Hostile submission ``{name}``"), name
+            assert yaml.safe_load(layout.read_text()), name
+            continue
         text = (HOSTILE / name / "losses.py").read_text()
         assert text.startswith(f'"""Hostile submission ``{name}``'), name
         compile(text, name, "exec")
@@ -346,12 +359,46 @@ def write_config(path: Path) -> Path:
     return path
 
 
+def lay_out(target: Path, layout: Path, values: dict[str, str]) -> None:
+    """Make the entries a repository cannot hold (links, FIFOs, huge files) that
+    ``layout`` describes, with the test's placeholders filled in."""
+    reference = ROOT / "solutions" / ASSIGNMENT / "losses.py"
+
+    def value(text: str) -> str:
+        for key, replacement in values.items():
+            text = text.replace(key, replacement)
+        return text
+
+    for name, spec in yaml.safe_load(layout.read_text()).items():
+        entry = target / name
+        if "symlink" in spec:
+            entry.symlink_to(value(spec["symlink"]))
+        elif "hardlink" in spec:
+            os.link(value(spec["hardlink"]), entry)
+        elif "fifo" in spec:
+            os.mkfifo(entry)
+        elif "padded_reference" in spec:
+            text = reference.read_text()
+            padding = int(spec["padded_reference"]) - len(text.encode())
+            entry.write_text(text + "\n#" + "x" * max(padding, 0) + "\n")
+        else:
+            raise AssertionError(f"{layout}: unknown entry {spec!r}")
+
+
 def make_class(klass: Path, names: Iterable[str], values: dict[str, str]) -> None:
     """Copy the submissions into ``klass``, filling in the placeholders of hostile files."""
+    course_copy = klass.parent / f"{klass.name}-course-files"
+    course_copy.mkdir(parents=True, exist_ok=True)
+    reference_copy = course_copy / "losses.py"
+    reference_copy.write_text((ROOT / "solutions" / ASSIGNMENT / "losses.py").read_text())
+    values = {**values, "__HOSTILE_REFERENCE_COPY__": str(reference_copy)}
     for name in names:
         source = HOSTILE / name if name in BY_NAME else CORPUS / name
         target = klass / name
         target.mkdir(parents=True)
+        if (source / LAYOUT_NAME).is_file():
+            lay_out(target, source / LAYOUT_NAME, values)
+            continue
         for path in sorted(source.iterdir()):
             if path.name in ("README.md", "expect.yaml"):
                 continue

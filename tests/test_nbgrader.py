@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -30,9 +31,14 @@ NBGRADER_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"
 
 
 def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # nbgrader runs `alembic` by name: the environment's bin folder goes on PATH, as
+    # activating it would do (the README says so for instructors).
+    bindir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": os.pathsep.join([bindir, os.environ.get("PATH", "")])}
     proc = subprocess.run(
         [sys.executable, "-m", "nbgrader", *args],
         cwd=course,
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,
@@ -733,14 +739,14 @@ def test_a_grader_error_reaches_no_student_and_exits_3(
     shutil.copytree(course["course"], copy)  # type: ignore[arg-type]
     page = copy / "feedback/ana/linear_classifiers/linear_classifiers.html"
     before = page.read_text()
-    real = propgrade.batch.grade_submission
+    real = propgrade.batch.grade_upload
 
     def flaky(plan, student, folder):  # type: ignore[no-untyped-def]
         if student == "ana":
             raise RuntimeError("grader bug")
         return real(plan, student, folder)
 
-    monkeypatch.setattr(propgrade.batch, "grade_submission", flaky)
+    monkeypatch.setattr(propgrade.batch, "grade_upload", flaky)
     out, err = io.StringIO(), io.StringIO()
     argv = ["grade", "--nbgrader", str(copy), "-a", "linear_classifiers", "-j", "1"]
     code = main([*argv, "--no-resume", "--config", str(course["config"])], out=out, err=err)
@@ -808,3 +814,58 @@ def test_an_unreadable_notebook_falls_back_to_the_released_one(
     nbformat.validate(nb)
     answer = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution"))
     assert answer.source == "YOUR ANSWER HERE"  # the released notebook's, unanswered
+
+
+def test_hostile_submissions_never_stop_the_course(
+    course: dict[str, object], root: Path, tmp_path: Path
+) -> None:
+    """Links, a FIFO and broken notebooks beside a correct submission: each gets 0 with a
+    reason, nothing behind a link is read, and the correct one reaches the gradebook."""
+    solution = (root / "solutions/linear_classifiers/losses.py").read_text()
+    copy, ana = _alone_in_a_copy(course, tmp_path, "ana")
+    (ana / "losses.py").write_text(solution)
+    submitted = copy / "submitted"
+    secret = tmp_path / "secret.ipynb"
+    secret.write_text(notebook([code_cell("SECRET = 'never-read'\n" + solution)]))
+    folders = {}
+    for student in ("lnk", "fifo", "latin", "deep", "bomb", "nblink"):
+        folders[student] = submitted / student / "linear_classifiers"
+        folders[student].mkdir(parents=True)
+    (folders["lnk"] / "losses.py").symlink_to(root / "solutions/linear_classifiers/losses.py")
+    os.mkfifo(folders["fifo"] / "losses.py")
+    (folders["latin"] / "linear_classifiers.ipynb").write_bytes(
+        json.dumps(
+            json.loads(notebook([code_cell("# coût\n" + solution)])), ensure_ascii=False
+        ).encode("latin-1")
+    )
+    (folders["deep"] / "linear_classifiers.ipynb").write_text("[" * 100_000 + "]" * 100_000)
+    (folders["bomb"] / "linear_classifiers.ipynb").write_text(
+        notebook([code_cell("x = " + "-" * 100_000 + "1"), code_cell(solution)])
+    )
+    (folders["nblink"] / "linear_classifiers.ipynb").symlink_to(secret)
+    for folder in [ana, *folders.values()]:
+        stamp(folder, DUE - timedelta(hours=1))
+
+    report = grade_nbgrader_course(copy, "linear_classifiers", config=course["config"])  # type: ignore[arg-type]
+    scores = {s.student: s.result.score for s in report.students}
+    errors = {s.student: s.result.error or "" for s in report.students}
+    assert scores == {
+        "ana": 44,
+        "bomb": 44,
+        "lnk": 0,
+        "fifo": 0,
+        "latin": 0,
+        "deep": 0,
+        "nblink": 0,
+    }
+    assert "is a symbolic link" in errors["lnk"]
+    assert "named pipe (FIFO)" in errors["fifo"]
+    assert "not UTF-8 text" in errors["latin"]
+    assert "nested more than" in errors["deep"]
+    assert "is a symbolic link" in errors["nblink"]
+    assert report.internal_errors == []
+    rows = _export(copy)
+    assert float(rows["ana"]["raw_score"]) == 44 and float(rows["lnk"]["raw_score"]) == 0
+    autograded = copy / "autograded" / "nblink" / "linear_classifiers"
+    assert "never-read" not in "".join(p.read_text() for p in autograded.glob("*.ipynb"))
+    assert not (copy / "autograded" / "fifo" / "linear_classifiers" / "losses.py").exists()

@@ -13,16 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from propgrade import scratch
-from propgrade.engine import (
-    FINGERPRINT_KEYS,
-    Plan,
-    fingerprint,
-    grade_submission,
-    zero_result,
-)
+from propgrade.engine import FINGERPRINT_KEYS, Plan, zero_result
 from propgrade.errors import PropgradeError
 from propgrade.export import read_record, write_grades_csv, write_record, write_results_json
-from propgrade.late import TimestampError, assess, read_timestamp
+from propgrade.intake import fingerprint, grade_upload
+from propgrade.late import lateness_of
 from propgrade.lms import write_lms_csv
 from propgrade.results import SubmissionResult
 
@@ -61,7 +56,7 @@ def internal_error_result(plan: Plan, student: str, detail: str) -> SubmissionRe
 
 def _grade_safely(plan: Plan, submission: Submission) -> SubmissionResult:
     try:
-        return grade_submission(plan, submission.student, submission.folder)
+        return grade_upload(plan, submission.student, submission.folder)
     except Exception:
         return internal_error_result(plan, submission.student, traceback.format_exc(limit=20))
 
@@ -174,11 +169,11 @@ def grade_batch(
         folders = {s.student: s.folder for s in submissions}
         entries = []
         for r in results:
-            try:
-                submitted = read_timestamp(folders[r.student])
-            except TimestampError as exc:
-                submitted = None
-                warnings.append(f"{r.student}: {exc.message}; graded as on time")
-            entries.append((r, assess(submitted, plan.assignment.due, plan.assignment.late_policy)))
+            lateness, said = lateness_of(
+                folders[r.student], plan.assignment.due, plan.assignment.late_policy
+            )
+            if said is not None:
+                warnings.append(f"{r.student}: {said}")
+            entries.append((r, lateness))
         csv_path = write_lms_csv(out, entries, check_ids, with_late_columns=True)
     return BatchReport(results, time.monotonic() - started, csv_path, reused, warnings)

@@ -95,6 +95,9 @@ class Limits:
     submission_seconds: float = 120.0
     memory_mb: int = 1024
     output_bytes: int = 64 * 1024
+    # The largest graded file or notebook read from a submission: a larger one is refused
+    # before it is read (the trusted side reads it, so it must not be unbounded).
+    file_bytes: int = 1024 * 1024
     max_failures_per_function: int = 2  # timeouts/crashes before further calls are skipped
 
 

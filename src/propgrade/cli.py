@@ -21,10 +21,12 @@ from propgrade.config import (
     load_released,
 )
 from propgrade.doctor import diagnose, render
-from propgrade.engine import grade_submission, prepare
+from propgrade.engine import prepare
 from propgrade.errors import PropgradeError
+from propgrade.intake import grade_upload
 from propgrade.release import release
 from propgrade.results import SubmissionResult
+from propgrade.student_ids import terminal
 
 EPILOG = """\
 examples:
@@ -185,7 +187,8 @@ def _progress_printer(
         if not quiet:
             how = "unchanged, kept" if reused else f"{result.seconds:.1f}s"
             print(
-                f"[{done}/{total}] {result.student}: {result.score:g}/{result.max_score:g} ({how})",
+                f"[{done}/{total}] {terminal(result.student)}: "
+                f"{result.score:g}/{result.max_score:g} ({how})",
                 file=err,
                 flush=True,
             )
@@ -221,7 +224,7 @@ def _cmd_grade_nbgrader(args: argparse.Namespace, out: TextIO, err: TextIO) -> i
         )
         print(f"class report in {report.out / 'report.html'}", file=out)
     for warning in report.warnings:
-        print(f"warning: {warning}", file=err)
+        print(f"warning: {terminal(warning)}", file=err)
     return _internal_errors(report.internal_errors, err)
 
 
@@ -229,7 +232,7 @@ def _internal_errors(students: Sequence[str], err: TextIO) -> int:
     if not students:
         return 0
     for student in students:
-        print(f"error: grading {student} hit an internal grader error", file=err)
+        print(f"error: grading {terminal(student)} hit an internal grader error", file=err)
     print(
         f"hint: {len(students)} submission(s) were not graded; their propgrade.json holds "
         "the traceback. Fix the cause and rerun: finished submissions are kept.",
@@ -255,16 +258,7 @@ def _cmd_grade(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not args.quiet:
         print(f"preparing {assignment.name}: {len(assignment.checks)} checks", file=err)
     plan = prepare(assignment)
-
-    def progress(done: int, total: int, result: SubmissionResult, reused: bool) -> None:
-        if not args.quiet:
-            how = "unchanged, kept" if reused else f"{result.seconds:.1f}s"
-            print(
-                f"[{done}/{total}] {result.student}: {result.score:g}/{result.max_score:g} ({how})",
-                file=err,
-                flush=True,
-            )
-
+    progress = _progress_printer(args.quiet, err)
     print(f"sandbox: {plan.layer.describe() if plan.layer else 'default'}", file=err)
     report = grade_batch(
         plan, submissions, args.out, jobs=args.jobs, resume=args.resume, progress=progress
@@ -284,7 +278,7 @@ def _cmd_grade(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             file=out,
         )
     for warning in report.warnings:
-        print(f"warning: {warning}", file=err)
+        print(f"warning: {terminal(warning)}", file=err)
     if report.reused and not args.quiet:
         print(f"{report.reused} unchanged submissions kept from the previous run", file=out)
     return _internal_errors(report.internal_errors, err)
@@ -299,7 +293,8 @@ def write_reports(out: Path, results: Sequence[SubmissionResult], sandbox: str) 
 
 
 def _print_table(results: Sequence[SubmissionResult], out: TextIO) -> None:
-    width = max([len("student"), *(len(r.student) for r in results)])
+    names = {r.student: terminal(r.student) for r in results}
+    width = max([len("student"), *(len(name) for name in names.values())])
     print(f"{'student':<{width}}  {'score':>11}  failed checks / problem", file=out)
     for r in results:
         failed = [c.id for c in r.checks if not c.passed]
@@ -311,7 +306,8 @@ def _print_table(results: Sequence[SubmissionResult], out: TextIO) -> None:
             )
         else:
             note = "all checks passed"
-        print(f"{r.student:<{width}}  {r.score:>5g}/{r.max_score:<5g}  {note}", file=out)
+        name = names[r.student]
+        print(f"{name:<{width}}  {r.score:>5g}/{r.max_score:<5g}  {terminal(note)}", file=out)
     graded = [r for r in results if not r.error]
     if not graded:
         return
@@ -340,9 +336,9 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
     print(f"running the public checks of {assignment.name} on {assignment.graded_file}", file=err)
     plan = prepare(assignment, public_only=True)
-    result = grade_submission(plan, "you", folder)
+    result = grade_upload(plan, "you", folder)
     if result.error:
-        print(f"error: {result.error}", file=out)
+        print(f"error: {terminal(result.error)}", file=out)
     passed = 0
     for c in result.checks:
         if c.passed:

@@ -38,13 +38,24 @@ class HypothesisConfig:
     max_examples: int = 20
 
 
+UNKNOWN_TIME_FLAG = "flag"
+UNKNOWN_TIME_ON_TIME = "on_time"
+UNKNOWN_TIME_LATE = "late"
+UNKNOWN_TIME_CHOICES = (UNKNOWN_TIME_FLAG, UNKNOWN_TIME_ON_TIME, UNKNOWN_TIME_LATE)
+
+
 @dataclass(frozen=True)
 class LatePolicy:
     """A late submission loses ``per_day`` of its score for every started day past the due
-    date; one more than ``max_days`` days late is not accepted (the whole score is lost)."""
+    date; one more than ``max_days`` days late is not accepted (the whole score is lost).
+
+    ``unknown_time`` decides a submission whose time cannot be known: ``flag`` (graded as
+    on time, and the instructor is warned), ``on_time`` (silently) or ``late`` (as past
+    the last accepted day)."""
 
     per_day: float
     max_days: int
+    unknown_time: str = UNKNOWN_TIME_FLAG
 
 
 @dataclass(frozen=True)
@@ -161,7 +172,7 @@ def _suggest(word: str, options: list[str]) -> str | None:
 
 def _limits(r: _Reader, raw: object, path: str) -> Limits:
     data = r.mapping(raw, path)
-    allowed = {"call_seconds", "submission_seconds", "memory_mb", "output_kb"}
+    allowed = {"call_seconds", "submission_seconds", "memory_mb", "output_kb", "file_kb"}
     r.keys(data, path, allowed, set())
     base = Limits()
     return Limits(
@@ -176,6 +187,8 @@ def _limits(r: _Reader, raw: object, path: str) -> Limits:
         memory_mb=r.integer(data.get("memory_mb", base.memory_mb), _join(path, "memory_mb"), 256),
         output_bytes=1024
         * r.integer(data.get("output_kb", base.output_bytes // 1024), _join(path, "output_kb"), 1),
+        file_bytes=1024
+        * r.integer(data.get("file_kb", base.file_bytes // 1024), _join(path, "file_kb"), 1),
     )
 
 
@@ -254,15 +267,24 @@ def _due(r: _Reader, raw: object, path: str) -> datetime:
 
 def _late_policy(r: _Reader, raw: object, path: str) -> LatePolicy:
     data = r.mapping(raw, path)
-    r.keys(data, path, {"per_day", "max_days"}, {"per_day", "max_days"})
+    r.keys(data, path, {"per_day", "max_days", "unknown_time"}, {"per_day", "max_days"})
     per_day = r.number(data["per_day"], _join(path, "per_day"), True)
+    unknown = data.get("unknown_time", UNKNOWN_TIME_FLAG)
+    if unknown not in UNKNOWN_TIME_CHOICES:
+        raise r.fail(
+            _join(path, "unknown_time"),
+            f"expected one of {', '.join(UNKNOWN_TIME_CHOICES)}, got {unknown!r}",
+            _suggest(str(unknown), list(UNKNOWN_TIME_CHOICES)),
+        )
     if per_day > 1:
         raise r.fail(
             _join(path, "per_day"),
             f"is the fraction of the score lost per day late, at most 1, got {per_day}",
             "for 10% per day write 0.1",
         )
-    return LatePolicy(per_day, r.integer(data["max_days"], _join(path, "max_days"), 0))
+    return LatePolicy(
+        per_day, r.integer(data["max_days"], _join(path, "max_days"), 0), str(unknown)
+    )
 
 
 _ASSIGNMENT_KEYS = {

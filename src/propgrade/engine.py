@@ -267,13 +267,6 @@ FINGERPRINT_KEYS = (
 )
 
 
-def fingerprint(plan: Plan, folder: Path) -> dict[str, Any]:
-    """What a submission's grade depends on; equal fingerprints give equal grades."""
-    graded = folder / plan.assignment.graded_file
-    digest = file_digest(graded) if graded.is_file() else "missing"
-    return {**{k: plan.meta[k] for k in FINGERPRINT_KEYS[:-1]}, "file_sha256": digest}
-
-
 def grade_submission(plan: Plan, student: str, folder: Path) -> SubmissionResult:
     """Grade the graded file in ``folder``. Student misbehaviour never raises here."""
     started = time.monotonic()

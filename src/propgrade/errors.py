@@ -32,3 +32,7 @@ class ReleaseError(PropgradeError):
 
 class WorkerError(PropgradeError):
     """The grader could not start or talk to a worker, for a reason not caused by the student."""
+
+
+class SubmissionProblem(PropgradeError):
+    """A submission that cannot be graded as handed in; the message is meant for the student."""

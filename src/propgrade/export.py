@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from propgrade.results import SubmissionResult
+from propgrade.student_ids import csv_cell
 
 RESULTS_NAME = "results.json"
 RECORD_NAME = "propgrade.json"  # the full result, for resuming and rebuilding reports
@@ -112,7 +113,7 @@ def grades_csv(results: Sequence[SubmissionResult], check_ids: Sequence[str]) ->
         points = {c.id: c.points for c in r.checks}
         writer.writerow(
             [
-                r.student,
+                csv_cell(r.student),
                 format_points(r.score),
                 format_points(r.max_score),
                 *(format_points(points.get(cid, 0.0)) for cid in check_ids),

@@ -1,28 +1,34 @@
 """From an uploaded submission folder to a graded result, whatever shape the upload has.
 
-Gradescope uploads and nbgrader's ``submitted/`` folders are not the tidy one-file
-folders ``propgrade grade`` expects: the graded file may be nested (a zipped folder), or
-missing while a notebook holds the functions. ``grade_upload`` finds or synthesizes the
-graded file, copies it into a private folder and grades that copy with the engine.
+Every route comes through here: a folder of student folders, nbgrader's ``submitted/``,
+a Gradescope upload and ``propgrade check``. The graded file may be nested (a zipped
+folder), or missing while a notebook holds the functions. ``grade_upload`` finds or
+synthesizes the graded file, writes it into a private folder and grades that copy with
+the engine. The submission folder is read as hostile (``untrusted_files``), and anything
+that goes wrong while reading, decoding or parsing it is that submission's problem, with
+a reason, never an exception that stops a batch.
 """
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from propgrade.engine import Plan, grade_submission
+from propgrade.engine import FINGERPRINT_KEYS, Plan, file_digest, grade_submission
 from propgrade.locate import (
     SubmissionProblem,
-    copy_regular,
     find_file,
     find_files_with_suffix,
     listing,
+    read_found,
 )
 from propgrade.notebook import synthesize_module
 from propgrade.results import FAILED, CheckResult, Feedback, SubmissionResult
+from propgrade.untrusted_files import lstat_kind
 
 
 @dataclass
@@ -32,23 +38,46 @@ class Intake:
     notes: list[str] = field(default_factory=list)
 
 
-def take_in(submission: Path, graded_file: str, scratch: Path) -> Intake:
-    """Put the graded file of ``submission`` into ``scratch``; ``SubmissionProblem`` if none."""
+def take_in(submission: Path, graded_file: str, scratch: Path, max_bytes: int) -> Intake:
+    """Put the graded file of ``submission`` into ``scratch``; ``SubmissionProblem`` if none.
+
+    No file larger than ``max_bytes`` is read.
+    """
+    try:
+        return _take_in(submission, graded_file, scratch, max_bytes)
+    except SubmissionProblem:
+        raise
+    except (OSError, ValueError, RecursionError, MemoryError) as exc:
+        # Whatever the checks above did not foresee in a student's folder stays that
+        # student's problem; the batch goes on.
+        raise SubmissionProblem(
+            f"the submission could not be read: {type(exc).__name__}: {exc}"[:300]
+        ) from None
+
+
+def _take_in(submission: Path, graded_file: str, scratch: Path, max_bytes: int) -> Intake:
+    kind = lstat_kind(submission)
+    if kind is not None:
+        raise SubmissionProblem(
+            f"the submission folder is {kind}; links are never followed: submit the files "
+            "themselves"
+        )
     found = find_file(submission, graded_file)
     if found is not None:
-        copy_regular(found, scratch, graded_file)
+        (scratch / graded_file).write_bytes(read_found(found, max_bytes))
         return Intake(scratch, found.relative)
     notebooks = find_files_with_suffix(submission, ".ipynb")
     if len(notebooks) == 1:
-        # The copy is parsed, never the original: it cannot change between checks.
-        copy = copy_regular(notebooks[0], scratch / "notebook", "submitted.ipynb", 50 << 20)
-        extracted = synthesize_module(copy, scratch / graded_file)
+        notebook = notebooks[0]
+        # Read once into memory and parsed from there: it cannot change between checks.
+        data = read_found(notebook, max_bytes)
+        extracted = synthesize_module(data, notebook.name, scratch / graded_file)
         notes = [
             f"{graded_file} was not submitted: graded the imports and functions of "
-            f"{notebooks[0].relative} ({', '.join(extracted.functions) or 'none found'})",
+            f"{notebook.relative} ({', '.join(extracted.functions) or 'none found'})",
             *extracted.notes,
         ]
-        return Intake(scratch, notebooks[0].relative, notes)
+        return Intake(scratch, notebook.relative, notes)
     if len(notebooks) > 1:
         names = ", ".join(n.relative for n in notebooks[:5])
         raise SubmissionProblem(
@@ -58,6 +87,28 @@ def take_in(submission: Path, graded_file: str, scratch: Path) -> Intake:
     raise SubmissionProblem(
         f"no {graded_file} found in the submission (found: {listing(submission)})"
     )
+
+
+def fingerprint(plan: Plan, submission: Path) -> dict[str, Any]:
+    """What a submission's grade depends on; equal fingerprints give equal grades."""
+    own = {k: plan.meta[k] for k in FINGERPRINT_KEYS if k != "file_sha256"}
+    return {**own, "file_sha256": intake_digest(plan, submission)}
+
+
+def intake_digest(plan: Plan, submission: Path) -> str:
+    """What the grade of ``submission`` depends on in its folder: the digest of the file
+    that would be graded, or of the reason none can be."""
+    graded_file = plan.assignment.graded_file
+    with tempfile.TemporaryDirectory(prefix="propgrade-intake-") as tmp:
+        try:
+            take_in(submission, graded_file, Path(tmp), plan.limits.file_bytes)
+        except SubmissionProblem as exc:
+            return problem_digest(exc.message)
+        return file_digest(Path(tmp) / graded_file)
+
+
+def problem_digest(message: str) -> str:
+    return "problem-" + hashlib.sha256(message.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def problem_result(plan: Plan, student: str, message: str) -> SubmissionResult:
@@ -74,7 +125,7 @@ def problem_result(plan: Plan, student: str, message: str) -> SubmissionResult:
         )
         for c in plan.checks
     ]
-    meta = {**plan.meta, "file_sha256": "missing"}
+    meta = {**plan.meta, "file_sha256": problem_digest(message)}
     return SubmissionResult(student, plan.assignment.name, checks, error=message, meta=meta)
 
 
@@ -83,7 +134,9 @@ def grade_upload(plan: Plan, student: str, submission: Path) -> SubmissionResult
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="propgrade-intake-") as tmp:
         try:
-            intake = take_in(submission, plan.assignment.graded_file, Path(tmp))
+            intake = take_in(
+                submission, plan.assignment.graded_file, Path(tmp), plan.limits.file_bytes
+            )
         except SubmissionProblem as exc:
             result = problem_result(plan, student, exc.message)
             result.seconds = time.monotonic() - started

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-from propgrade.config import LatePolicy
+from propgrade.config import UNKNOWN_TIME_LATE, UNKNOWN_TIME_ON_TIME, LatePolicy
 from propgrade.errors import PropgradeError
+from propgrade.untrusted_files import FileRefused, read_beneath
 
 TIMESTAMP_NAME = "timestamp.txt"  # nbgrader's name, also read by `propgrade grade`
+TIMESTAMP_MAX_BYTES = 1024  # nbgrader writes about 30
 _DAY = 86400.0
 
 
@@ -63,14 +65,43 @@ def _zone(name: str) -> timezone | zoneinfo.ZoneInfo:
 
 
 def read_timestamp(folder: Path) -> datetime | None:
-    """The time in ``folder/timestamp.txt``; None if there is no such file."""
-    path = folder / TIMESTAMP_NAME
-    if not path.is_file():
+    """The time in ``folder/timestamp.txt``; None if there is no such file.
+
+    The folder is a submission: the file is read as untrusted (no link followed, a
+    regular file of at most ``TIMESTAMP_MAX_BYTES``), and ``TimestampError`` says why
+    when it cannot be used.
+    """
+    try:
+        data = read_beneath(folder, TIMESTAMP_NAME, max_bytes=TIMESTAMP_MAX_BYTES)
+    except FileRefused as exc:
+        raise TimestampError(exc.message) from None
+    if data is None:
         return None
     try:
-        return parse_timestamp(path.read_text(encoding="utf-8", errors="replace")[:200])
+        return parse_timestamp(data.decode("utf-8", errors="replace"))
     except TimestampError as exc:
-        raise TimestampError(f"{path}: {exc.message}") from None
+        raise TimestampError(f"{TIMESTAMP_NAME}: {exc.message}") from None
+
+
+def lateness_of(
+    folder: Path, due: datetime | None, policy: LatePolicy | None
+) -> tuple[Lateness, str | None]:
+    """How late the submission in ``folder`` is, and what the instructor should hear
+    when its time is unknown (no ``timestamp.txt``, or one that cannot be used)."""
+    if due is None:
+        return assess(None, None, policy), None
+    try:
+        submitted = read_timestamp(folder)
+        problem = None if submitted is not None else f"no {TIMESTAMP_NAME}"
+    except TimestampError as exc:
+        submitted, problem = None, exc.message
+    lateness = assess(submitted, due, policy)
+    if problem is None:
+        return lateness, None
+    unknown = policy.unknown_time if policy is not None else None
+    if unknown == UNKNOWN_TIME_ON_TIME:
+        return lateness, None
+    return lateness, f"{problem}: submission time unknown, {lateness.describe()}"
 
 
 @dataclass(frozen=True)
@@ -80,6 +111,7 @@ class Lateness:
     days_late: int  # started days past the due date; 0 when on time or unknown
     fraction: float  # of the raw score that is taken off
     accepted: bool = True
+    unknown_late: bool = False  # the time is unknown and the policy counts that as late
 
     def penalty(self, raw_score: float) -> float:
         return round(max(raw_score, 0.0) * self.fraction, 4)
@@ -87,8 +119,10 @@ class Lateness:
     def describe(self) -> str:
         if self.due is None:
             return "no due date"
+        if self.unknown_late:
+            return "submission time unknown: counted as past the last accepted day, score 0"
         if self.submitted is None:
-            return "submission time unknown: no late penalty"
+            return "submission time unknown: graded as on time (flagged for the instructor)"
         if self.days_late == 0:
             return "on time"
         day_word = "day" if self.days_late == 1 else "days"
@@ -99,6 +133,9 @@ class Lateness:
 
 def assess(submitted: datetime | None, due: datetime | None, policy: LatePolicy | None) -> Lateness:
     """How late ``submitted`` is for ``due``, and the fraction ``policy`` takes off."""
+    unknown_late = policy is not None and policy.unknown_time == UNKNOWN_TIME_LATE
+    if due is not None and submitted is None and unknown_late:
+        return Lateness(None, due, 0, 1.0, accepted=False, unknown_late=True)
     if due is None or submitted is None:
         return Lateness(submitted, due, 0, 0.0)
     seconds = (submitted - due).total_seconds()

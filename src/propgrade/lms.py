@@ -17,6 +17,7 @@ from pathlib import Path
 from propgrade.export import GRADES_NAME, atomic_write_text, format_points, grades_csv
 from propgrade.late import Lateness
 from propgrade.results import SubmissionResult
+from propgrade.student_ids import csv_cell
 
 LATE_HEADER = (
     "student",
@@ -41,7 +42,7 @@ def grades_csv_with_late(
         submitted = "" if lateness.submitted is None else lateness.submitted.isoformat()
         writer.writerow(
             [
-                result.student,
+                csv_cell(result.student),
                 format_points(result.score),
                 lateness.days_late,
                 format_points(penalty),

@@ -22,7 +22,6 @@ nbgrader is imported lazily: propgrade does not need it unless a course uses it.
 from __future__ import annotations
 
 import shutil
-import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,11 +32,9 @@ from typing import Any
 from propgrade.batch import Progress, Submission, grade_batch
 from propgrade.config import CONFIG_NAME, AssignmentConfig, find_course_config, load_course
 from propgrade.engine import Plan, prepare
-from propgrade.export import atomic_write_text, format_points, write_record, write_results_json
-from propgrade.intake import problem_result, take_in
-from propgrade.late import TIMESTAMP_NAME, Lateness, TimestampError, assess, read_timestamp
+from propgrade.export import atomic_write_text, format_points
+from propgrade.late import TIMESTAMP_NAME, Lateness, lateness_of
 from propgrade.lms import write_lms_csv
-from propgrade.locate import SubmissionProblem
 from propgrade.nbgrader_layout import (
     CourseLayout,
     NbgraderError,
@@ -57,6 +54,7 @@ from propgrade.reports.student_page import render_student_page
 from propgrade.reports.visibility import RELEASED
 from propgrade.results import SubmissionResult
 from propgrade.sandbox import Layer
+from propgrade.student_ids import readable
 
 SECRET_NAME = "submission_secret.txt"  # written by nbgrader's submit, read by release_feedback
 NBGRADER_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"
@@ -105,8 +103,19 @@ def _assignment(course_dir: Path, name: str, config: Path | None) -> AssignmentC
     return load_course(path).assignment(name)
 
 
-def _submissions(layout: CourseLayout, nb_assignment: str) -> list[tuple[str, Path]]:
-    found = layout.students("submitted", nb_assignment)
+def _submissions(
+    layout: CourseLayout, nb_assignment: str, warnings: list[str]
+) -> list[tuple[str, Path]]:
+    found = []
+    for student, folder in layout.students("submitted", nb_assignment):
+        if readable(student) != student:
+            # nbgrader's gradebook (SQLite text) and its exchange cannot hold such an id.
+            warnings.append(
+                f"{readable(student)}: the student folder's name is not UTF-8; not graded "
+                "(rename it to the student's nbgrader id)"
+            )
+            continue
+        found.append((student, folder))
     if not found:
         where = layout.folder("submitted", "*", nb_assignment)
         if not where.parent.parent.is_dir():
@@ -158,11 +167,11 @@ def grade_nbgrader_course(
     api = nbgrader_module("api")  # fail before grading, not after
     layout = read_layout(course_dir, course_id=course_id, db_url=db_url)
     db_url, course_id = layout.db_url, layout.course_id
-    submissions = _submissions(layout, nb_assignment)
+    warnings: list[str] = []
+    submissions = _submissions(layout, nb_assignment, warnings)
     with gradebook_errors(db_url):
         notebook = notebook or resolve_notebook(api, layout, nb_assignment, assignment.graded_file)
     plan = prepare(assignment, layer=layer)
-    warnings: list[str] = []
     students = _grade(plan, submissions, out, jobs, resume, progress, warnings)
     # A submission that broke the grader is not recorded anywhere a student looks: its 0
     # would be the grader's fault. The next run grades it again.
@@ -179,7 +188,8 @@ def grade_nbgrader_course(
         _write_gradebook(api, db_url, course_id, nb_assignment, notebook, plan, graded)
     check_ids = [c.id for c in plan.checks]
     sources = [
-        _sources(layout, nb_assignment, notebook, folder, grade.student) for grade, folder in pairs
+        _sources(layout, nb_assignment, notebook, folder, grade.student, plan.limits.file_bytes)
+        for grade, folder in pairs
     ]
     tell(f"writing the autograded notebooks and feedback pages of {count}")
     copies = base_notebooks(sources, check_ids, jobs)
@@ -293,7 +303,12 @@ def resolve_notebook(api: Any, layout: CourseLayout, assignment: str, graded_fil
 
 
 def _sources(
-    layout: CourseLayout, nb_assignment: str, notebook: str, submitted: Path, student: str
+    layout: CourseLayout,
+    nb_assignment: str,
+    notebook: str,
+    submitted: Path,
+    student: str,
+    max_bytes: int,
 ) -> Sources:
     return Sources(
         notebook,
@@ -303,6 +318,7 @@ def _sources(
         submitted,
         layout.folder("autograded", student, nb_assignment),
         layout.folder("release", ".", nb_assignment),
+        max_bytes,
     )
 
 
@@ -315,37 +331,17 @@ def _grade(
     progress: Progress | None,
     warnings: list[str],
 ) -> list[StudentGrade]:
-    graded_file = plan.assignment.graded_file
-    problems: dict[str, str] = {}
-    notes: dict[str, list[str]] = {}
-    with tempfile.TemporaryDirectory(prefix="propgrade-nbgrader-") as tmp:
-        staged = []
-        for student, folder in submissions:
-            scratch = Path(tmp) / student
-            scratch.mkdir()
-            try:
-                intake = take_in(folder, graded_file, scratch)
-                notes[student] = intake.notes
-            except SubmissionProblem as exc:
-                # Left empty: the engine scores it 0; the precise reason replaces its own.
-                problems[student] = exc.message
-            staged.append(Submission(student, scratch))
-        report = grade_batch(plan, staged, out, jobs=jobs, resume=resume, progress=progress)
+    staged = [Submission(student, folder) for student, folder in submissions]
+    report = grade_batch(plan, staged, out, jobs=jobs, resume=resume, progress=progress)
     by_student = {r.student: r for r in report.results}
     grades = []
     for student, folder in submissions:
         result = by_student[student]
-        if student in problems:
-            result = problem_result(plan, student, problems[student])
-            write_results_json(out, result)
-            write_record(out, result)
-        try:
-            submitted = read_timestamp(folder)
-        except TimestampError as exc:
-            warnings.append(f"{student}: {exc.message}; no late penalty applied")
-            submitted = None
-        lateness = assess(submitted, plan.assignment.due, plan.assignment.late_policy)
-        grades.append(StudentGrade(student, result, lateness, notes=notes.get(student, [])))
+        notes = [str(n) for n in result.meta.get("intake_notes", [])]
+        lateness, said = lateness_of(folder, plan.assignment.due, plan.assignment.late_policy)
+        if said is not None:
+            warnings.append(f"{student}: {said}")
+        grades.append(StudentGrade(student, result, lateness, notes=notes))
     return grades
 
 

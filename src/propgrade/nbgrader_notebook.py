@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import logging
 import multiprocessing
+import os
 import re
 import shutil
 import warnings
@@ -29,10 +30,12 @@ from types import ModuleType
 from typing import Any
 
 from propgrade.export import atomic_write_text, format_points
-from propgrade.late import TIMESTAMP_NAME
+from propgrade.late import TIMESTAMP_MAX_BYTES, TIMESTAMP_NAME
 from propgrade.nbgrader_layout import nbgrader_module
+from propgrade.notebook import MAX_JSON_DEPTH, json_depth
 from propgrade.reports.visibility import RELEASED, Disclosure, disclosure
 from propgrade.results import CheckResult, SubmissionResult
+from propgrade.untrusted_files import FileRefused, lstat_kind, read_beneath
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 META_KEY = "propgrade"  # marks the cells propgrade appended, so a re-run replaces them
@@ -181,11 +184,23 @@ def sanitise(nb: NotebookNode, resources: dict[str, Any]) -> list[str]:
     return handler.messages
 
 
-def _read(path: Path) -> NotebookNode:
+# propgrade's own autograded copies carry every output; only submitted notebooks get the
+# course's smaller cap.
+MAX_NOTEBOOK_BYTES = 64 << 20
+
+
+def _read(folder: Path, name: str, max_bytes: int = MAX_NOTEBOOK_BYTES) -> NotebookNode:
+    """The notebook ``folder/name``, read as an untrusted file (no link followed, capped)."""
+    data = read_beneath(folder, name, max_bytes=max_bytes)
+    if data is None:
+        raise FileNotFoundError(f"{name}: not found")
+    text = data.decode("utf-8")
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise ValueError(f"{name}: nested more than {MAX_JSON_DEPTH} levels deep")
     with warnings.catch_warnings():
         # nbformat warns on the terminal about missing cell ids, which are added below.
         warnings.simplefilter("ignore")
-        nb = _nbformat().reads(path.read_text(encoding="utf-8"), as_version=4)
+        nb = _nbformat().reads(text, as_version=4)
     if int(nb.get("nbformat_minor", 0)) >= 5:
         # Cell ids are required from nbformat 4.5 on; hand-made notebooks often lack them.
         for number, cell in enumerate(nb.cells):
@@ -194,11 +209,14 @@ def _read(path: Path) -> NotebookNode:
 
 
 def _same_submission(autograded: Path, submitted: Path) -> bool:
-    ours, theirs = autograded / TIMESTAMP_NAME, submitted / TIMESTAMP_NAME
     try:
-        return ours.read_text().strip() == theirs.read_text().strip()
-    except OSError:
+        ours, theirs = (
+            read_beneath(folder, TIMESTAMP_NAME, max_bytes=TIMESTAMP_MAX_BYTES)
+            for folder in (autograded, submitted)
+        )
+    except (OSError, FileRefused):
         return False
+    return ours is not None and theirs is not None and ours.strip() == theirs.strip()
 
 
 @dataclass(frozen=True)
@@ -212,6 +230,7 @@ class Sources:
     submitted: Path
     autograded: Path
     released: Path
+    max_bytes: int = 1 << 20  # the largest submitted notebook read (grading.yaml's file_kb)
 
     @property
     def resources(self) -> dict[str, Any]:
@@ -231,8 +250,8 @@ def _kept(src: Sources, ids: list[str]) -> tuple[NotebookNode | None, list[str]]
     if not (path.is_file() and _same_submission(src.autograded, src.submitted)):
         return None, []
     try:
-        return strip_checks(_read(path), ids), []
-    except (OSError, ValueError) as exc:
+        return strip_checks(_read(src.autograded, path.name), ids), []
+    except (OSError, ValueError, FileRefused) as exc:
         return None, [f"{path}: unreadable ({exc}); made again"]
 
 
@@ -242,10 +261,10 @@ def _sanitised(src: Sources, ids: list[str]) -> tuple[str, str, list[str]]:
     problems: list[str] = []
     for origin, folder in (("submitted", src.submitted), ("released", src.released)):
         path = folder / f"{src.notebook}.ipynb"
-        if not path.is_file():
+        if not os.path.lexists(path):
             continue
         try:
-            nb = strip_checks(_read(path), ids)
+            nb = strip_checks(_read(folder, path.name, src.max_bytes), ids)
             said = sanitise(nb, src.resources)
             return origin, _nbformat().v4.writes(nb), problems + said
         except Exception as exc:  # nbformat and nbgrader raise many kinds on a bad notebook
@@ -317,7 +336,14 @@ def write_autograded(
     them; symlinks are copied as links, never followed.
     """
     autograded.mkdir(parents=True, exist_ok=True)
-    skip = shutil.ignore_patterns(*ignore)
+    patterns = shutil.ignore_patterns(*ignore)
+
+    def skip(folder: str, names: list[str]) -> set[str]:
+        # Links and special files are left behind: a link copied into autograded/ would
+        # be followed by whatever reads that folder next, and a FIFO cannot be copied.
+        odd = {n for n in names if lstat_kind(Path(folder) / n) is not None}
+        return set(patterns(folder, names)) | odd
+
     names = [p.name for p in submitted.iterdir()]
     left_out = skip(str(submitted), names) | {f"{notebook}.ipynb"}
     for name in names:

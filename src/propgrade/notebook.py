@@ -4,6 +4,11 @@ Runs in the trusted process, so it only *parses*: each code cell is read with ``
 only its imports and top-level function definitions are kept. Everything else (loops,
 training runs, ``shutil.rmtree(...)``, prints, plots) is dropped and listed in the notes.
 The synthesized file is then graded like any ``losses.py``, in the sandboxed worker.
+
+The notebook is the student's: it may be saved in another encoding, nested deep enough to
+exhaust the JSON parser's recursion, or hold an expression a hundred thousand operators
+long. Each of these is that submission's problem (``SubmissionProblem``) or one skipped
+cell, never an exception that stops a batch.
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ from pathlib import Path
 
 from propgrade.locate import SubmissionProblem
 
-MAX_NOTEBOOK_BYTES = 50 << 20  # notebooks carry images in their outputs
+# A notebook is a few levels deep (cells, outputs, data, mime bundles); widget state adds
+# a few more. Far below the recursion limit that json.loads would otherwise hit.
+MAX_JSON_DEPTH = 64
 _MAGIC_PREFIXES = ("%", "!", "?")
 HEADER = (
     "# Synthesized by propgrade from {name}: only the imports and top-level function\n"
@@ -72,13 +79,67 @@ def _describe(node: ast.stmt) -> str:
     return names.get(kind, f"a {kind} statement")
 
 
-def extract_functions(text: str, name: str = "notebook") -> Extracted:
-    """Imports and top-level functions of the notebook JSON ``text``, as module source."""
+def _decode(data: bytes, name: str) -> str:
     try:
-        data = json.loads(text)
-    except ValueError as exc:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SubmissionProblem(
+            f"{name} is not UTF-8 text (byte 0x{data[exc.start]:02x} at position {exc.start}); "
+            "notebooks are saved as UTF-8: open it in Jupyter, save it and submit again"
+        ) from None
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of arrays and objects in the JSON ``text`` (strings skipped)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def parse_notebook_json(data: bytes | str, name: str) -> object:
+    """The notebook's JSON, decoded as UTF-8 and parsed within a nesting limit."""
+    text = data if isinstance(data, str) else _decode(data, name)
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise SubmissionProblem(
+            f"{name} is not a valid notebook (its JSON is nested more than "
+            f"{MAX_JSON_DEPTH} levels deep)"
+        )
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
         raise SubmissionProblem(f"{name} is not a valid notebook (JSON error: {exc})") from None
-    cells = data.get("cells") if isinstance(data, dict) else None
+
+
+def _parse_cell(source: str) -> ast.Module:
+    """``ast.parse``, with the parser's own limits turned into ``SyntaxError``."""
+    try:
+        return ast.parse(source)
+    except (RecursionError, MemoryError):
+        # A long chain of operators or subscripts exhausts the parser's stack.
+        raise SyntaxError("too deeply nested to parse") from None
+    except ValueError as exc:  # e.g. a NUL character
+        raise SyntaxError(str(exc)) from None
+
+
+def extract_functions(data: bytes | str, name: str = "notebook") -> Extracted:
+    """Imports and top-level functions of the notebook file ``data``, as module source."""
+    parsed = parse_notebook_json(data, name)
+    cells = parsed.get("cells") if isinstance(parsed, dict) else None
     if not isinstance(cells, list):
         raise SubmissionProblem(f"{name} is not a valid notebook (no list of cells)")
     parts = [HEADER.format(name=name)]
@@ -89,9 +150,10 @@ def extract_functions(text: str, name: str = "notebook") -> Extracted:
             continue
         cleaned = _without_magics(source)
         try:
-            tree = ast.parse(cleaned)
+            tree = _parse_cell(cleaned)
         except SyntaxError as exc:
-            out.notes.append(f"cell {number}: not valid Python (line {exc.lineno}), skipped")
+            where = f"line {exc.lineno}" if exc.lineno else exc.msg
+            out.notes.append(f"cell {number}: not valid Python ({where}), skipped")
             continue
         for node in tree.body:
             where = f"cell {number}, line {node.lineno}"
@@ -120,14 +182,8 @@ def extract_functions(text: str, name: str = "notebook") -> Extracted:
     return out
 
 
-def synthesize_module(notebook: Path, dest: Path) -> Extracted:
-    """Write the graded module extracted from ``notebook`` to ``dest``."""
-    size = notebook.stat().st_size
-    if size > MAX_NOTEBOOK_BYTES:
-        raise SubmissionProblem(
-            f"{notebook.name} is {size} bytes; notebooks over {MAX_NOTEBOOK_BYTES} bytes "
-            "are not graded (clear large outputs and submit again)"
-        )
-    extracted = extract_functions(notebook.read_text(encoding="utf-8"), notebook.name)
+def synthesize_module(data: bytes, name: str, dest: Path) -> Extracted:
+    """Write the graded module extracted from the notebook file ``data`` to ``dest``."""
+    extracted = extract_functions(data, name)
     dest.write_text(extracted.source, encoding="utf-8")
     return extracted

@@ -13,6 +13,8 @@ import html
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
+from propgrade.student_ids import readable
+
 # What may appear as a child: text (escaped), markup, numbers, nothing, or a list of those.
 Node = str | int | float | None | Sequence["Node"]
 AttrValue = str | int | float | bool | None
@@ -32,7 +34,9 @@ def escape(value: object) -> Markup:
     """``value`` as HTML text; markup passes through unchanged."""
     if isinstance(value, Markup):
         return value
-    return Markup(html.escape(str(value), quote=True))
+    # readable(): a folder name that is not UTF-8 is shown with \x escapes instead of
+    # making the page impossible to write.
+    return Markup(html.escape(readable(str(value)), quote=True))
 
 
 def trusted(text: str) -> Markup:

@@ -6,6 +6,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from propgrade.errors import PropgradeError
+from propgrade.student_ids import id_problem, url_path
 
 FEEDBACK_NAME = "feedback.html"
 REPORT_NAME = "report.html"
@@ -17,11 +18,9 @@ def student_dir(out: Path, student: str) -> Path:
     Ids come from folder names, so this only trips on a hand-made result; it keeps a page
     from ever being written outside OUT.
     """
-    if student in ("", ".", "..") or "/" in student or "\0" in student:
-        raise PropgradeError(
-            f"student id {student!r} is not a folder name",
-            hint="student ids are the names of the submission folders",
-        )
+    problem = id_problem(student)
+    if problem is not None:
+        raise PropgradeError(problem, hint="student ids are the names of the submission folders")
     return out / student
 
 
@@ -31,4 +30,4 @@ def feedback_href(student: str) -> str:
     Every character but unreserved ones is percent-encoded, so ``#``, ``?``, ``:`` or ``%``
     in a folder name can neither cut the path short nor turn it into a ``javascript:`` URL.
     """
-    return f"{quote(student, safe='')}/{FEEDBACK_NAME}"
+    return f"{quote(url_path(student), safe='')}/{FEEDBACK_NAME}"
