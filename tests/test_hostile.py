@@ -216,6 +216,13 @@ ATTACKS = (
     ),
     Attack("trace_evasion", LOOP_CHECKS),
     Attack("trace_forged_reply", LOOP_CHECKS),
+    Attack(
+        "trace_detect_dummy",
+        LOOP_CHECKS,
+        # The traced call's dummy is caught by running the same call again untraced.
+        ("returned a different result while its Python work was counted",),
+        reduced=True,
+    ),
     Attack("memory_fork_aggregate", checks(("svm_naive",), only=ZERO_ANSWER), exact=False),
 )
 BY_NAME = {a.name: a for a in ATTACKS}

@@ -47,6 +47,7 @@ class FailureKind(StrEnum):
     PROTOCOL = "protocol"  # the worker's reply was not valid data (e.g. stdout tampering)
     MISSING = "missing"  # the module has no callable of that name
     SKIPPED = "skipped"  # not run: the same function timed out or crashed too often already
+    INCONSISTENT = "inconsistent"  # a traced call returned something else than untraced
 
 
 @dataclass(frozen=True)
