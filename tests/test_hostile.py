@@ -223,6 +223,16 @@ ATTACKS = (
         ("returned a different result while its Python work was counted",),
         reduced=True,
     ),
+    Attack(
+        "trace_forged_frame",
+        LOOP_CHECKS,
+        ("forged a reply frame for call",),
+        reduced=True,
+        hole=(
+            "the trace count is made inside the student's process: a reply frame written "
+            "to the reply pipe can carry any count (README: what the loop check is worth)"
+        ),
+    ),
     Attack("memory_fork_aggregate", checks(("svm_naive",), only=ZERO_ANSWER), exact=False),
 )
 BY_NAME = {a.name: a for a in ATTACKS}

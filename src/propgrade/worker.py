@@ -341,7 +341,10 @@ class Worker:
         if self._touches_tracing:
             # The count is taken inside the student's process: a file that handles the
             # tracing machinery itself could switch it off around a loop. Such a count is
-            # not trusted (reported as -1, "could not be measured").
+            # not trusted (reported as -1, "could not be measured"). A file that does so
+            # through names built from strings, or forges the reply, is not caught here:
+            # the rerun in ``run`` catches answers that change under tracing, and a forged
+            # count is a known hole (README, "What the loop check is worth").
             answered = [
                 replace(outcome, trace_events=-1) if outcome.trace_events is not None else outcome
                 for outcome in answered

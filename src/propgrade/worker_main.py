@@ -264,7 +264,15 @@ def _describe(exc: BaseException, type_name: str, filename: str) -> tuple[str, s
 
 
 class _Tracer:
-    """Counts 'call' and 'line' events of every Python frame run during a call."""
+    """Counts 'call' and 'line' events of every Python frame run during a call.
+
+    The count is only as honest as this process: student code runs here and can reach
+    this object through frames, or write a reply frame of its own to the reply pipe and
+    divert the real one, and so report any count. A known hole, accepted because it is
+    worth only the loop checks and no count can be taken from outside (README, "What the
+    loop check is worth"); the trusted side checks what it can, the traced call's result
+    against an untraced rerun.
+    """
 
     def __init__(self, filename: str) -> None:
         self.filename = filename
