@@ -9,7 +9,10 @@ results here, in the trusted process: a call that answers differently when measu
 fails with ``FailureKind.INCONSISTENT``, whatever the grader does with the count.
 
 The untraced run comes after the traced one, so a function that memoizes its answers
-cannot serve the measured call from a cache filled by the unmeasured one.
+cannot serve the measured call from a cache filled by its own rerun; a grader should
+still trace calls on arguments that no other call uses, for the same reason. A count
+forged from inside the worker is beyond this check (README, "What the loop check is
+worth").
 """
 
 from __future__ import annotations
