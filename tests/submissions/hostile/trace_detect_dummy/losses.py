@@ -1,8 +1,9 @@
 """Hostile submission ``trace_detect_dummy``: notice the tracer through names built from strings, return a dummy while measured.
 
 Both vectorized functions ask whether a trace function is active, through names the
-grader's source-text scan cannot see: ``getattr(sys, "get" + "trace")()`` and the
-frame's ``"f_" + "trace"`` attribute. While traced they return ``(0.0, W * 0.0)`` at
+grader's source-text scan cannot see: ``getattr(sys, "get" + "trace")()`` (the worker
+hides its counter there) and the frame's ``"f_" + "trace"`` attribute (where it still
+shows). While traced they return ``(0.0, W * 0.0)`` at
 once, which costs the same few Python events for 8 and for 64 samples; called
 normally they loop over the samples in Python (correct values), so every value check
 passes.
