@@ -3,10 +3,9 @@
 Both vectorized functions ask whether a trace function is active, through names the
 grader's source-text scan cannot see: ``getattr(sys, "get" + "trace")()`` (the worker
 hides its counter there) and the frame's ``"f_" + "trace"`` attribute (where it still
-shows). While traced they return ``(0.0, W * 0.0)`` at
-once, which costs the same few Python events for 8 and for 64 samples; called
-normally they loop over the samples in Python (correct values), so every value check
-passes.
+shows). While traced they return ``(0.0, W * 0.0)`` at once, which costs the same few
+Python events for 8 and for 64 samples; called normally they loop over the samples in
+Python (correct values), so every value check passes.
 
 Expected: the worker runs each traced call again untraced and the grader compares the
 two results; they differ, so both ``*_vec_no_per_sample_loop`` checks fail with a
