@@ -217,6 +217,23 @@ ATTACKS = (
     ),
     Attack("trace_evasion", LOOP_CHECKS),
     Attack("trace_forged_reply", LOOP_CHECKS),
+    Attack(
+        "trace_detect_dummy",
+        LOOP_CHECKS,
+        # The traced call's dummy is caught by running the same call again untraced.
+        ("returned a different result while its Python work was counted",),
+        reduced=True,
+    ),
+    Attack(
+        "trace_forged_frame",
+        LOOP_CHECKS,
+        ("forged a reply frame for call",),
+        reduced=True,
+        hole=(
+            "the trace count is made inside the student's process: a reply frame written "
+            "to the reply pipe can carry any count (README: what the loop check is worth)"
+        ),
+    ),
     Attack("memory_fork_aggregate", checks(("svm_naive",), only=ZERO_ANSWER), exact=False),
     # Attacks on the trusted side, before any sandbox: the folder's shape is the attack
     # (its layout.yaml), so every layer must refuse it the same way.

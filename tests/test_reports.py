@@ -14,6 +14,8 @@ from urllib.parse import unquote
 
 import pytest
 
+from propgrade.calls import FailureKind, StudentFailure
+from propgrade.checks import StudentCallFailed
 from propgrade.errors import PropgradeError
 from propgrade.export import RECORD_NAME, write_record
 from propgrade.reports import (
@@ -354,6 +356,10 @@ def test_hints_by_suffix_with_generic_fallback() -> None:
     assert hint_for("matrix_inverse_is_symmetric") == GENERIC_HINT
     timeout = "svm_loss_naive(...) ran past its time limit: did not return within 2 s"
     assert "did not return in time" in hint_for("svm_naive_nonnegative", timeout)
+    changed = StudentCallFailed(
+        "svm_loss_vectorized", StudentFailure(FailureKind.INCONSISTENT, "item 0 differs")
+    )
+    assert "no checks for tracers" in hint_for("svm_vec_no_per_sample_loop", str(changed))
 
 
 def test_counterexample_arrays_are_parsed_and_the_rest_kept_as_text() -> None:

@@ -25,6 +25,7 @@ import pytest
 # Re-run under the full layer; pytest resolves their ``make_worker`` in this module.
 from test_worker import (  # noqa: F401
     FAST,
+    test_a_traced_call_that_answers_differently_untraced_fails,
     test_broken_imports_give_a_failed_report,
     test_budget_exhaustion_fails_remaining_calls,
     test_exit_calls_are_crash_or_exception_and_later_calls_still_run,
@@ -36,6 +37,7 @@ from test_worker import (  # noqa: F401
     test_only_the_graded_file_is_visible_and_env_is_scrubbed,
     test_output_flood_is_capped_and_protocol_survives,
     test_signal_ignoring_loop_is_still_stopped,
+    test_student_code_does_not_see_the_tracer_through_gettrace,
     test_trace_counts_separate_loops_from_vectorized_code,
     test_warm_worker_serves_many_runs_and_large_batches,
 )

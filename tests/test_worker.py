@@ -444,6 +444,66 @@ def test_trace_tampering_is_reported(make_worker: MakeWorker) -> None:
     assert outcome.ok and outcome.trace_events == -1
 
 
+DETECTS_TRACER = """
+import sys
+import numpy as np
+
+def _measured():
+    # Names built from strings: the source-text scan for tracing names sees none.
+    return getattr(sys._getframe(1), "f_" + "trace") is not None
+
+def dummy_when_measured(W, X):
+    if _measured():
+        return 0.0, W * 0.0
+    total = 0.0
+    for i in range(X.shape[0]):
+        total += float(X[i] @ W[:, 0])
+    return total, W * 2.0
+
+def raises_unless_measured(W, X):
+    if _measured():
+        return 0.0, W
+    raise ValueError("only works while measured")
+
+def sees_tracer():
+    return getattr(sys, "get" + "trace")() is not None
+
+def steady(W, X):
+    return float((X @ W).sum()), X.T @ (X @ W)
+"""
+
+
+def test_a_traced_call_that_answers_differently_untraced_fails(make_worker: MakeWorker) -> None:
+    worker = make_worker(DETECTS_TRACER)
+    W, X = np.ones((3, 2)), np.ones((8, 3))
+    dummy, raising, steady, untraced = worker.run(
+        [
+            Call("dummy_when_measured", (W, X), trace=True),
+            Call("raises_unless_measured", (W, X), trace=True),
+            Call("steady", (W, X), trace=True),
+            Call("dummy_when_measured", (W, X)),
+        ]
+    )
+    assert failure_kind(dummy) is FailureKind.INCONSISTENT
+    assert dummy.failure is not None and dummy.trace_events is None
+    assert "item 0 of the result was 0 while counted and 24 when called normally" in (
+        dummy.failure.message
+    )
+    # Failing when called normally is the honest answer, whatever the traced call said.
+    assert failure_kind(raising) is FailureKind.EXCEPTION
+    assert raising.failure is not None and "only works while measured" in raising.failure.message
+    assert steady.ok and steady.trace_events is not None and steady.trace_events > 0
+    # An untraced call is not run twice and not compared.
+    assert untraced.ok and isinstance(untraced.value, tuple) and untraced.value[0] == 24.0
+
+
+def test_student_code_does_not_see_the_tracer_through_gettrace(make_worker: MakeWorker) -> None:
+    worker = make_worker(DETECTS_TRACER)
+    traced, plain = worker.run([Call("sees_tracer", (), trace=True), Call("sees_tracer", ())])
+    assert traced.ok and traced.value is False
+    assert plain.ok and plain.value is False
+
+
 def test_missing_function_is_missing(make_worker: MakeWorker) -> None:
     worker = make_worker(SIMPLE + "\nnot_callable = 3\n")
     missing, not_callable = worker.run([Call("svm_loss_naive", ()), Call("not_callable", ())])

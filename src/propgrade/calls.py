@@ -47,6 +47,7 @@ class FailureKind(StrEnum):
     PROTOCOL = "protocol"  # the worker's reply was not valid data (e.g. stdout tampering)
     MISSING = "missing"  # the module has no callable of that name
     SKIPPED = "skipped"  # not run: the same function timed out or crashed too often already
+    INCONSISTENT = "inconsistent"  # a traced call returned something else than untraced
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,9 @@ class Call:
 
     function: str
     args: tuple[Value, ...]
-    trace: bool = False  # count Python line/call events executed in the student's file
+    # Count the Python line/call events the call runs; the call is then run again untraced
+    # and must return the same value (propgrade.traced).
+    trace: bool = False
     echo_args: bool = False  # send array arguments back as they are after the call
 
 

@@ -215,6 +215,7 @@ def _failure_phrase(failure: StudentFailure) -> str:
         "protocol": "returned data that could not be read",
         "missing": "is not defined in the submission",
         "skipped": "was not run: it timed out or crashed too often already",
+        "inconsistent": "returned a different result while its Python work was counted",
     }.get(failure.kind.value, "failed") + f": {failure.message}"
 
 

@@ -33,6 +33,7 @@ from propgrade.calls import (
 )
 from propgrade.errors import WorkerError
 from propgrade.sandbox import Layer, WorkerProcess, default_layer
+from propgrade.traced import confirm, untraced_twins
 
 # Names through which Python code can switch tracing off or look at it: a graded file that
 # mentions any of them gets no trusted Python-event count (see Worker.run).
@@ -317,7 +318,20 @@ class Worker:
         self._stop_process()
 
     def run(self, calls: Sequence[Call]) -> list[CallOutcome]:
-        """Answer every call, in order; starts the worker first if needed."""
+        """Answer every call, in order; starts the worker first if needed.
+
+        A traced call that succeeds is run again untraced on the same arguments, and stands
+        only if both runs return the same value (see ``propgrade.traced``).
+        """
+        answered = self._run_once(calls)
+        confirmable = [i for i, o in enumerate(answered) if calls[i].trace and o.ok]
+        if confirmable:
+            twins = untraced_twins([calls[i] for i in confirmable])
+            for index, plain in zip(confirmable, self._run_once(twins), strict=True):
+                answered[index] = confirm(calls[index], answered[index], plain)
+        return answered
+
+    def _run_once(self, calls: Sequence[Call]) -> list[CallOutcome]:
         report = self.start()
         encoded = self._encode(calls)
         outcomes: list[CallOutcome | None] = [None] * len(calls)
@@ -327,7 +341,10 @@ class Worker:
         if self._touches_tracing:
             # The count is taken inside the student's process: a file that handles the
             # tracing machinery itself could switch it off around a loop. Such a count is
-            # not trusted (reported as -1, "could not be measured").
+            # not trusted (reported as -1, "could not be measured"). A file that does so
+            # through names built from strings, or forges the reply, is not caught here:
+            # the rerun in ``run`` catches answers that change under tracing, and a forged
+            # count is a known hole (README, "What the loop check is worth").
             answered = [
                 replace(outcome, trace_events=-1) if outcome.trace_events is not None else outcome
                 for outcome in answered

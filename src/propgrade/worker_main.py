@@ -264,7 +264,15 @@ def _describe(exc: BaseException, type_name: str, filename: str) -> tuple[str, s
 
 
 class _Tracer:
-    """Counts 'call' and 'line' events of every Python frame run during a call."""
+    """Counts 'call' and 'line' events of every Python frame run during a call.
+
+    The count is only as honest as this process: student code runs here and can reach
+    this object through frames, or write a reply frame of its own to the reply pipe and
+    divert the real one, and so report any count. A known hole, accepted because it is
+    worth only the loop checks and no count can be taken from outside (README, "What the
+    loop check is worth"); the trusted side checks what it can, the traced call's result
+    against an untraced rerun.
+    """
 
     def __init__(self, filename: str) -> None:
         self.filename = filename
@@ -287,6 +295,23 @@ class _Tracer:
         return global_trace
 
 
+class _TracerHider:
+    """What student code gets from ``sys.gettrace()``: never the worker's own counter.
+
+    A courtesy that makes the obvious check come out empty, not a defence: the counter
+    still shows in ``frame.f_trace``, in timing, and through this object itself. What
+    makes noticing it useless is on the trusted side, which compares every traced call's
+    result with an untraced run of the same call.
+    """
+
+    def __init__(self) -> None:
+        self.hidden: object = None
+
+    def gettrace(self) -> Any:
+        current = _gettrace()
+        return None if current is self.hidden else current
+
+
 def _public_callables(module: ModuleType) -> list[str]:
     names = []
     for name, value in _list(module.__dict__.items()):
@@ -305,11 +330,19 @@ def _flush_student_output() -> None:
 
 
 class _Runner:
-    def __init__(self, channel: _Channel, codec: _Codec, module: ModuleType, filename: str):
+    def __init__(
+        self,
+        channel: _Channel,
+        codec: _Codec,
+        module: ModuleType,
+        filename: str,
+        hider: _TracerHider,
+    ):
         self.channel = channel
         self.codec = codec
         self.module = module
         self.filename = filename
+        self.hider = hider
 
     def serve(self) -> None:
         while True:
@@ -343,12 +376,14 @@ class _Runner:
         try:
             started = _perf_counter()
             if tracer is not None:
+                self.hider.hidden = tracer.global_trace
                 _settrace(tracer.global_trace)
             try:
                 result = function(*args)
             finally:
                 tampered = tracer is not None and _gettrace() is not tracer.global_trace
                 _settrace(None)
+                self.hider.hidden = None
                 seconds = _perf_counter() - started
         except _BaseException as exc:
             return _failure("exception", exc, self.filename), []
@@ -395,6 +430,8 @@ def serve(graded_file: str, module_name: str) -> int:
     import numpy
 
     codec = _Codec(numpy)
+    hider = _TracerHider()
+    sys.gettrace = hider.gettrace
     channel.write({"op": "ready"}, [])
     filename = os.path.abspath(graded_file)
     try:
@@ -408,7 +445,7 @@ def serve(graded_file: str, module_name: str) -> int:
         return 0
     _flush_student_output()
     channel.write({"op": "import", "ok": True, "functions": functions}, [])
-    _Runner(channel, codec, module, filename).serve()
+    _Runner(channel, codec, module, filename, hider).serve()
     return 0
 
 

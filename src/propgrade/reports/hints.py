@@ -84,6 +84,11 @@ FAILURE_HINTS: dict[str, str] = {
         "The grader could not find this function in your file: keep the function names and "
         "signatures from the starter code."
     ),
+    "(...) returned a different result while its Python work was counted": (
+        "Your function answered differently when the grader counted its Python work than "
+        "when it was called normally on the same input. A function must compute its result "
+        "the same way every time: no checks for tracers, debuggers or timing."
+    ),
     "(...) was not run": (
         "This call was skipped because earlier calls timed out or crashed: fix the failures "
         "caused by time limits or crashes first."
