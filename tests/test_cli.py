@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -186,6 +187,50 @@ def test_student_check_shows_the_smallest_failing_input(root: Path, tmp_path: Pa
     (folder / "losses.py").write_text(solution)
     code, out, _ = run("check", str(folder / "losses.py"))
     assert code == 0 and " 0 failed" in out
+
+
+def test_check_on_the_stub_shows_each_traceback_once_and_leaves_no_clutter(
+    root: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "linear_classifiers"
+    shutil.copytree(root / "assignments" / "linear_classifiers", folder)
+    before = sorted(p.name for p in folder.iterdir())
+    code, out, _ = run("check", str(folder))
+    assert code == 1
+    # Four stub functions, one NotImplementedError each: four tracebacks, not one per check.
+    assert out.count("Your traceback:") == 4
+    assert "(as in svm_naive_output_shapes)" in out
+    assert sorted(p.name for p in folder.iterdir()) == before  # no .hypothesis/ to submit
+
+
+def test_quiet_grading_prints_nothing_but_problems(root: Path, klass: Path, tmp_path: Path) -> None:
+    code, out, err = run(
+        "grade",
+        str(klass),
+        "-a",
+        "linear_classifiers",
+        "-o",
+        str(tmp_path),
+        "-q",
+        "-j",
+        "1",
+        "-c",
+        str(root / "grading.yaml"),
+    )
+    assert code == 0 and out == "" and err == ""
+
+
+def test_the_score_table_never_cuts_a_word(graded: dict[str, Path]) -> None:
+    from propgrade.cli import _print_table
+    from propgrade.export import read_record
+
+    dee = read_record(graded["1"], "dee")
+    assert dee is not None and dee.error
+    long_error = replace(dee, error="SyntaxError: expected ':' " + "(losses.py, line 9) " * 8)
+    buffer = io.StringIO()
+    _print_table([long_error], buffer)
+    line = next(li for li in buffer.getvalue().splitlines() if li.startswith("dee"))
+    assert line.endswith(("line 9)", " …")), line
 
 
 def test_check_outside_an_assignment_folder_explains(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import os
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
@@ -135,14 +136,21 @@ def _parser() -> argparse.ArgumentParser:
 
     gs = sub.add_parser(
         "gradescope",
-        help="build a Gradescope autograder bundle (autograder.zip)",
+        help="build a Gradescope autograder bundle (out/autograder.zip)",
         description="Build setup.sh, run_autograder, the engine, graders and reference into "
         "a zip to upload as a Gradescope programming assignment's autograder.",
-        epilog="example:\n  propgrade gradescope linear_classifiers -o autograder.zip",
+        epilog="example:\n  propgrade gradescope linear_classifiers -o out/autograder.zip",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     gs.add_argument("assignment", help="assignment name in the course file")
-    gs.add_argument("--out", "-o", type=Path, default=Path("autograder.zip"), help="zip to write")
+    gs.add_argument(
+        "--out",
+        "-o",
+        type=Path,
+        default=Path("out/autograder.zip"),
+        help="zip to write (default: out/autograder.zip; it holds the reference: keep it "
+        "out of anything students see)",
+    )
     gs.add_argument(
         "--config", "-c", type=Path, help=f"course file (default: nearest {CONFIG_NAME})"
     )
@@ -259,7 +267,8 @@ def _cmd_grade(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"preparing {assignment.name}: {len(assignment.checks)} checks", file=err)
     plan = prepare(assignment)
     progress = _progress_printer(args.quiet, err)
-    print(f"sandbox: {plan.layer.describe() if plan.layer else 'default'}", file=err)
+    if not args.quiet:
+        print(f"sandbox: {plan.layer.describe() if plan.layer else 'default'}", file=err)
     report = grade_batch(
         plan, submissions, args.out, jobs=args.jobs, resume=args.resume, progress=progress
     )
@@ -299,7 +308,7 @@ def _print_table(results: Sequence[SubmissionResult], out: TextIO) -> None:
     for r in results:
         failed = [c.id for c in r.checks if not c.passed]
         if r.error:
-            note = r.error.splitlines()[0][:70]
+            note = textwrap.shorten(r.error.splitlines()[0], 100, placeholder=" …")
         elif failed:
             note = ", ".join(failed[:3]) + (
                 f" (+{len(failed) - 3} more)" if len(failed) > 3 else ""
@@ -340,15 +349,24 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if result.error:
         print(f"error: {terminal(result.error)}", file=out)
     passed = 0
+    first_with: dict[tuple[str, str], str] = {}
     for c in result.checks:
         if c.passed:
             passed += 1
             print(f"passed  {c.id}", file=out)
             continue
         print(f"FAILED  {c.id}: {c.sentence}", file=out)
-        if c.feedback is not None and not result.error:
-            for line in c.feedback.render().splitlines():
-                print(f"        {line}", file=out)
+        feedback = c.feedback
+        if feedback is None or result.error:
+            continue
+        # One exception fails many checks: its traceback is shown once, not per check.
+        same = (feedback.message, feedback.traceback)
+        if feedback.traceback and same in first_with:
+            print(f"        {feedback.message} (as in {first_with[same]})", file=out)
+            continue
+        first_with.setdefault(same, c.id)
+        for line in feedback.render().splitlines():
+            print(f"        {line}", file=out)
     failed = len(result.checks) - passed
     print(f"{passed} passed, {failed} failed", file=out)
     return 0 if failed == 0 else 1

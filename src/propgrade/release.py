@@ -103,15 +103,21 @@ STUDENT_README = """# {name}
 Implement the functions in `{graded_file}`: {functions}.
 Each docstring states the shapes and conventions.
 
-Check your work before you submit (from this folder):
+Check your work before you submit, from this folder:
 
-    propgrade check
+    propgrade check                  # or: propgrade check my_notebook.ipynb
 
-Each public check prints `passed` or `failed`; a failure shows the smallest input that
-breaks your function, what was expected and what came back. Passing every public check
-does not guarantee full marks: the graded run has hidden checks too.
+`propgrade` comes with your course: install it as your instructor says, for example
+`python3 -m pip install propgrade-<version>-py3-none-any.whl` with the file they hand
+out. Each public check prints `passed` or `FAILED`; a failure shows the smallest input
+that breaks your function, what was expected and what came back. Passing every public
+check does not guarantee full marks: the graded run has hidden checks too.
 
-Submit only `{graded_file}`.
+What to submit:
+- a folder upload or Gradescope: `{graded_file}` (a notebook alone also works: its
+  imports and function definitions are graded, nothing else in it runs);
+- an nbgrader course: the whole assignment folder with `nbgrader submit`; the notebook's
+  written answers are graded by hand, the functions as above.
 """
 
 
