@@ -104,18 +104,33 @@ def read_record(out: Path, student: str) -> SubmissionResult | None:
         return None
 
 
+Cell = float | int | str
+
+
+def points_cell(result: SubmissionResult, value: float) -> Cell:
+    """A total for the gradebook, or blank when a check of it could not be graded: a
+    grader fault is no grade, and a blank cell cannot be mistaken for one."""
+    return "" if result.internal_error_checks else format_points(value)
+
+
+def check_cells(result: SubmissionResult, check_ids: Sequence[str]) -> list[Cell]:
+    """Each check's points; blank where the grader failed on that check."""
+    faulty = set(result.internal_error_checks)
+    points = {c.id: c.points for c in result.checks}
+    return ["" if cid in faulty else format_points(points.get(cid, 0.0)) for cid in check_ids]
+
+
 def grades_csv(results: Sequence[SubmissionResult], check_ids: Sequence[str]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["student", "score", "max_score", *check_ids])
     for r in sorted(results, key=lambda r: r.student):
-        points = {c.id: c.points for c in r.checks}
         writer.writerow(
             [
                 r.student,
-                format_points(r.score),
+                points_cell(r, r.score),
                 format_points(r.max_score),
-                *(format_points(points.get(cid, 0.0)) for cid in check_ids),
+                *check_cells(r, check_ids),
             ]
         )
     return buffer.getvalue()
