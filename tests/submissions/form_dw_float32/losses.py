@@ -1,12 +1,26 @@
-"""propgrade test fixture ``correct_batch_max_shift``.
+"""svm_loss_vectorized computes in float64 but returns dW cast to float32.
 
-softmax_loss_vectorized shifts every score by the single largest score of the whole
-batch (np.max(scores)) rather than by each row's max. Mathematically valid; it stays
-accurate while every score is within ~700 of the batch max, which holds for |score| <=
-300.
+Loss functions for linear classifiers: the multiclass SVM (hinge) loss and the
+softmax (cross-entropy) loss, each with its gradient, each in two versions.
 
-A correct submission written in a style that differs from the reference
-solution; it must get full marks.
+* ``*_naive``: explicit Python loops over the samples (and the classes).
+* ``*_vectorized``: no Python loop over the samples; array operations only.
+
+Conventions shared by all four functions
+----------------------------------------
+All four have the signature ``f(W, X, y, reg) -> (loss, dW)``.
+
+* ``W`` has shape (D, C): one column of weights per class.
+* ``X`` has shape (N, D): one sample per row. The class scores of sample ``i`` are
+  ``s = X[i] @ W``, a vector of length C.
+* ``y`` has shape (N,): integer labels with ``0 <= y[i] < C``. The same label may appear
+  several times in a batch.
+* ``reg`` is a float >= 0, the regularization strength.
+
+The loss is the mean of the per-sample losses over the N samples, plus
+``reg * np.sum(W * W)``. The gradient ``dW`` has the shape of ``W`` and therefore
+includes ``2 * reg * W``. Return the loss as a single number (a Python float is best)
+and ``dW`` as a float64 array. None of the functions may modify ``W``, ``X`` or ``y``.
 """
 
 import numpy as np
@@ -120,7 +134,7 @@ def svm_loss_vectorized(W, X, y, reg):
     coeff = (margins > 0).astype(np.float64)  # (N, C)
     coeff[rows, y] = -np.sum(coeff, axis=1)
     dW = X.T.dot(coeff) / num_train + 2 * reg * W
-    return float(loss), dW
+    return float(loss), dW.astype(np.float32)
 
 
 def softmax_loss_naive(W, X, y, reg):
@@ -212,13 +226,16 @@ def softmax_loss_vectorized(W, X, y, reg):
     samples: the work should cost about as much as the two matrix products ``X @ W``
     and ``X.T @ (something of shape (N, C))``. Do not modify ``W``, ``X`` or ``y``.
     """
+    W = np.asarray(W, dtype=np.float64)  # no copy for float64 input: never write into W or X
+    X = np.asarray(X, dtype=np.float64)
     num_train = X.shape[0]
-    scores = X.dot(W)
-    scores = scores - np.max(scores)  # one constant for the whole batch
-    exp_scores = np.exp(scores)
-    probs = exp_scores / np.sum(exp_scores, axis=1, keepdims=True)
-    loss = -np.mean(np.log(probs[np.arange(num_train), y])) + reg * np.sum(W * W)
-    dscores = probs
-    dscores[np.arange(num_train), y] -= 1
+    rows = np.arange(num_train)
+    scores = X.dot(W)  # (N, C)
+    shifted = scores - np.max(scores, axis=1, keepdims=True)  # per-row shift for stability
+    log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+    loss = -np.sum(log_probs[rows, y]) / num_train + reg * np.sum(W * W)
+
+    dscores = np.exp(log_probs)  # probabilities, (N, C)
+    dscores[rows, y] -= 1.0  # the pairs (i, y[i]) are all distinct: no update is lost
     dW = X.T.dot(dscores) / num_train + 2 * reg * W
     return float(loss), dW
