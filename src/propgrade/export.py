@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from propgrade.results import SubmissionResult
+from propgrade.results import CheckResult, SubmissionResult
 
 RESULTS_NAME = "results.json"
 RECORD_NAME = "propgrade.json"  # the full result, for resuming and rebuilding reports
@@ -54,7 +54,7 @@ def gradescope_results(result: SubmissionResult) -> dict[str, Any]:
                 "score": format_points(c.points),
                 "max_score": format_points(c.max_points),
                 "status": c.status,
-                "output": "" if c.feedback is None else c.feedback.render(),
+                "output": "" if c.feedback is None else _output(c),
                 "visibility": c.visibility,
             }
         )
@@ -80,6 +80,20 @@ def gradescope_results(result: SubmissionResult) -> dict[str, Any]:
             }
         },
     }
+
+
+def _output(check: CheckResult) -> str:
+    """What Gradescope shows for a failed check: the feedback and the same hint as the
+    feedback page (Gradescope shows only this file)."""
+    # Imported here: the reports package imports this module for its atomic writes.
+    from propgrade.reports.hints import INTERNAL_ERROR_HINT, hint_for
+
+    assert check.feedback is not None
+    feedback = check.feedback
+    if feedback.blocked_by:
+        return feedback.render()
+    hint = INTERNAL_ERROR_HINT if feedback.internal_error else hint_for(check.id, feedback.message)
+    return f"{feedback.render()}\nHint: {hint}"
 
 
 def write_results_json(out: Path, result: SubmissionResult) -> Path:
