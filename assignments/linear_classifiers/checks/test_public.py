@@ -91,7 +91,9 @@ def output_shapes(case: Case, student, fn: str) -> None:
 @check_each(ALL, "{key}_nonnegative", "{fn} never returns a negative loss (reg >= 0).", GRID_CASES)
 def nonnegative(case: Case, student, fn: str) -> None:
     loss = loss_of(student.call(fn, *case.args), fn)
-    require(loss >= 0, f"{fn} returned a negative loss", expected="a loss >= 0", got=loss)
+    # A loss that is 0 in exact arithmetic may come out as -1e-16, and which one depends on
+    # how the student's sums happen to be vectorized: that is no negative loss.
+    require(loss >= -1e-9, f"{fn} returned a negative loss", expected="a loss >= 0", got=loss)
 
 
 @check_each(
