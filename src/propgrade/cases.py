@@ -9,7 +9,8 @@ failing input.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,30 @@ def grading_settings(max_examples: int, *, shrink: bool) -> settings:
     )
 
 
+@contextmanager
+def _no_local_constants() -> Iterator[None]:
+    """Hypothesis (>= 6.131) sometimes draws numbers found in the source of the local
+    modules loaded so far (our graders, this package, the calling script). Which ones are
+    loaded differs between a CLI run, a test run and a pool worker, and so would the cases:
+    the same submission could get another grade. Drawing without them keeps a seed's cases
+    the same everywhere."""
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # pragma: no cover - an older Hypothesis has no local constants
+        yield
+        return
+    collect = getattr(providers, "_get_local_constants", None)
+    if collect is None or not hasattr(providers, "Constants"):  # pragma: no cover
+        yield
+        return
+    empty = providers.Constants()
+    providers._get_local_constants = lambda: empty
+    try:
+        yield
+    finally:
+        providers._get_local_constants = collect
+
+
 def draw_cases(check: Check, max_examples: int, hypothesis_seed: int) -> list[Any]:
     """The cases Hypothesis generates for ``check`` with this budget and seed, in order."""
     drawn: list[Any] = []
@@ -46,7 +71,8 @@ def draw_cases(check: Check, max_examples: int, hypothesis_seed: int) -> list[An
     test = seed(hypothesis_seed)(
         grading_settings(max_examples, shrink=False)(given(check.strategy)(record))
     )
-    test()
+    with _no_local_constants():
+        test()
     return drawn
 
 
@@ -83,7 +109,8 @@ def shrink(
         grading_settings(max_examples, shrink=True)(given(check.strategy)(attempt))
     )
     try:
-        test()
+        with _no_local_constants():
+            test()
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as final:
