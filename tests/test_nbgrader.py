@@ -155,7 +155,7 @@ def test_nbgrader_export_shows_scores_and_late_penalties(course: dict[str, objec
     rows = _export(course["course"])  # type: ignore[arg-type]
     assert sorted(rows) == ["ana", "ben", "cy", "dee", "eve"]
     # 48 points of checks plus nbgrader's own manually graded written answer.
-    assert {row["max_score"] for row in rows.values()} == {"45.0"}
+    assert {row["max_score"] for row in rows.values()} == {"49.0"}
     ana, ben, cy, dee, eve = (rows[s] for s in ("ana", "ben", "cy", "dee", "eve"))
     assert float(ana["raw_score"]) == 48 and float(ana["late_submission_penalty"]) == 0
     assert float(ana["score"]) == 48
@@ -184,7 +184,7 @@ def test_every_check_is_an_autograded_grade_cell(course: dict[str, object]) -> N
         ]
         nb = gb.find_notebook("linear_classifiers", "linear_classifiers")
         cells = {c.name: c.cell_type for c in nb.grade_cells}
-        assert len(cells) == 37 and cells.pop("inline_question_1") == "markdown"
+        assert len(cells) == 45 and cells.pop("inline_question_1") == "markdown"
         assert set(cells.values()) == {"code"}
         for check in ben.result.checks:
             grade = gb.find_grade(check.id, "linear_classifiers", "linear_classifiers", "ben")
