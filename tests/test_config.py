@@ -126,7 +126,8 @@ def test_the_repository_course_file_is_valid(root: Path) -> None:
 def test_requires_takes_one_check_id_or_a_list_of_earlier_ones(tmp_path: Path) -> None:
     text = GOOD.replace(
         "      g_ok: 1.5\n",
-        "      g_ok: {points: 1.5, requires: f_ok}\n      h_ok: {points: 1, requires: [f_ok, g_ok]}\n",
+        "      g_ok: {points: 1.5, requires: f_ok}\n"
+        "      h_ok: {points: 1, requires: [f_ok, g_ok]}\n",
     )
     hw = load_course(write(tmp_path, text)).assignment("hw")
     assert [c.requires for c in hw.checks] == [(), ("f_ok",), ("f_ok", "g_ok")]
