@@ -6,7 +6,8 @@ the grade must be. The grader is only as good as this corpus.
 expect.yaml keys: ``full_marks``; ``score_zero``; ``score_percent: [low, high]`` (the score
 as a percentage of the maximum, bounds included); ``must_fail`` (each listed check fails
 by its own property, not because a check it requires failed); ``must_pass``;
-``only_these_fail`` (no check fails other than ``must_fail`` and the checks they block).
+``only_these_fail`` (no check fails other than ``must_fail`` and the checks they block);
+``message_contains: {check: text}`` (what that check's feedback must say).
 """
 
 from __future__ import annotations
@@ -78,5 +79,8 @@ def test_fixture_gets_the_expected_grade(
             assert feedback.counterexample, f"{cid} failed without a counterexample"
     for cid in expect.get("must_pass", []):
         assert cid not in failed, f"{cid} should pass: {failed[cid].feedback}"
+    for cid, text in expect.get("message_contains", {}).items():
+        feedback = failed[cid].feedback if cid in failed else None
+        assert feedback is not None and text in feedback.message, feedback
     if expect.get("only_these_fail"):
         assert sorted(set(failed) - blocked) == sorted(expect["must_fail"])
