@@ -352,6 +352,11 @@ def test_hints_by_suffix_with_generic_fallback() -> None:
     assert hint_for("svm_naive_reference_noreg") == HINTS["_reference_noreg"]
     assert hint_for("svm_vec_no_per_sample_loop") == HINTS["_no_per_sample_loop"]
     assert hint_for("matrix_inverse_is_symmetric") == GENERIC_HINT
+    # the usual ways of looping without writing a loop are named
+    assert "np.vectorize" in HINTS["_no_per_sample_loop"]
+    assert "np.apply_along_axis" in HINTS["_no_per_sample_loop"]
+    # the numerical gradient is the student's own too: either side may be wrong
+    assert "either one can be the wrong one" in hint_for("svm_naive_numerical_gradient")
     timeout = "svm_loss_naive(...) ran past its time limit: did not return within 2 s"
     assert "did not return in time" in hint_for("svm_naive_nonnegative", timeout)
 
