@@ -46,6 +46,17 @@ def double_odd(x, student):
 def double_grader_bug(x, student):
     student.call("double", x)
     raise ZeroDivisionError("grader bug")
+
+
+@check("broken_gate", "A required check whose grader code is broken.", NUMBERS)
+def broken_gate(x, student):
+    if student.call("double", x) == 2 * x:
+        raise KeyError("grader bug")
+
+
+@check("after_broken_gate", "A check that needs the broken one.", NUMBERS)
+def after_broken_gate(x, student):
+    assert student.call("double", x) != 2 * x, "double(x) doubles"
 """
 
 CONFIG = """
@@ -60,6 +71,8 @@ assignments:
       double_positive: {points: 1, requires: double_works}
       double_odd: {points: 1, requires: double_works}
       double_grader_bug: {points: 1, requires: [double_works]}
+      broken_gate: {points: 0}
+      after_broken_gate: {points: 1, requires: broken_gate}
 """
 
 RIGHT = "def double(x):\n    return 2 * x\n"
@@ -104,7 +117,7 @@ def test_a_check_counts_only_once_the_check_it_requires_passes(
     assert blocked.feedback.blocked_by == "double_works"
     assert "needs double_works to pass first" in blocked.feedback.message
     assert blocked.examples == 0  # not run at all
-    assert graded["wrong"].score == 0
+    assert graded["wrong"].score == 1  # after_broken_gate only: the double_* checks earn 0
     assert "internal_error" not in graded["wrong"].meta  # the broken check was never run
 
 
@@ -126,7 +139,11 @@ def test_any_other_exception_in_grader_code_is_an_internal_error(
     right = graded["right"]
     bug = next(c for c in right.checks if c.id == "double_grader_bug")
     assert bug.feedback is not None and bug.feedback.internal_error
-    assert right.internal_error_checks == ["double_grader_bug"]
+    assert right.internal_error_checks == [
+        "double_grader_bug",
+        "broken_gate",
+        "after_broken_gate",
+    ]
     detail = right.meta["internal_error"]
     assert "check double_grader_bug raised ZeroDivisionError: grader bug" in detail
     assert "Traceback" in detail
@@ -134,6 +151,17 @@ def test_any_other_exception_in_grader_code_is_an_internal_error(
     rows = list(csv.DictReader(io.StringIO(grades_csv([right], [c.id for c in right.checks]))))
     assert rows[0]["double_grader_bug"] == "" and rows[0]["score"] == ""
     assert rows[0]["double_works"] == "1" and rows[0]["double_odd"] == "0"
+
+
+def test_a_check_waiting_for_a_broken_check_is_no_grade_either(
+    graded: dict[str, SubmissionResult],
+) -> None:
+    after = next(c for c in graded["right"].checks if c.id == "after_broken_gate")
+    assert after.feedback is not None and after.feedback.internal_error
+    assert after.feedback.blocked_by == "broken_gate"
+    # where the grader did not fail, the gate held and the check was graded as usual
+    wrong = {c.id: c for c in graded["wrong"].checks}
+    assert wrong["broken_gate"].passed and wrong["after_broken_gate"].passed
 
 
 def test_results_json_carries_the_hint_of_each_failed_check(
@@ -151,8 +179,9 @@ def test_the_cli_names_the_broken_check_and_exits_3(course: Path, tmp_path: Path
     argv = ["grade", str(course / "class"), "-a", "tiny", "-o", str(tmp_path), "-j", "1"]
     code = main([*argv, "-c", str(course / "grading.yaml")], out=out, err=err)
     assert code == 3
-    assert "grading right hit an internal grader error in check(s) double_grader_bug" in (
-        err.getvalue()
+    assert (
+        "grading right hit an internal grader error in check(s) double_grader_bug, "
+        "broken_gate, after_broken_gate" in err.getvalue()
     )
     assert "grading wrong" not in err.getvalue()
     record = json.loads((tmp_path / "right" / "propgrade.json").read_text())

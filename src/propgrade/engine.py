@@ -449,14 +449,17 @@ def _score(
     for run in runs:
         by_check.setdefault(run.check.id, []).append(run)
     by_id = {c.id: c for c in plan.checks}
-    results = []
+    done: dict[str, CheckResult] = {}
     for c in plan.checks:
         check_runs = by_check.get(c.id, [])
         failures = [r for r in check_runs if r.error is not None]
         evaluated = sum(1 for r in check_runs if r.done and not r.skipped)
         feedback: Feedback | None = None
         if c.id in blocked:
-            feedback = gating.blocked_feedback(by_id[blocked[c.id]])
+            # a required check is listed earlier, so its result is already known
+            required = done[blocked[c.id]]
+            broken = required.feedback is not None and required.feedback.internal_error
+            feedback = gating.blocked_feedback(by_id[required.id], grader_fault=broken)
         elif not failures and evaluated == 0:
             feedback = Feedback(
                 message="the grader drew no usable example for this check",
@@ -470,5 +473,5 @@ def _score(
             if _worth_shrinking(error) and not over_budget:
                 case, error, shrunk = shrink_greedily(plan, worker, cache, c, case, error)
             feedback = feedback_for(error, case, shrunk=shrunk)
-        results.append(_check_result(plan, c, feedback, evaluated))
-    return results
+        done[c.id] = _check_result(plan, c, feedback, evaluated)
+    return list(done.values())

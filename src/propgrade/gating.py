@@ -37,7 +37,15 @@ def first_unmet(
     return next((r for r in requires.get(check_id, ()) if not passed.get(r, True)), None)
 
 
-def blocked_feedback(required: Check) -> Feedback:
+def blocked_feedback(required: Check, *, grader_fault: bool = False) -> Feedback:
+    """Why a check was not graded. When the grader itself failed on the required check, this
+    one is no grade either: an internal error, not a 0 the student must work off."""
+    if grader_fault:
+        return Feedback(
+            message=f"Not graded: the grader failed on {required.id}, which this check needs.",
+            blocked_by=required.id,
+            internal_error=True,
+        )
     return Feedback(
         message=(
             f"Not counted yet: this check needs {required.id} to pass first "
