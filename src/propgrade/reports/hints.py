@@ -71,8 +71,8 @@ HINTS: dict[str, str] = {
     ),
     "_reference_reg": (
         "Your result differs from the reference solution only when reg > 0. The expected "
-        "convention is loss += reg * np.sum(W * W) and dW += 2 * reg * W, added once, after "
-        "averaging over N."
+        "convention adds reg times the sum of the squared weights to the loss, and 2 * reg * W "
+        "to dW, once, after averaging over N."
     ),
 }
 
