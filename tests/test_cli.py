@@ -79,9 +79,9 @@ def test_grades_csv_has_one_row_per_student_and_a_column_per_check(
     assert sorted(rows) == ["ana", "ben", "cy", "dee", "eve"]
     header = next(csv.reader((graded["1"] / "grades.csv").open()))
     assert header[:3] == ["student", "score", "max_score"]
-    assert "svm_vec_nonnegative" in header and len(header) == 3 + 36
-    assert rows["ana"]["score"] == rows["ana"]["max_score"] == "44"
-    assert 0 < float(rows["ben"]["score"]) < 44
+    assert "svm_vec_nonnegative" in header and len(header) == 3 + 44
+    assert rows["ana"]["score"] == rows["ana"]["max_score"] == "48"
+    assert 0 < float(rows["ben"]["score"]) < 48
     assert rows["ben"]["svm_vec_nonnegative"] == "0"
     assert rows["ben"]["svm_naive_nonnegative"] == "1"
     for student in ("cy", "dee", "eve"):
@@ -109,7 +109,7 @@ def test_results_json_follows_gradescope_schema(graded: dict[str, Path]) -> None
         assert test["visibility"] in ("visible", "hidden", "after_due_date", "after_published")
     meta = data["extra_data"]["propgrade"]
     assert {"propgrade_version", "config_hash", "hypothesis_seed", "file_sha256"} <= set(meta)
-    assert meta["max_score"] == sum(t["max_score"] for t in data["tests"]) == 44
+    assert meta["max_score"] == sum(t["max_score"] for t in data["tests"]) == 48
 
 
 def test_failed_check_explains_with_a_counterexample(graded: dict[str, Path]) -> None:
@@ -199,7 +199,7 @@ def test_check_on_the_stub_shows_each_traceback_once_and_leaves_no_clutter(
     assert code == 1
     # Four stub functions, one NotImplementedError each: four tracebacks, not one per check.
     assert out.count("Your traceback:") == 4
-    assert "(as in svm_naive_output_shapes)" in out
+    assert len(out.splitlines()) < 5 * 36  # it was 488 lines, the traceback 28 times
     assert sorted(p.name for p in folder.iterdir()) == before  # no .hypothesis/ to submit
 
 
@@ -266,7 +266,7 @@ def test_an_internal_error_is_reported_and_the_batch_goes_on(
     assert code == 3
     assert "grading ben hit an internal grader error" in err
     rows = _rows(tmp_path)
-    assert rows["ana"]["score"] == "44" and rows["ben"]["score"] == "0"
+    assert rows["ana"]["score"] == "48" and rows["ben"]["score"] == ""  # no grade, not a 0
     record = json.loads((tmp_path / "ben" / "propgrade.json").read_text())
     assert "RuntimeError: grader bug" in record["meta"]["internal_error"]
     # A rerun does not keep the failed one: it is graded again.
@@ -283,7 +283,7 @@ def test_an_internal_error_is_reported_and_the_batch_goes_on(
         "-c",
         str(root / "grading.yaml"),
     )
-    assert code == 0 and "ben: " in err and "ben: 36/44 (unchanged" not in err
+    assert code == 0 and "ben: " in err and "ben: 36/48 (unchanged" not in err
 
 
 def test_doctor_names_the_active_layer() -> None:
@@ -331,8 +331,8 @@ def test_due_date_adds_late_columns_to_grades_csv(root: Path, tmp_path: Path) ->
     )
     assert code == 0
     rows = _rows(out)
-    assert rows["early"]["raw_score"] == "44" and rows["early"]["late_penalty"] == "0"
-    assert rows["early"]["score"] == "44"
-    assert rows["late"]["late_days"] == "1" and rows["late"]["late_penalty"] == "11"
-    assert rows["late"]["score"] == "33"
-    assert rows["unknown"]["score"] == "44"
+    assert rows["early"]["raw_score"] == "48" and rows["early"]["late_penalty"] == "0"
+    assert rows["early"]["score"] == "48"
+    assert rows["late"]["late_days"] == "1" and rows["late"]["late_penalty"] == "12"
+    assert rows["late"]["score"] == "36"
+    assert rows["unknown"]["score"] == "48"

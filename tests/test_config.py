@@ -121,3 +121,34 @@ def test_find_course_config_walks_up(tmp_path: Path) -> None:
 def test_the_repository_course_file_is_valid(root: Path) -> None:
     course = load_course(root / "grading.yaml")
     assert "linear_classifiers" in course.assignments
+
+
+def test_requires_takes_one_check_id_or_a_list_of_earlier_ones(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "      g_ok: 1.5\n",
+        "      g_ok: {points: 1.5, requires: f_ok}\n"
+        "      h_ok: {points: 1, requires: [f_ok, g_ok]}\n",
+    )
+    hw = load_course(write(tmp_path, text)).assignment("hw")
+    assert [c.requires for c in hw.checks] == [(), ("f_ok",), ("f_ok", "g_ok")]
+
+
+@pytest.mark.parametrize(
+    ("requires", "message", "hint"),
+    [
+        ("f_okk", "'f_okk' is not a check listed above this one", "did you mean 'f_ok'?"),
+        # only earlier checks: a cycle cannot be written down
+        ("g_ok", "'g_ok' is not a check listed above this one", "did you mean 'f_ok'?"),
+        ("{a: 1}", "expected a check id or a list of check ids", None),
+    ],
+)
+def test_requires_names_the_bad_entry(
+    tmp_path: Path, requires: str, message: str, hint: str | None
+) -> None:
+    text = GOOD.replace("      g_ok: 1.5\n", f"      g_ok: {{points: 1.5, requires: {requires}}}\n")
+    with pytest.raises(ConfigError) as info:
+        load_course(write(tmp_path, text))
+    assert "assignments.hw.checks.g_ok.requires" in info.value.message
+    assert message in info.value.message
+    if hint:
+        assert info.value.hint == hint

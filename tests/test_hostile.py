@@ -93,10 +93,11 @@ def checks(
 
 
 EVERY_CHECK = checks()
-# What a (0.0, zeros) answer fails; it passes the rest (shapes, loss >= 0, 0 == 0 ...).
-ZERO_ANSWER = ("zero_weights", "reference_noreg", "reference_reg")
-# Checks that look at the returned value: all but the argument and tracing checks.
-VALUE_CHECKS = checks(but=("inputs_unchanged", "no_per_sample_loop"))
+# A (0.0, zeros) answer, a timeout or an answer that is not data fails the function's
+# *_implemented check, so every check of that function fails: properties such as
+# loss >= 0 or 0 == 0 earn nothing for it.
+# What a loss and dW twice too large fail (the function does work, so its checks count).
+DOUBLED = ("zero_weights", "regularization", "reference_noreg", "reference_reg")
 LOOP_CHECKS = frozenset({"svm_vec_no_per_sample_loop", "softmax_vec_no_per_sample_loop"})
 
 
@@ -114,7 +115,8 @@ ATTACKS = (
     Attack(
         "loop_in_call",
         checks(("svm_vec", "softmax_vec")),
-        ("did not return within 1 s", "already timed out or crashed 2 times"),
+        # The first timeout fails *_implemented: the other checks make no further calls.
+        ("did not return within 1 s", "ran past its time limit"),
         reduced=True,
     ),
     Attack(
@@ -156,35 +158,35 @@ ATTACKS = (
     ),
     Attack(
         "fork_flood_escapee",
-        checks(("svm_naive",), only=ZERO_ANSWER) | {"svm_vec_matches_naive"},
+        checks(("svm_naive",)) | {"svm_vec_matches_naive"},
         # The full layer refuses the worker a second process: not even the escapee starts.
         ("BlockingIOError",),
         exact=False,  # the flood may or may not fit in one call's time limit
     ),
     Attack(
         "output_flood",
-        checks(("softmax_vec",), only=(*ZERO_ANSWER, "matches_naive")),
+        checks(("softmax_vec",)),
         ("more bytes of output discarded",),
         reduced=True,
         exact=False,  # 256 MiB per call may or may not fit in one call's time limit
     ),
     Attack(
         "lying_always_equal",
-        VALUE_CHECKS,
-        ("should return a pair", "should be a single real number"),
+        checks(),
+        ("the loss returned by svm_loss_naive should be a number",),
         reduced=True,
     ),
-    Attack("lying_ndarray_subclass", VALUE_CHECKS, ("is not finite",), reduced=True),
-    Attack("lying_float_subclass", VALUE_CHECKS, ("should be a single real number",), reduced=True),
+    Attack("lying_ndarray_subclass", checks(), ("is not finite",), reduced=True),
+    Attack("lying_float_subclass", checks(), ("should be a number",), reduced=True),
     Attack(
         "monkeypatch_numpy",
-        checks(("softmax_naive", "softmax_vec"), only=ZERO_ANSWER),
+        checks(("softmax_naive", "softmax_vec")),
         ("numpy and json patched",),
         reduced=True,
     ),
     Attack(
         "monkeypatch_pytest_hypothesis",
-        checks(only=ZERO_ANSWER),
+        checks(),
         # Whether the real packages are importable in the sandbox depends on where they are
         # installed (a private /tmp hides a virtualenv under /tmp); the fakes always are.
         ("faked 9 modules",),
@@ -200,7 +202,7 @@ ATTACKS = (
     ),
     Attack(
         "write_outside",
-        checks(("softmax_naive", "softmax_vec"), only=ZERO_ANSWER),
+        checks(("softmax_naive", "softmax_vec"), only=DOUBLED),
         ("replace reference", "sabotage", "FileNotFoundError"),
     ),
     Attack(
@@ -234,7 +236,11 @@ ATTACKS = (
             "to the reply pipe can carry any count (README: what the loop check is worth)"
         ),
     ),
-    Attack("memory_fork_aggregate", checks(("svm_naive",), only=ZERO_ANSWER), exact=False),
+    Attack(
+        "memory_fork_aggregate",
+        checks(("svm_naive",)) | {"svm_vec_matches_naive"},
+        exact=False,
+    ),
     # Attacks on the trusted side, before any sandbox: the folder's shape is the attack
     # (its layout.yaml), so every layer must refuse it the same way.
     Attack("link_to_reference", EVERY_CHECK, ("is a symbolic link",), reduced=True),

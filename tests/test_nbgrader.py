@@ -160,18 +160,18 @@ def _export(course: Path) -> dict[str, dict[str, str]]:
 def test_nbgrader_export_shows_scores_and_late_penalties(course: dict[str, object]) -> None:
     rows = _export(course["course"])  # type: ignore[arg-type]
     assert sorted(rows) == ["ana", "ben", "cy", "dee", "eve"]
-    # 44 points of checks plus nbgrader's own manually graded written answer.
-    assert {row["max_score"] for row in rows.values()} == {"45.0"}
+    # 48 points of checks plus nbgrader's own manually graded written answer.
+    assert {row["max_score"] for row in rows.values()} == {"49.0"}
     ana, ben, cy, dee, eve = (rows[s] for s in ("ana", "ben", "cy", "dee", "eve"))
-    assert float(ana["raw_score"]) == 44 and float(ana["late_submission_penalty"]) == 0
-    assert float(ana["score"]) == 44
+    assert float(ana["raw_score"]) == 48 and float(ana["late_submission_penalty"]) == 0
+    assert float(ana["score"]) == 48
     raw_ben = float(ben["raw_score"])
-    assert 0 < raw_ben < 44
+    assert 0 < raw_ben < 48
     assert float(ben["late_submission_penalty"]) == pytest.approx(round(raw_ben * 0.2, 4))
     assert float(ben["score"]) == pytest.approx(raw_ben - round(raw_ben * 0.2, 4))
-    assert float(cy["raw_score"]) == 44  # graded from the notebook's functions
+    assert float(cy["raw_score"]) == 48  # graded from the notebook's functions
     assert float(dee["raw_score"]) == 0
-    assert float(eve["raw_score"]) == 44 and float(eve["score"]) == 0  # 6 days > max_days
+    assert float(eve["raw_score"]) == 48 and float(eve["score"]) == 0  # 6 days > max_days
     assert ana["duedate"].startswith("2026-12-01 23:59")
     assert ben["timestamp"].startswith("2026-12-03 01:59")
 
@@ -190,7 +190,7 @@ def test_every_check_is_an_autograded_grade_cell(course: dict[str, object]) -> N
         ]
         nb = gb.find_notebook("linear_classifiers", "linear_classifiers")
         cells = {c.name: c.cell_type for c in nb.grade_cells}
-        assert len(cells) == 37 and cells.pop("inline_question_1") == "markdown"
+        assert len(cells) == 45 and cells.pop("inline_question_1") == "markdown"
         assert set(cells.values()) == {"code"}
         for check in ben.result.checks:
             grade = gb.find_grade(check.id, "linear_classifiers", "linear_classifiers", "ben")
@@ -204,7 +204,7 @@ def test_notebook_only_submission_never_ran(course: dict[str, object]) -> None:
     assert (canary / "keep.txt").is_file()
     report: CourseReport = course["report"]  # type: ignore[assignment]
     cy = next(s for s in report.students if s.student == "cy")
-    assert cy.result.score == 44
+    assert cy.result.score == 48
     assert any("a while loop at top level, not graded" in n for n in cy.notes)
     assert any("an expression at top level" in n for n in cy.notes)  # the rmtree call
 
@@ -357,7 +357,7 @@ def test_lms_csv_has_late_columns(course: dict[str, object]) -> None:
     assert float(rows["ben"]["score"]) == pytest.approx(
         float(rows["ben"]["raw_score"]) - float(rows["ben"]["late_penalty"])
     )
-    assert rows["eve"]["score"] == "0" and rows["eve"]["raw_score"] == "44"
+    assert rows["eve"]["score"] == "0" and rows["eve"]["raw_score"] == "48"
     assert (report.out / "ben" / "results.json").is_file()
 
 
@@ -370,7 +370,7 @@ def test_grading_again_keeps_one_grade_per_cell(course: dict[str, object]) -> No
         for s in course["report"].students  # type: ignore[attr-defined]
     ]
     rows = _export(course_dir)
-    assert float(rows["ana"]["score"]) == 44
+    assert float(rows["ana"]["score"]) == 48
 
 
 @pytest.mark.parametrize(
@@ -511,9 +511,9 @@ def test_feedback_reaches_the_student_through_nbgraders_exchange(
     _student(home, "fetch_feedback", "linear_classifiers", *shared)
     page = fetched[0].read_text()
     assert "Every margin is 1" in page
-    # 44 for the checks, 1 of 4 for the written answers: three were left unanswered.
-    assert "Score: 45.0 / 48.0" in page
-    assert page.count("# propgrade check ") == 36
+    # 48 for the checks, 1 of 4 for the written answers: three were left unanswered.
+    assert "Score: 49.0 / 52.0" in page
+    assert page.count("# propgrade check ") == 44
 
 
 def test_an_assignment_with_several_notebooks_needs_notebook(root: Path, tmp_path: Path) -> None:
@@ -754,7 +754,7 @@ def test_a_grader_error_reaches_no_student_and_exits_3(
     assert "grading ana hit an internal grader error" in err.getvalue()
     # ana keeps her earlier grade and page; the others are graded as usual.
     rows = _export(copy)
-    assert float(rows["ana"]["raw_score"]) == 44 and float(rows["cy"]["raw_score"]) == 44
+    assert float(rows["ana"]["raw_score"]) == 48 and float(rows["cy"]["raw_score"]) == 48
     assert page.read_text() == before
     assert (copy / "propgrade/linear_classifiers/report.html").is_file()
 
@@ -790,7 +790,7 @@ def test_a_busy_gradebook_is_a_clear_error_and_nothing_is_lost(
     assert main([*argv, "--config", str(course["config"])], out=out, err=err) == 0
     assert err.getvalue().count("unchanged, kept") == 5
     rows = _export(copy)
-    assert float(rows["ben"]["raw_score"]) == 44
+    assert float(rows["ben"]["raw_score"]) == 48
 
 
 def test_an_unreadable_notebook_falls_back_to_the_released_one(
@@ -805,7 +805,7 @@ def test_an_unreadable_notebook_falls_back_to_the_released_one(
 
     report = grade_nbgrader_course(copy, "linear_classifiers", config=course["config"])  # type: ignore[arg-type]
     kim = report.students[0]
-    assert kim.result.score == 44  # graded from losses.py all the same
+    assert kim.result.score == 48  # graded from losses.py all the same
     assert any("kim:" in w and "cannot be read as a notebook" in w for w in report.warnings)
     assert "linear_classifiers.ipynb could not be read as a notebook" in " ".join(kim.notes)
     nb = nbformat.read(

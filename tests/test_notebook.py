@@ -160,7 +160,7 @@ def test_released_notebook_runs_top_to_bottom_with_the_reference(
         if cell.cell_type == "code"
     }
     assert "all public checks passed" in outputs["checks"]
-    assert "28 passed, 0 failed" in outputs["checks"]
+    assert "36 passed, 0 failed" in outputs["checks"]
     assert "validation accuracy" in outputs["sgd"]
     accuracies = [
         float(part.split()[0]) for part in outputs["sgd"].split("validation accuracy")[1:]

@@ -354,6 +354,16 @@ def test_hints_by_suffix_with_generic_fallback() -> None:
     assert hint_for("svm_naive_reference_noreg") == HINTS["_reference_noreg"]
     assert hint_for("svm_vec_no_per_sample_loop") == HINTS["_no_per_sample_loop"]
     assert hint_for("matrix_inverse_is_symmetric") == GENERIC_HINT
+    # hints now reach results.json too: none may quote a line of the reference solution
+    solution = (ROOT / "solutions/linear_classifiers/losses.py").read_text()
+    regions = [r.split("### END SOLUTION")[0] for r in solution.split("### BEGIN SOLUTION")[1:]]
+    body = [line.strip() for region in regions for line in region.splitlines()]
+    assert not [line for line in body if len(line) > 12 and any(line in h for h in HINTS.values())]
+    # the usual ways of looping without writing a loop are named
+    assert "np.vectorize" in HINTS["_no_per_sample_loop"]
+    assert "np.apply_along_axis" in HINTS["_no_per_sample_loop"]
+    # the numerical gradient is the student's own too: either side may be wrong
+    assert "either one can be the wrong one" in hint_for("svm_naive_numerical_gradient")
     timeout = "svm_loss_naive(...) ran past its time limit: did not return within 2 s"
     assert "did not return in time" in hint_for("svm_naive_nonnegative", timeout)
     changed = StudentCallFailed(

@@ -2,6 +2,12 @@
 
 Each folder under tests/submissions/ holds one losses.py and an expect.yaml saying what
 the grade must be. The grader is only as good as this corpus.
+
+expect.yaml keys: ``full_marks``; ``score_zero``; ``score_percent: [low, high]`` (the score
+as a percentage of the maximum, bounds included); ``must_fail`` (each listed check fails
+by its own property, not because a check it requires failed); ``must_pass``;
+``only_these_fail`` (no check fails other than ``must_fail`` and the checks they block);
+``message_contains: {check: text}`` (what that check's feedback must say).
 """
 
 from __future__ import annotations
@@ -57,14 +63,24 @@ def test_fixture_gets_the_expected_grade(
     assert result.score < result.max_score
     if expect.get("score_zero"):
         assert result.score == 0
+    if "score_percent" in expect:
+        low, high = expect["score_percent"]
+        percent = 100 * result.score / result.max_score
+        assert low <= percent <= high, f"{result.score}/{result.max_score} = {percent:.1f}%"
+    blocked = {cid for cid, c in failed.items() if c.feedback and c.feedback.blocked_by}
     for cid in expect.get("must_fail", []):
         assert cid in {c.id for c in plan.checks}, f"expect.yaml names unknown check {cid}"
         assert cid in failed, f"{cid} should fail; failed: {sorted(failed)}"
+        # caught by the check meant for it, not hidden behind a failed requirement
+        assert cid not in blocked, f"{cid} was not graded: {failed[cid].feedback}"
         feedback = failed[cid].feedback
         assert feedback is not None and feedback.message
         if not result.error:
             assert feedback.counterexample, f"{cid} failed without a counterexample"
     for cid in expect.get("must_pass", []):
         assert cid not in failed, f"{cid} should pass: {failed[cid].feedback}"
+    for cid, text in expect.get("message_contains", {}).items():
+        feedback = failed[cid].feedback if cid in failed else None
+        assert feedback is not None and text in feedback.message, feedback
     if expect.get("only_these_fail"):
-        assert sorted(failed) == sorted(expect["must_fail"])
+        assert sorted(set(failed) - blocked) == sorted(expect["must_fail"])

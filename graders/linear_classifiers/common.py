@@ -71,8 +71,18 @@ class Case:
         """
         W, X, y = self.W, self.X, self.y
         (n, d), c = X.shape, W.shape[1]
-        out: list[Case] = []
         make = type(self)
+        if n > MAX_N or d > MAX_D:
+            # A realistic case (hundreds of numbers): cut it down in big steps first;
+            # the fine steps below would propose one candidate per entry.
+            keep_rows = [
+                make(W, X[:k], y[:k], self.reg) for k in (1, 2, MAX_N, n // 2) if 0 < k < n
+            ]
+            keep_cols = [
+                make(W[:k], X[:, :k], y, self.reg) for k in (1, 2, MAX_D, d // 2) if 0 < k < d
+            ]
+            return [case for case in keep_rows + keep_cols if case.valid()]
+        out: list[Case] = []
         for i in range(n if n > 1 else 0):
             out.append(make(W, np.delete(X, i, 0), np.delete(y, i), self.reg))
         for k in range(c if c > 2 else 0):
@@ -138,11 +148,137 @@ def cases(draw: st.DrawFn, reg: str = "any", w_bound: float = W_BOUND) -> Case:
     return Case(W, X, y, draw(REGS[reg]))
 
 
+REALISTIC_MAX_SCORE = 250.0  # keeps every row's score gap below the naive softmax's ~745
+
+
+@st.composite
+def realistic_cases(draw: st.DrawFn, reg: str = "any") -> Case:
+    """Full-precision cases like those of training, where grid-only inputs hide bugs.
+
+    W small and random as at initialisation (or larger, for inactive SVM margins), data
+    rows centred like mean-subtracted images, often D >> C, a few batches of hundreds.
+    Numbers off the 0.01 grid expose in-place writes that round, and float32 paths.
+    """
+    c = draw(st.integers(2, 10))
+    shape = draw(st.sampled_from(["small", "small", "wide", "batch"]))
+    n, d = {
+        "small": (draw(st.integers(1, MAX_N)), draw(st.integers(1, MAX_D))),
+        # D >> C, up to 64: a dW returned as a list must still fit through the worker's
+        # reply (64 items per list), so that its value can be graded
+        "wide": (draw(st.integers(2, 30)), draw(st.integers(4 * c, 64))),
+        "batch": (draw(st.integers(100, 300)), draw(st.integers(10, 40))),
+    }[shape]
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    w_scale = draw(st.sampled_from([1e-4, 1e-3, 1e-2, 0.1, 1.0]))
+    x_scale = draw(st.sampled_from([1.0, 10.0, 100.0]))
+    X = rng.normal(0.0, x_scale, size=(n, d))
+    if n > 1:
+        X -= X.mean(axis=0)
+    W = rng.normal(0.0, w_scale, size=(d, c))
+    top = float(np.max(np.abs(X @ W), initial=0.0))
+    if top > REALISTIC_MAX_SCORE:
+        W *= REALISTIC_MAX_SCORE / top
+    y = rng.integers(0, c, size=n)
+    return Case(W, X, y, draw(REGS[reg]))
+
+
+def mixed_cases(reg: str = "any") -> st.SearchStrategy[Case]:
+    """Grid cases (readable counterexamples, hinge kinks) and realistic ones."""
+    return st.one_of(cases(reg=reg), realistic_cases(reg=reg))
+
+
 # Checks that share a strategy object share its drawn cases (drawn once per run), and so
 # share the student calls those cases need.
-ANY_CASES = cases()
-REG_ZERO_CASES = cases(reg="zero")
-REG_POSITIVE_CASES = cases(reg="positive")
+ANY_CASES = mixed_cases()
+# Where realistic cases add nothing: a negative loss needs large W (inactive margins).
+GRID_CASES = cases()
+REG_ZERO_CASES = mixed_cases(reg="zero")
+REG_POSITIVE_CASES = mixed_cases(reg="positive")
+
+
+@dataclass(frozen=True, eq=False)
+class TwoWeights:
+    """A case and a second, different W for the same data."""
+
+    case: Case
+    other_W: np.ndarray
+
+    def __repr__(self) -> str:
+        return f"{self.case!r}\nsecond W = {format_array(self.other_W)}"
+
+
+@st.composite
+def two_weights(draw: st.DrawFn) -> TwoWeights:
+    """Ordinary inputs (N >= 2, C >= 3) where any working loss differs between the two W."""
+    c = draw(st.integers(3, 6))
+    n, d = draw(st.integers(4, 12)), draw(st.integers(3, 8))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    X = rng.normal(0.0, 1.0, size=(n, d))
+    y = rng.integers(0, c, size=n)
+    W = rng.normal(0.0, 0.01, size=(d, c))
+    return TwoWeights(Case(W, X, y, 0.0), _frozen(rng.normal(0.0, 1.0, size=(d, c))))
+
+
+@dataclass(frozen=True, eq=False)
+class RowShifted:
+    """A case, and a constant to add to all scores of each sample (one per sample)."""
+
+    case: Case
+    shifts: np.ndarray
+
+    def shifted(self) -> Case:
+        """The same scores plus the shifts: one more feature, equal to the sample's shift,
+        with weight 1 for every class."""
+        W, X = self.case.W, self.case.X
+        return Case(
+            np.vstack([W, np.ones((1, W.shape[1]))]),
+            np.hstack([X, self.shifts[:, None]]),
+            self.case.y,
+            self.case.reg,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"{self.case!r}\nshifts = {format_array(self.shifts)} "
+            "(added to every score of each sample)"
+        )
+
+    def shrink_candidates(self) -> list[RowShifted]:
+        case, n = self.case, len(self.case.y)
+        out = []
+        for smaller in case.shrink_candidates():
+            m, d = len(smaller.y), smaller.X.shape[1]
+            if m == n:
+                out.append(RowShifted(smaller, self.shifts))
+            elif np.array_equal(smaller.X, case.X[:m, :d]) and np.array_equal(
+                smaller.y, case.y[:m]
+            ):
+                out.append(RowShifted(smaller, _frozen(self.shifts[:m])))
+        if n <= MAX_N:
+            # dropping a sample drops its shift too
+            for i in range(n if n > 1 else 0):
+                X, y = np.delete(case.X, i, 0), np.delete(case.y, i)
+                out.insert(
+                    i, RowShifted(Case(case.W, X, y, case.reg), _frozen(np.delete(self.shifts, i)))
+                )
+        return out
+
+
+# Large enough that exp overflows or underflows without each row's own shift; different
+# per sample so that one max for the whole batch is not enough, and below -745 so that a
+# running max started at 0 is not either. Each row's own gap stays that of the base case.
+_SHIFTS = st.sampled_from([-4000.0, -2600.0, -1300.0, 0.0, 1000.0, 2500.0])
+
+
+@st.composite
+def row_shifts(draw: st.DrawFn) -> RowShifted:
+    base = draw(mixed_cases(reg="zero"))
+    n = len(base.y)
+    if draw(st.booleans()):
+        shifts = np.full(n, draw(st.floats(900.0, 1100.0)))  # the same for every sample
+    else:
+        shifts = np.array([draw(_SHIFTS) + draw(st.floats(-50.0, 50.0)) for _ in range(n)])
+    return RowShifted(base, _frozen(shifts))
 
 
 @st.composite
@@ -228,12 +364,34 @@ def two_batch_sizes(draw: st.DrawFn) -> tuple[Case, Case]:
 # --- helpers used by the checks ----------------------------------------------------------
 
 
-def loss_and_grad(value: Any, case: Case, fn: str) -> tuple[float, np.ndarray]:
-    """Unpack ``(loss, dW)`` from a student's return value, with shapes checked."""
+def exact_loss_and_grad(value: Any, case: Case, fn: str) -> tuple[float, np.ndarray]:
+    """``(loss, dW)`` exactly as documented: a single number and a float64 array of W's shape.
+
+    Only the check about the form uses this; checks about values use ``loss_and_grad``.
+    """
     loss, dW = expect.pair(value, f"{fn}")
     return expect.scalar(loss, f"the loss returned by {fn}"), expect.array(
+        dW, f"the gradient dW returned by {fn}", case.W.shape, dtype=np.float64
+    )
+
+
+def loss_and_grad(value: Any, case: Case, fn: str) -> tuple[float, np.ndarray]:
+    """The values of ``(loss, dW)``, read leniently: a loss as a size-1 array or dW as a
+    list or float32 is graded by its value (the form is ``output_shapes``' business)."""
+    loss, dW = expect.pair(value, f"{fn}")
+    return expect.scalar_value(loss, f"the loss returned by {fn}"), expect.array_value(
         dW, f"the gradient dW returned by {fn}", case.W.shape
     )
+
+
+def loss_of(value: Any, fn: str) -> float:
+    """The loss a student's return value holds, for checks about the loss alone.
+
+    A function that returns the loss without dW still has its loss graded.
+    """
+    if isinstance(value, tuple) and len(value) == 2:
+        value = value[0]
+    return expect.scalar_value(value, f"the loss returned by {fn}")
 
 
 def svm_margins(case: Case) -> np.ndarray:

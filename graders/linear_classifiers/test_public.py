@@ -10,42 +10,90 @@ import math
 import numpy as np
 
 from propgrade import assume, check_each, expect
+from propgrade.display import format_value
 
 from .common import (
     ALL,
     ANY_CASES,
+    GRID_CASES,
+    REG_POSITIVE_CASES,
     SOFTMAX,
     SVM,
     VECTORIZED,
     Case,
-    Shifted,
+    RowShifted,
+    TwoWeights,
+    exact_loss_and_grad,
     loss_and_grad,
+    loss_of,
     near_hinge_kink,
     near_zero_weights,
     numerical_gradient_points,
     require,
+    row_shifts,
     two_batch_sizes,
-    with_bias_column,
+    two_weights,
     zero_svm_loss,
 )
 
 
 @check_each(
     ALL,
+    "{key}_implemented",
+    "{fn} does the work: it returns a finite loss, and a different one when W changes. "
+    "The other checks of {fn} count once this one passes.",
+    two_weights(),
+    max_examples=3,
+)
+def implemented(drawn: TwoWeights, student, fn: str) -> None:
+    # Deliberately loose about the form (a swapped pair, per-sample losses, a loss without
+    # dW all pass): the form has its own check, and this one only decides whether the
+    # other checks of the function count.
+    case = drawn.case
+    first = student.call(fn, *case.args)
+    require(
+        first is not None,
+        f"{fn} returned None: its body does not return (loss, dW) yet",
+        expected="a pair (loss, dW)",
+        got="None",
+    )
+    loss = _first_value(first, fn)
+    expect.finite(loss, f"the loss returned by {fn}")
+    other = _first_value(student.call(fn, *case.with_W(drawn.other_W).args), fn)
+    require(
+        not np.array_equal(loss, other),
+        f"{fn} returned the same loss for two different W: it does not compute the loss yet "
+        "(is it still the starter code?)",
+        expected="a loss that changes with W",
+        got=f"{format_value(loss)} for both",
+    )
+
+
+def _first_value(value: object, fn: str) -> np.ndarray:
+    if isinstance(value, tuple) and len(value) == 2:
+        value = value[0]
+    return expect.real_array(value, f"the loss returned by {fn}")  # type: ignore[arg-type]
+
+
+@check_each(
+    ALL,
     "{key}_output_shapes",
-    "{fn} returns a finite scalar loss and a finite gradient dW with the shape of W.",
+    "{fn} returns a finite loss as a single number and a finite float64 gradient dW with "
+    "the shape of W.",
     ANY_CASES,
 )
 def output_shapes(case: Case, student, fn: str) -> None:
-    loss, dW = loss_and_grad(student.call(fn, *case.args), case, fn)
+    loss, dW = exact_loss_and_grad(student.call(fn, *case.args), case, fn)
     expect.finite(loss, f"the loss returned by {fn}")
     expect.finite(dW, f"the gradient dW returned by {fn}")
 
 
-@check_each(ALL, "{key}_nonnegative", "{fn} never returns a negative loss (reg >= 0).", ANY_CASES)
+@check_each(ALL, "{key}_nonnegative", "{fn} never returns a negative loss (reg >= 0).", GRID_CASES)
 def nonnegative(case: Case, student, fn: str) -> None:
-    loss, _ = loss_and_grad(student.call(fn, *case.args), case, fn)
-    require(loss >= 0, f"{fn} returned a negative loss", expected="a loss >= 0", got=loss)
+    loss = loss_of(student.call(fn, *case.args), fn)
+    # A loss that is 0 in exact arithmetic may come out as -1e-16, and which one depends on
+    # how the student's sums happen to be vectorized: that is no negative loss.
+    require(loss >= -1e-9, f"{fn} returned a negative loss", expected="a loss >= 0", got=loss)
 
 
 @check_each(
@@ -55,7 +103,7 @@ def nonnegative(case: Case, student, fn: str) -> None:
     near_zero_weights(),
 )
 def zero_weights(case: Case, student, fn: str) -> None:
-    loss, _ = loss_and_grad(student.call(fn, *case.args), case, fn)
+    loss = loss_of(student.call(fn, *case.args), fn)
     c = case.W.shape[1]
     expected = float(c - 1) if fn.startswith("svm") else math.log(c)
     expect.close(loss, expected, f"the loss at W = 0 (C = {c})", rtol=1e-4, atol=1e-9)
@@ -109,11 +157,39 @@ def numerical_gradient(case: Case, student, fn: str) -> None:
     try:
         expect.close(analytic, numeric, "dW", rtol=1e-4, atol=1e-6 * scale)
     except expect.CheckFailed as failed:
+        # Both sides are the student's: the finite differences are no more "expected" than
+        # dW (with a 0.5 * reg loss the gradient is right and the loss is wrong).
+        verdict = _which_is_wrong(case, student, fn)
         raise expect.CheckFailed(
-            f"dW does not match the numerical gradient at W entries {points}",
-            expected=numeric,
-            got=analytic,
+            f"your loss and your dW disagree at W entries {points}: {verdict}\n"
+            f"finite differences of your loss: {format_value(numeric)}\n"
+            f"your dW at those entries:        {format_value(analytic)}"
         ) from failed
+
+
+def _which_is_wrong(case: Case, student, fn: str) -> str:
+    """Which side the regularization property blames, when it can tell."""
+    if case.reg == 0:
+        return "the loss or dW is wrong."
+    loss_r, dW_r = loss_and_grad(student.call(fn, *case.args), case, fn)
+    loss_0, dW_0 = loss_and_grad(student.call(fn, case.W, case.X, case.y, 0.0), case, fn)
+    loss_ok = _near(loss_r - loss_0, case.reg * float(np.sum(case.W**2)))
+    grad_ok = _near(dW_r - dW_0, 2.0 * case.reg * case.W)
+    if grad_ok and not loss_ok:
+        return (
+            "dW's regularization part is right, the loss's is not (it should add reg * sum(W**2))."
+        )
+    if loss_ok and not grad_ok:
+        return "the loss's regularization part is right, dW's is not (it should add 2 * reg * W)."
+    return "the loss or dW is wrong."
+
+
+def _near(got: float | np.ndarray, expected: float | np.ndarray) -> bool:
+    try:
+        expect.close(got, expected, "", rtol=1e-6, atol=1e-9)
+    except expect.CheckFailed:
+        return False
+    return True
 
 
 @check_each(
@@ -124,30 +200,56 @@ def numerical_gradient(case: Case, student, fn: str) -> None:
 )
 def scale_zero_loss(case: Case, student, fn: str) -> None:
     for factor in (1.0, 2.0):
-        loss, _ = loss_and_grad(student.call(fn, *case.with_W(case.W * factor).args), case, fn)
+        loss = loss_of(student.call(fn, *case.with_W(case.W * factor).args), fn)
         expect.close(loss, 0.0, f"the loss at {factor:g}·W", rtol=0.0, atol=1e-9)
 
 
 @check_each(
     SOFTMAX,
     "{key}_shift_invariance",
-    "Adding the same constant (about 1000) to every score leaves the loss and dW of {fn} "
-    "unchanged and finite.",
-    with_bias_column(),
+    "Adding a constant to all scores of a sample leaves the loss of {fn} unchanged and finite, "
+    "also with a different constant for each sample (from -4000 to 2500).",
+    row_shifts(),
 )
-def shift_invariance(drawn: Shifted, student, fn: str) -> None:
-    case, shift = drawn.case, drawn.shift
-    W = case.W.copy()
-    W[-1, :] += shift  # the last feature is the constant 1, so every score grows by shift
+def shift_invariance(drawn: RowShifted, student, fn: str) -> None:
+    case, shifted = drawn.case, drawn.shifted()
     loss, dW = loss_and_grad(student.call(fn, *case.args), case, fn)
-    loss2, dW2 = loss_and_grad(student.call(fn, *case.with_W(W).args), case, fn)
-    expect.finite(loss2, f"the loss with every score shifted by {shift:g}")
+    loss2, dW2 = loss_and_grad(student.call(fn, *shifted.args), shifted, fn)
+    what = "with each sample's scores shifted"
+    expect.finite(loss2, f"the loss {what}")
+    expect.finite(dW2, f"dW {what}")
     # atol: log-sum-exp at scores ~1000 loses ~1e-13 in absolute terms, which is
     # relative error > 1e-6 once the loss itself is tiny; such a solution is still correct.
+    expect.close(loss2, loss, f"the loss {what}", rtol=1e-6, atol=1e-9)
+    # The shift is an extra feature: dW gains a row for it, the other rows stay the same.
+    expect.close(dW2[:-1], dW, f"dW {what} (rows of the original features)", rtol=1e-5, atol=1e-9)
+
+
+@check_each(
+    ALL,
+    "{key}_regularization",
+    "Raising reg from 0 adds exactly reg * sum(W**2) to the loss of {fn} and 2 * reg * W to "
+    "its dW.",
+    REG_POSITIVE_CASES,
+)
+def regularization(case: Case, student, fn: str) -> None:
+    loss_r, dW_r = loss_and_grad(student.call(fn, *case.args), case, fn)
+    loss_0, dW_0 = loss_and_grad(student.call(fn, case.W, case.X, case.y, 0.0), case, fn)
     expect.close(
-        loss2, loss, f"the loss with every score shifted by {shift:g}", rtol=1e-6, atol=1e-9
+        loss_r - loss_0,
+        case.reg * float(np.sum(case.W**2)),
+        f"L(W, reg={case.reg:g}) - L(W, 0), what reg adds to the loss,",
+        rtol=1e-6,
+        atol=1e-9 * (1.0 + abs(loss_0)),
     )
-    expect.close(dW2, dW, f"dW with every score shifted by {shift:g}", rtol=1e-5, atol=1e-9)
+    # atol in proportion to dW: a float32 dW (wrong form, right value) differs by ~1e-7.
+    expect.close(
+        dW_r - dW_0,
+        2.0 * case.reg * case.W,
+        f"dW(reg={case.reg:g}) - dW(0), what reg adds to dW,",
+        rtol=1e-6,
+        atol=1e-6 * (1e-6 + float(np.max(np.abs(dW_0), initial=0.0))),
+    )
 
 
 @check_each(

@@ -233,17 +233,27 @@ def _cmd_grade_nbgrader(args: argparse.Namespace, out: TextIO, err: TextIO) -> i
         print(f"class report in {report.out / 'report.html'}", file=out)
     for warning in report.warnings:
         print(f"warning: {terminal(warning)}", file=err)
-    return _internal_errors(report.internal_errors, err)
+    return _internal_errors(results, err)
 
 
-def _internal_errors(students: Sequence[str], err: TextIO) -> int:
-    if not students:
+def _internal_errors(results: Sequence[SubmissionResult], err: TextIO) -> int:
+    flagged = [r for r in results if "internal_error" in r.meta]
+    if not flagged:
         return 0
-    for student in students:
-        print(f"error: grading {terminal(student)} hit an internal grader error", file=err)
+    for r in flagged:
+        checks = r.internal_error_checks
+        if r.error or len(checks) == len(r.checks):
+            print(f"error: grading {terminal(r.student)} hit an internal grader error", file=err)
+        else:
+            print(
+                f"error: grading {terminal(r.student)} hit an internal grader error in check(s) "
+                f"{', '.join(checks)}",
+                file=err,
+            )
     print(
-        f"hint: {len(students)} submission(s) were not graded; their propgrade.json holds "
-        "the traceback. Fix the cause and rerun: finished submissions are kept.",
+        f"hint: {len(flagged)} submission(s) were not fully graded (grades.csv leaves those "
+        "cells blank); their propgrade.json holds the traceback. Fix the cause and rerun: "
+        "finished submissions are kept.",
         file=err,
     )
     return 3
@@ -290,7 +300,7 @@ def _cmd_grade(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"warning: {terminal(warning)}", file=err)
     if report.reused and not args.quiet:
         print(f"{report.reused} unchanged submissions kept from the previous run", file=out)
-    return _internal_errors(report.internal_errors, err)
+    return _internal_errors(report.results, err)
 
 
 def write_reports(out: Path, results: Sequence[SubmissionResult], sandbox: str) -> None:

@@ -30,6 +30,9 @@ class CheckConfig:
     points: float
     visibility: str = "visible"
     max_examples: int | None = None
+    # Checks that must pass before this one counts: a property that trivial code also
+    # satisfies earns its points only once the function is shown to do the work.
+    requires: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -208,13 +211,13 @@ def _checks(r: _Reader, raw: object, path: str) -> tuple[CheckConfig, ...]:
     data = r.mapping(raw, path)
     if not data:
         raise r.fail(path, "no checks are listed", "list each check id with its points")
-    out = []
+    out: list[CheckConfig] = []
     for check_id, spec in data.items():
         cpath = _join(path, check_id)
         if isinstance(spec, int | float) and not isinstance(spec, bool):
             spec = {"points": spec}
         body = r.mapping(spec, cpath)
-        r.keys(body, cpath, {"points", "visibility", "max_examples"}, {"points"})
+        r.keys(body, cpath, {"points", "visibility", "max_examples", "requires"}, {"points"})
         visibility = body.get("visibility", "visible")
         if visibility not in VISIBILITIES:
             raise r.fail(
@@ -231,9 +234,30 @@ def _checks(r: _Reader, raw: object, path: str) -> tuple[CheckConfig, ...]:
                 max_examples=None
                 if max_examples is None
                 else r.integer(max_examples, _join(cpath, "max_examples"), 1),
+                requires=_requires(r, body.get("requires", []), _join(cpath, "requires"), out),
             )
         )
     return tuple(out)
+
+
+def _requires(r: _Reader, raw: object, path: str, earlier: list[CheckConfig]) -> tuple[str, ...]:
+    """Check ids listed above this one: requiring only earlier checks rules out cycles."""
+    items = [raw] if isinstance(raw, str) else raw
+    if not isinstance(items, list):
+        raise r.fail(path, f"expected a check id or a list of check ids, got {_kind(raw)}")
+    known = [c.id for c in earlier]
+    ids = []
+    for i, item in enumerate(items):
+        cid = r.string(item, f"{path}[{i}]")
+        if cid not in known:
+            raise r.fail(
+                f"{path}[{i}]",
+                f"{cid!r} is not a check listed above this one",
+                _suggest(cid, known)
+                or "a required check must be listed before the checks that need it",
+            )
+        ids.append(cid)
+    return tuple(ids)
 
 
 def _due(r: _Reader, raw: object, path: str) -> datetime:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import hypothesis
 
 import propgrade
+from propgrade import gating
 from propgrade.calls import Call, CallOutcome, FailureKind, Limits
 from propgrade.cases import draw_cases
 from propgrade.checks import CaseRejected, Check, CheckFailed, StudentCallFailed
@@ -202,6 +204,13 @@ def feedback_for(error: BaseException, case: Any, shrunk: bool) -> Feedback:
             traceback=error.failure.traceback,
             shrunk=shrunk,
         )
+    if isinstance(error, AssertionError):
+        # A plain ``assert`` in a property: the property does not hold, as in pytest.
+        return Feedback(
+            message=str(error) or "a property of this check does not hold",
+            counterexample=counterexample,
+            shrunk=shrunk,
+        )
     return Feedback(
         message=f"the grader itself failed on this input (not your fault): {error!r}",
         counterexample=counterexample,
@@ -212,7 +221,7 @@ def feedback_for(error: BaseException, case: Any, shrunk: bool) -> Feedback:
 def _worth_shrinking(error: BaseException) -> bool:
     if isinstance(error, StudentCallFailed):
         return error.failure.kind not in _NO_SHRINK
-    return isinstance(error, CheckFailed)
+    return isinstance(error, AssertionError)
 
 
 def _check_result(
@@ -291,12 +300,16 @@ def grade_submission(plan: Plan, student: str, folder: Path) -> SubmissionResult
             result.meta["file_sha256"] = file_digest(graded)
             return result
         cache: dict[CallKey, CallOutcome] = {}
-        runs = [_Run(c, i, case) for c in plan.checks for i, case in enumerate(plan.cases[c.id])]
-        _evaluate(plan, worker, cache, runs)
-        checks = _score(plan, worker, cache, runs, started)
+        runs, blocked = _evaluate_in_stages(plan, worker, cache)
+        checks = _score(plan, worker, cache, runs, blocked, started)
         output = worker.output()
     meta = dict(plan.meta)
     meta["file_sha256"] = file_digest(graded)
+    faults = _grader_faults(runs, checks)
+    if faults:
+        # Flagged like a submission that broke the grader: reported, kept out of
+        # gradebooks, and graded again by the next run.
+        meta["internal_error"] = faults
     return SubmissionResult(
         student=student,
         assignment=plan.assignment.name,
@@ -305,6 +318,70 @@ def grade_submission(plan: Plan, student: str, folder: Path) -> SubmissionResult
         seconds=time.monotonic() - started,
         meta=meta,
     )
+
+
+def _requirements(plan: Plan) -> dict[str, tuple[str, ...]]:
+    loaded = {c.id for c in plan.checks}
+    # In a public-only run (``propgrade check``) a hidden requirement is not there to wait for.
+    return {
+        c.id: tuple(r for r in plan.assignment.check(c.id).requires if r in loaded)
+        for c in plan.checks
+    }
+
+
+def _evaluate_in_stages(
+    plan: Plan, worker: Worker, cache: dict[CallKey, CallOutcome]
+) -> tuple[list[_Run], dict[str, str]]:
+    """Evaluate checks stage by stage; a check whose requirement failed is not run.
+
+    Returns the runs made and, for each blocked check, the requirement that failed.
+    """
+    requires = _requirements(plan)
+    passed: dict[str, bool] = {}
+    blocked: dict[str, str] = {}
+    all_runs: list[_Run] = []
+    for stage in gating.stages(plan.checks, requires):
+        runnable = []
+        for c in stage:
+            unmet = gating.first_unmet(c.id, requires, passed)
+            if unmet is None:
+                runnable.append(c)
+            else:
+                blocked[c.id] = unmet
+                passed[c.id] = False
+        runs = [_Run(c, i, case) for c in runnable for i, case in enumerate(plan.cases[c.id])]
+        _evaluate(plan, worker, cache, runs)
+        for c in runnable:
+            own = [r for r in runs if r.check is c]
+            passed[c.id] = all(r.error is None for r in own) and any(
+                r.done and not r.skipped for r in own
+            )
+        all_runs.extend(runs)
+    return all_runs, blocked
+
+
+def _is_grader_fault(error: BaseException) -> bool:
+    # pytest's meaning of assert: an AssertionError says the property does not hold.
+    return not isinstance(error, AssertionError)
+
+
+def _grader_faults(runs: Sequence[_Run], checks: Sequence[CheckResult]) -> str:
+    """For the instructor: each check the grader failed on, with the grader's traceback."""
+    first: dict[str, BaseException] = {}
+    for run in runs:
+        if run.error is not None and _is_grader_fault(run.error):
+            first.setdefault(run.check.id, run.error)
+    parts = []
+    for c in checks:
+        if c.feedback is None or not c.feedback.internal_error:
+            continue
+        error = first.get(c.id)
+        if error is None:
+            parts.append(f"check {c.id}: {c.feedback.message}")
+        else:
+            trace = "".join(traceback.format_exception(error, limit=-8))
+            parts.append(f"check {c.id} raised {type(error).__name__}: {error}\n{trace}")
+    return "\n".join(parts)
 
 
 def _same_failure(a: BaseException, b: BaseException) -> bool:
@@ -358,18 +435,25 @@ def _score(
     worker: Worker,
     cache: dict[CallKey, CallOutcome],
     runs: Sequence[_Run],
+    blocked: dict[str, str],
     started: float,
 ) -> list[CheckResult]:
     by_check: dict[str, list[_Run]] = {}
     for run in runs:
         by_check.setdefault(run.check.id, []).append(run)
-    results = []
+    by_id = {c.id: c for c in plan.checks}
+    done: dict[str, CheckResult] = {}
     for c in plan.checks:
         check_runs = by_check.get(c.id, [])
         failures = [r for r in check_runs if r.error is not None]
         evaluated = sum(1 for r in check_runs if r.done and not r.skipped)
         feedback: Feedback | None = None
-        if not failures and evaluated == 0:
+        if c.id in blocked:
+            # a required check is listed earlier, so its result is already known
+            required = done[blocked[c.id]]
+            broken = required.feedback is not None and required.feedback.internal_error
+            feedback = gating.blocked_feedback(by_id[required.id], grader_fault=broken)
+        elif not failures and evaluated == 0:
             feedback = Feedback(
                 message="the grader drew no usable example for this check",
                 internal_error=True,
@@ -382,5 +466,5 @@ def _score(
             if _worth_shrinking(error) and not over_budget:
                 case, error, shrunk = shrink_greedily(plan, worker, cache, c, case, error)
             feedback = feedback_for(error, case, shrunk=shrunk)
-        results.append(_check_result(plan, c, feedback, evaluated))
-    return results
+        done[c.id] = _check_result(plan, c, feedback, evaluated)
+    return list(done.values())

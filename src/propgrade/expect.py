@@ -31,8 +31,10 @@ def scalar(value: Value, what: str) -> float:
     return float(value)
 
 
-def array(value: Value, what: str, shape: tuple[int, ...]) -> FloatArray:
-    """A real float64 array of exactly ``shape``."""
+def array(
+    value: Value, what: str, shape: tuple[int, ...], *, dtype: type[np.generic] | None = None
+) -> FloatArray:
+    """A real array of exactly ``shape`` (and ``dtype`` when given), as float64."""
     if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
         raise CheckFailed(
             f"{what} should be a real array of shape {shape}",
@@ -45,7 +47,72 @@ def array(value: Value, what: str, shape: tuple[int, ...]) -> FloatArray:
             expected=f"shape {shape}",
             got=f"shape {value.shape}",
         )
+    if dtype is not None and value.dtype != np.dtype(dtype):
+        raise CheckFailed(
+            f"{what} has dtype {value.dtype}",
+            expected=f"dtype {np.dtype(dtype)}",
+            got=f"dtype {value.dtype}",
+        )
     return value.astype(np.float64)
+
+
+# The lenient readers below serve checks about values. A value in a slightly wrong
+# container (a loss as a (1, 1) array, dW as a list or float32) is graded by its value;
+# only the check about the form (``scalar``, ``array``) fails, so one mistake costs once.
+
+
+def _as_real_array(value: Value) -> FloatArray | None:
+    if isinstance(value, np.ndarray):
+        return value.astype(np.float64) if value.dtype.kind in "biuf" else None
+    if isinstance(value, tuple):
+        try:
+            converted = np.array(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            return None
+        return converted
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return np.array(float(value))
+    return None
+
+
+def real_array(value: Value, what: str) -> FloatArray:
+    """Any real number, array or nested list, as a float64 array of its own shape."""
+    converted = _as_real_array(value)
+    if converted is None or converted.size == 0:
+        raise CheckFailed(
+            f"{what} should be a number", expected="a real number", got=describe_shape(value)
+        )
+    return converted
+
+
+def scalar_value(value: Value, what: str) -> float:
+    """The number a value stands for: a scalar, or any real array or list of one element."""
+    converted = _as_real_array(value)
+    if converted is None or converted.size != 1:
+        raise CheckFailed(
+            f"{what} should be a single real number",
+            expected="a float (e.g. a Python float or numpy float64)",
+            got=describe_shape(value),
+        )
+    return float(converted.reshape(()))
+
+
+def array_value(value: Value, what: str, shape: tuple[int, ...]) -> FloatArray:
+    """The float64 array a value stands for: any real array or nested list of ``shape``."""
+    converted = _as_real_array(value)
+    if converted is None or converted.ndim == 0:
+        raise CheckFailed(
+            f"{what} should be a real array of shape {shape}",
+            expected=f"array of shape {shape}",
+            got=describe_shape(value),
+        )
+    if converted.shape != shape:
+        raise CheckFailed(
+            f"{what} has the wrong shape",
+            expected=f"shape {shape}",
+            got=f"shape {converted.shape}",
+        )
+    return converted
 
 
 def pair(value: Value, what: str) -> tuple[Value, Value]:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from propgrade.results import SubmissionResult
+from propgrade.results import CheckResult, SubmissionResult
 from propgrade.student_ids import csv_cell
 
 RESULTS_NAME = "results.json"
@@ -55,7 +55,7 @@ def gradescope_results(result: SubmissionResult) -> dict[str, Any]:
                 "score": format_points(c.points),
                 "max_score": format_points(c.max_points),
                 "status": c.status,
-                "output": "" if c.feedback is None else c.feedback.render(),
+                "output": "" if c.feedback is None else _output(c),
                 "visibility": c.visibility,
             }
         )
@@ -83,6 +83,20 @@ def gradescope_results(result: SubmissionResult) -> dict[str, Any]:
     }
 
 
+def _output(check: CheckResult) -> str:
+    """What Gradescope shows for a failed check: the feedback and the same hint as the
+    feedback page (Gradescope shows only this file)."""
+    # Imported here: the reports package imports this module for its atomic writes.
+    from propgrade.reports.hints import INTERNAL_ERROR_HINT, hint_for
+
+    assert check.feedback is not None
+    feedback = check.feedback
+    if feedback.blocked_by:
+        return feedback.render()
+    hint = INTERNAL_ERROR_HINT if feedback.internal_error else hint_for(check.id, feedback.message)
+    return f"{feedback.render()}\nHint: {hint}"
+
+
 def write_results_json(out: Path, result: SubmissionResult) -> Path:
     path = out / result.student / RESULTS_NAME
     atomic_write_text(path, json.dumps(gradescope_results(result), indent=2) + "\n")
@@ -105,18 +119,33 @@ def read_record(out: Path, student: str) -> SubmissionResult | None:
         return None
 
 
+Cell = float | int | str
+
+
+def points_cell(result: SubmissionResult, value: float) -> Cell:
+    """A total for the gradebook, or blank when a check of it could not be graded: a
+    grader fault is no grade, and a blank cell cannot be mistaken for one."""
+    return "" if result.internal_error_checks else format_points(value)
+
+
+def check_cells(result: SubmissionResult, check_ids: Sequence[str]) -> list[Cell]:
+    """Each check's points; blank where the grader failed on that check."""
+    faulty = set(result.internal_error_checks)
+    points = {c.id: c.points for c in result.checks}
+    return ["" if cid in faulty else format_points(points.get(cid, 0.0)) for cid in check_ids]
+
+
 def grades_csv(results: Sequence[SubmissionResult], check_ids: Sequence[str]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["student", "score", "max_score", *check_ids])
     for r in sorted(results, key=lambda r: r.student):
-        points = {c.id: c.points for c in r.checks}
         writer.writerow(
             [
                 csv_cell(r.student),
-                format_points(r.score),
+                points_cell(r, r.score),
                 format_points(r.max_score),
-                *(format_points(points.get(cid, 0.0)) for cid in check_ids),
+                *check_cells(r, check_ids),
             ]
         )
     return buffer.getvalue()

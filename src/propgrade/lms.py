@@ -14,7 +14,14 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
-from propgrade.export import GRADES_NAME, atomic_write_text, format_points, grades_csv
+from propgrade.export import (
+    GRADES_NAME,
+    atomic_write_text,
+    check_cells,
+    format_points,
+    grades_csv,
+    points_cell,
+)
 from propgrade.late import Lateness
 from propgrade.results import SubmissionResult
 from propgrade.student_ids import csv_cell
@@ -38,18 +45,17 @@ def grades_csv_with_late(
     writer.writerow([*LATE_HEADER, *check_ids])
     for result, lateness in sorted(entries, key=lambda e: e[0].student):
         penalty = lateness.penalty(result.score)
-        points = {c.id: c.points for c in result.checks}
         submitted = "" if lateness.submitted is None else lateness.submitted.isoformat()
         writer.writerow(
             [
                 csv_cell(result.student),
-                format_points(result.score),
+                points_cell(result, result.score),
                 lateness.days_late,
-                format_points(penalty),
-                format_points(max(result.score - penalty, 0.0)),
+                points_cell(result, penalty),
+                points_cell(result, max(result.score - penalty, 0.0)),
                 format_points(result.max_score),
                 submitted,
-                *(format_points(points.get(cid, 0.0)) for cid in check_ids),
+                *check_cells(result, check_ids),
             ]
         )
     return buffer.getvalue()

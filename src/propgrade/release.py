@@ -12,6 +12,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -85,6 +86,7 @@ def _public_config(assignment: AssignmentConfig, public_ids: list[str]) -> str:
                     "points": c.points,
                     "visibility": c.visibility,
                     **({"max_examples": c.max_examples} if c.max_examples else {}),
+                    **_released_requires(c.requires, public_ids),
                 }
                 for c in assignment.checks
                 if c.id in public_ids
@@ -96,6 +98,12 @@ def _public_config(assignment: AssignmentConfig, public_ids: list[str]) -> str:
         "# `propgrade check`. Do not edit; your instructor grades with more checks.\n"
     )
     return header + yaml.safe_dump(data, sort_keys=False)
+
+
+def _released_requires(requires: tuple[str, ...], public_ids: list[str]) -> dict[str, Any]:
+    # A hidden check is not in the release, so a public check cannot wait for it there.
+    kept = [cid for cid in requires if cid in public_ids]
+    return {"requires": kept} if kept else {}
 
 
 STUDENT_README = """# {name}

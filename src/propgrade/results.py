@@ -24,6 +24,7 @@ class Feedback:
     traceback: str = ""  # the student's own traceback, trimmed to their file
     shrunk: bool = False  # whether the counterexample is Hypothesis' minimal one
     internal_error: bool = False  # the grader itself failed: not the student's fault
+    blocked_by: str = ""  # not graded: this required check failed (see propgrade.gating)
 
     def render(self) -> str:
         parts = [self.message]
@@ -72,6 +73,11 @@ class SubmissionResult:
     @property
     def max_score(self) -> float:
         return sum(c.max_points for c in self.checks)
+
+    @property
+    def internal_error_checks(self) -> list[str]:
+        """Checks whose grader code failed: their 0 is no grade, so it is never reported."""
+        return [c.id for c in self.checks if c.feedback is not None and c.feedback.internal_error]
 
     def with_meta(self, **values: Any) -> SubmissionResult:
         self.meta.update(values)

@@ -29,7 +29,8 @@ HINTS: dict[str, str] = {
         "array in place: compute into a new array (or .copy() first)."
     ),
     "_numerical_gradient": (
-        "dW is compared with finite differences of your own loss, so the loss and dW disagree. "
+        "dW is compared with finite differences of your own loss, so the loss and dW disagree: "
+        "either one can be the wrong one (the message says which when it can tell). "
         "Check the sign of each term, that dW gets the same 1/N averaging as the loss, and "
         "the gradient of reg * sum(W**2), which is 2 * reg * W."
     ),
@@ -39,8 +40,9 @@ HINTS: dict[str, str] = {
         "(a missing max(0, ·)) or the correct class is counted."
     ),
     "_shift_invariance": (
-        "Adding a constant to every score must not change softmax. Subtract each row's "
-        "maximum score before calling exp, so exp never overflows to inf or NaN."
+        "Adding a constant to every score of a sample must not change softmax. Subtract each "
+        "row's own maximum score (not the whole batch's, and not a running max started at 0) "
+        "before calling exp, so exp never overflows to inf or underflows to a sum of 0."
     ),
     "_matches_naive": (
         "Your vectorized and naive versions disagree on the same input. Compare them on the "
@@ -49,7 +51,18 @@ HINTS: dict[str, str] = {
     "_no_per_sample_loop": (
         "The vectorized version must not loop over samples in Python: express the loss and "
         "dW with array operations (matrix products, indexing with np.arange(N) and y, sums "
-        "along an axis)."
+        "along an axis). np.vectorize and np.apply_along_axis are Python loops too: they call "
+        "your function once per element or row."
+    ),
+    "_implemented": (
+        "None of this function's other checks count until it returns (loss, dW) with a loss "
+        "computed from its inputs. Replace the starter code's pass and constant return "
+        "values with your computation."
+    ),
+    "_regularization": (
+        "The regularization part is checked on its own: L(W, reg) - L(W, 0) must be "
+        "reg * np.sum(W * W) and dW(reg) - dW(0) must be 2 * reg * W. A factor 0.5, reg * W "
+        "in dW, or a term divided by N shows here."
     ),
     "_reference_noreg": (
         "Your result differs from the reference solution with no regularization. Check the "
@@ -58,8 +71,8 @@ HINTS: dict[str, str] = {
     ),
     "_reference_reg": (
         "Your result differs from the reference solution only when reg > 0. The expected "
-        "convention is loss += reg * np.sum(W * W) and dW += 2 * reg * W, added once, after "
-        "averaging over N."
+        "convention adds reg times the sum of the squared weights to the loss, and 2 * reg * W "
+        "to dW, once, after averaging over N."
     ),
 }
 

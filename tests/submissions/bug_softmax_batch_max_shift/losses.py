@@ -1,12 +1,10 @@
-"""propgrade test fixture ``correct_batch_max_shift``.
+"""propgrade test fixture ``bug_softmax_batch_max_shift``.
 
 softmax_loss_vectorized shifts every score by the single largest score of the whole
-batch (np.max(scores)) rather than by each row's max. Mathematically valid; it stays
-accurate while every score is within ~700 of the batch max, which holds for |score| <=
-300.
-
-A correct submission written in a style that differs from the reference
-solution; it must get full marks.
+batch (np.max(scores)) rather than by each row's max. Mathematically valid, and
+accurate while every score is within ~700 of the batch max; a sample whose scores lie
+~800 below another sample's gets exp = 0 for every class and an infinite loss, where
+the reference (and a per-row shift) stays finite.
 """
 
 import numpy as np
