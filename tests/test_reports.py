@@ -477,6 +477,28 @@ def test_failures_group_by_check_and_message_up_to_numbers() -> None:
     assert sizes == sorted(sizes, reverse=True)
 
 
+def test_a_stub_takes_one_line_per_exception_not_one_per_check() -> None:
+    """The stub's NotImplementedError fails every check of a function, and the checks that
+    require it are blocked: the report counts each exception once and the blocked ones not
+    at all, so the shared bug of two real students still leads."""
+    results = class_of(3)
+    raised = Feedback("svm_loss_vectorized(...) raised NotImplementedError", traceback="tb")
+    blocked = Feedback("Not counted yet: needs svm_vec_output_shapes", blocked_by="x")
+    results[2].checks[:] = [
+        check("svm_vec_output_shapes", passed=False, feedback=raised),
+        check("svm_vec_nonnegative", passed=False, feedback=raised),
+        check("svm_vec_zero_weights", passed=False, feedback=blocked),
+        check("svm_vec_matches_naive", passed=False, feedback=blocked),
+    ]
+    shared = Feedback("the loss is wrong (absolute error 2, allowed 1e-09)", "N=1")
+    for r in results[:2]:
+        r.checks[0] = check("svm_vec_output_shapes", passed=False, feedback=shared)
+    groups = failure_groups(results)
+    stub = [g for g in groups if "s002" in g.students]
+    assert [(g.check_id, len(g.students)) for g in stub] == [("svm_vec_output_shapes", 1)]
+    assert groups[0].students == ["s000", "s001"]
+
+
 def test_pass_rates_leave_out_ungraded_submissions() -> None:
     ranked = pass_rates(class_of(6))
     rates = {r.id: r for r in ranked}

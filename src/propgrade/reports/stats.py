@@ -97,17 +97,28 @@ def failure_groups(results: Sequence[SubmissionResult]) -> list[FailureGroup]:
     """Failures grouped by check and normalised message, most common first.
 
     A submission that could not be graded counts once, under its error, rather than once
-    per check with the same message.
+    per check with the same message; so does an exception that fails many checks, and a
+    check blocked by a failed requirement is not counted at all. A stub then takes a few
+    lines of the report, not most of them.
     """
     groups: dict[tuple[str, str], FailureGroup] = {}
 
     for r in results:
         first_line = (r.error.strip().splitlines() or [r.error])[0]
         failures = [(NOT_GRADED, first_line, "", "", "")] if r.error else []
+        raised: set[str] = set()
         for c in [] if r.error else r.checks:
-            if not c.passed and c.feedback is not None:
-                fb = c.feedback
-                failures.append((c.id, fb.message, fb.counterexample, fb.expected, fb.got))
+            fb = c.feedback
+            if c.passed or fb is None or fb.blocked_by:
+                continue  # a blocked check is a consequence: its cause is counted
+            if fb.traceback:
+                # One exception in the student's code fails every check that calls the
+                # function: it is one mistake, counted once, under the first such check.
+                cause = normalise_message(fb.message)
+                if cause in raised:
+                    continue
+                raised.add(cause)
+            failures.append((c.id, fb.message, fb.counterexample, fb.expected, fb.got))
         for check_id, message, counterexample, expected, got in failures:
             key = (check_id, normalise_message(message))
             group = groups.setdefault(key, FailureGroup(check_id, key[1]))
