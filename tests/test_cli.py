@@ -124,6 +124,8 @@ def test_failed_check_explains_with_a_counterexample(graded: dict[str, Path]) ->
 def test_broken_submissions_get_zero_with_an_explanation(graded: dict[str, Path]) -> None:
     syntax = json.loads((graded["1"] / "dee" / "results.json").read_text())
     assert syntax["score"] == 0 and "SyntaxError" in syntax["output"]
+    # Nothing was graded: no check's hint (it would point at a mistake nobody made).
+    assert not any("Hint:" in t["output"] for t in syntax["tests"])
     missing = json.loads((graded["1"] / "eve" / "results.json").read_text())
     assert missing["score"] == 0 and "no losses.py" in missing["output"]
     assert "answers.txt" in missing["output"]

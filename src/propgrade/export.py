@@ -55,7 +55,7 @@ def gradescope_results(result: SubmissionResult) -> dict[str, Any]:
                 "score": format_points(c.points),
                 "max_score": format_points(c.max_points),
                 "status": c.status,
-                "output": "" if c.feedback is None else _output(c),
+                "output": "" if c.feedback is None else _output(c, graded=not result.error),
                 "visibility": c.visibility,
             }
         )
@@ -83,15 +83,17 @@ def gradescope_results(result: SubmissionResult) -> dict[str, Any]:
     }
 
 
-def _output(check: CheckResult) -> str:
+def _output(check: CheckResult, *, graded: bool) -> str:
     """What Gradescope shows for a failed check: the feedback and the same hint as the
-    feedback page (Gradescope shows only this file)."""
+    feedback page (Gradescope shows only this file). A submission that could not be
+    graded at all (no file, a syntax error) gets its reason only: a check's hint would
+    point at a mistake nobody made."""
     # Imported here: the reports package imports this module for its atomic writes.
     from propgrade.reports.hints import INTERNAL_ERROR_HINT, hint_for
 
     assert check.feedback is not None
     feedback = check.feedback
-    if feedback.blocked_by:
+    if feedback.blocked_by or not graded:
         return feedback.render()
     hint = INTERNAL_ERROR_HINT if feedback.internal_error else hint_for(check.id, feedback.message)
     return f"{feedback.render()}\nHint: {hint}"
