@@ -70,6 +70,7 @@ def _public_config(assignment: AssignmentConfig, public_ids: list[str]) -> str:
             "graded_file": assignment.graded_file,
             "functions": list(assignment.functions),
             "graders": CHECKS_DIR,
+            "imports": list(limits.imports),
             "hypothesis": {
                 "seed": assignment.hypothesis.seed,
                 "max_examples": assignment.hypothesis.max_examples,
