@@ -190,6 +190,12 @@ ATTACKS = (
         ("faked 9 modules",),
         reduced=True,
     ),
+    Attack(
+        "import_guard_evasion",
+        checks(("softmax_naive", "softmax_vec"), only=ZERO_ANSWER),
+        ("yaml imported by 0 of 10 ways []",),
+        reduced=True,
+    ),
     Attack("hunt_reference_disk", EVERY_CHECK, ("no reference found",)),
     Attack("hunt_reference_memory", EVERY_CHECK, ("no reference found",)),
     Attack(
