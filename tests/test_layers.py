@@ -141,3 +141,19 @@ def test_every_route_grades_imports_alike(
         assert in_check == {check: full[check][0] for check in in_check}
         if name == "forbidden":
             assert REFUSED in output  # the student meets the refusal before submitting
+
+
+def test_the_full_layer_shows_the_site_folder_of_an_allowed_package_and_no_other_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    matplotlib = pytest.importorskip("matplotlib")
+    site = Path(matplotlib.__file__).resolve().parent.parent
+    roots = {Path(root).resolve() for root in sandbox.python_roots(("numpy", "matplotlib"))}
+    assert any(site == root or root in site.parents for root in roots)
+    # A name the grader finds through its working folder (a course folder on sys.path)
+    # must not bind that folder, solutions and all, into the sandbox.
+    (tmp_path / "course_module").mkdir()
+    (tmp_path / "course_module" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    roots = {Path(root).resolve() for root in sandbox.python_roots(("numpy", "course_module"))}
+    assert not any(root == tmp_path or tmp_path in root.parents for root in roots)

@@ -112,6 +112,9 @@ Each public check prints `passed` or `failed`; a failure shows the smallest inpu
 breaks your function, what was expected and what came back. Passing every public check
 does not guarantee full marks: the graded run has hidden checks too.
 
+Your code may import {imports} and the Python standard library; any other import is
+refused, here as in the graded run.
+
 Submit only `{graded_file}`.
 """
 
@@ -181,5 +184,6 @@ def _write_release(assignment: AssignmentConfig, staging: Path, public_ids: list
             name=assignment.name,
             graded_file=assignment.graded_file,
             functions=", ".join(f"`{f}`" for f in assignment.functions),
+            imports=", ".join(f"`{name}`" for name in assignment.limits.imports),
         )
     )
