@@ -192,6 +192,13 @@ ATTACKS = (
         ("faked 9 modules",),
         reduced=True,
     ),
+    Attack(
+        "import_guard_evasion",
+        # A zero answer fails each softmax function's implemented gate, hence all its checks.
+        checks(("softmax_naive", "softmax_vec")),
+        ("yaml imported by 0 of 10 ways []",),
+        reduced=True,
+    ),
     Attack("hunt_reference_disk", EVERY_CHECK, ("no reference found",)),
     Attack("hunt_reference_memory", EVERY_CHECK, ("no reference found",)),
     Attack(

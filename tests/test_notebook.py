@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 
+from propgrade.cli import main
 from propgrade.errors import ReleaseError
 from propgrade.locate import SubmissionProblem
-from propgrade.notebook import extract_functions
+from propgrade.notebook import collapse_notes, extract_functions
 
 
 def nb(*sources: str, markdown: str = "# notes") -> str:
@@ -172,3 +174,120 @@ def test_released_notebook_runs_top_to_bottom_with_the_reference(
         if cell.cell_type == "code" and any("image/png" in o.get("data", {}) for o in cell.outputs)
     ]
     assert {"curves", "weights"} <= set(images)
+
+
+# -- notebook-only submissions of the released notebook --------------------------------------
+
+
+def test_an_import_of_the_graded_module_means_the_notebooks_own_functions() -> None:
+    text = nb(
+        "import losses\nfrom losses import f as g\nfrom losses import *\nimport numpy as np",
+        "def f(x):\n    return np.sum(x)",
+        "def h(x):\n    return g(x) + losses.f(x)",
+    )
+    extracted = extract_functions(text, "hw.ipynb", graded=["h"], module="losses")
+    assert "import losses" not in extracted.source and "from losses" not in extracted.source
+    namespace = run_module(extracted.source)
+    assert namespace["h"]([1, 2]) == 6  # type: ignore[operator]
+    notes = "\n".join(extracted.notes)
+    assert "cell 2, line 1: `import losses` resolved to the functions of this notebook" in notes
+    assert "`from losses import *` resolved" in notes
+
+
+def test_imports_the_graded_functions_never_use_are_dropped_with_a_note() -> None:
+    text = nb(
+        "import importlib\nimport matplotlib.pyplot as plt\n"
+        "import numpy as np\nfrom math import log",
+        "from propgrade.cli import main as propgrade",
+        "def helper(x):\n    return log(x)",
+        "def graded(x):\n    return np.float64(helper(x))",
+        "def plot(x):\n    plt.plot(x)",
+    )
+    extracted = extract_functions(text, "hw.ipynb", graded=["graded"])
+    assert "matplotlib" not in extracted.source and "propgrade.cli" not in extracted.source
+    assert "import numpy as np" in extracted.source and "from math import log" in extracted.source
+    assert extracted.functions == ["helper", "graded", "plot"]  # kept, even if unused
+    notes = "\n".join(extracted.notes)
+    assert "`import matplotlib.pyplot as plt` dropped: the graded functions do not use it" in notes
+    assert "`from propgrade.cli import main as propgrade` dropped" in notes
+    assert "`import importlib` dropped" in notes
+    assert run_module(extracted.source)["graded"](1.0) == 0.0  # type: ignore[operator]
+
+
+def test_not_graded_notes_collapse_into_one_line_with_a_count() -> None:
+    notes = [
+        "losses.py was not submitted: graded the imports and functions of hw.ipynb (f)",
+        "cell 2, line 1: an assignment at top level, not graded",
+        "cell 2, line 3: a for loop at top level, not graded",
+        "cell 5, line 1: an expression at top level, not graded",
+        "cell 6, line 1: `import matplotlib.pyplot as plt` dropped: the graded functions ...",
+    ]
+    collapsed = collapse_notes(notes)
+    assert collapsed == [
+        notes[0],
+        notes[4],
+        "3 statements outside functions were not graded (cell 2, cell 5): only imports and "
+        "function definitions are",
+    ]
+    assert collapse_notes(notes[:2]) == notes[:2]
+
+
+def _notebook_with_reference(root: Path, dest: Path) -> Path:
+    """The released notebook with the reference functions pasted into a new cell."""
+    notebook = json.loads((root / "assignments/linear_classifiers" / NOTEBOOK).read_text())
+    reference = (root / "solutions/linear_classifiers/losses.py").read_text()
+    cell = {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": []}
+    notebook["cells"].insert(2, {**cell, "source": reference.splitlines(keepends=True)})
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(json.dumps(notebook))
+    return dest
+
+
+def test_the_released_notebook_with_the_reference_pasted_in_gets_full_marks(
+    root: Path, tmp_path: Path
+) -> None:
+    _notebook_with_reference(root, tmp_path / "subs" / "nora" / NOTEBOOK)
+    out = tmp_path / "out"
+    argv = ["grade", str(tmp_path / "subs"), "--assignment", "linear_classifiers"]
+    argv += ["--out", str(out), "--config", str(root / "grading.yaml")]
+    printed = io.StringIO()
+    assert main(argv, printed, io.StringIO()) == 0
+    record = json.loads((out / "nora" / "propgrade.json").read_text())
+    points = sum(check["points"] for check in record["checks"])
+    assert (points, len(record["checks"])) == (44, 36), printed.getvalue()
+    notes = "\n".join(record["meta"]["intake_notes"])
+    assert (
+        "`import losses` resolved" in notes and "`import matplotlib.pyplot as plt` dropped" in notes
+    )
+    page = (out / "nora" / "feedback.html").read_text()
+    assert "statements outside functions were not graded" in page
+    assert "at top level, not graded" not in page
+
+
+def test_check_accepts_a_notebook(root: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "student"
+    shutil.copytree(root / "assignments/linear_classifiers", folder)
+    mine = _notebook_with_reference(root, folder / "mine.ipynb")
+    printed = io.StringIO()
+    # losses.py next to it is the unanswered stub: the notebook is what is checked.
+    assert main(["check", str(mine)], printed, io.StringIO()) == 0, printed.getvalue()
+    assert "28 passed, 0 failed" in printed.getvalue()
+    assert "statements outside functions were not graded" in printed.getvalue()
+
+
+def test_the_feedback_page_shows_the_error_before_the_notes(root: Path, tmp_path: Path) -> None:
+    notebook = json.loads((root / "assignments/linear_classifiers" / NOTEBOOK).read_text())
+    broken = {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": []}
+    notebook["cells"].insert(
+        2,
+        {**broken, "source": "import yaml\n\ndef svm_loss_naive(W, X, y, reg):\n    return yaml\n"},
+    )
+    (tmp_path / "subs" / "olga").mkdir(parents=True)
+    (tmp_path / "subs" / "olga" / NOTEBOOK).write_text(json.dumps(notebook))
+    out = tmp_path / "out"
+    argv = ["grade", str(tmp_path / "subs"), "--assignment", "linear_classifiers"]
+    argv += ["--out", str(out), "--config", str(root / "grading.yaml")]
+    main(argv, io.StringIO(), io.StringIO())
+    page = (out / "olga" / "feedback.html").read_text()
+    error = page.index("import of &#x27;yaml&#x27; refused")
+    assert error < page.index("statements outside functions were not graded")

@@ -609,8 +609,8 @@ def test_a_zygote_that_cannot_start_leaves_workers_to_exec(
     monkeypatch.setattr(zygote, "_FAILED", {})
     layer = sandbox.ProcessLayer(zygote=True)
     broken = [sys.executable, "-c", "raise SystemExit('no numpy here')"]
-    monkeypatch.setattr(layer, "_zygote_key", lambda: ("broken", tmp_path))
-    monkeypatch.setattr(layer, "_zygote_launch", lambda: zygote.Launch(broken, {}, {}))
+    monkeypatch.setattr(layer, "_zygote_key", lambda limits: ("broken", tmp_path))
+    monkeypatch.setattr(layer, "_zygote_launch", lambda limits: zygote.Launch(broken, {}, {}))
     graded = tmp_path / "losses.py"
     graded.write_text(SIMPLE)
     for _ in range(2):
@@ -620,7 +620,7 @@ def test_a_zygote_that_cannot_start_leaves_workers_to_exec(
     assert layer.zygote_problem is not None and "no numpy here" in layer.zygote_problem
     # Remembered for the process: another layer alike does not pay for a failed start.
     again = sandbox.ProcessLayer(zygote=True)
-    monkeypatch.setattr(again, "_zygote_key", lambda: ("broken", tmp_path))
+    monkeypatch.setattr(again, "_zygote_key", lambda limits: ("broken", tmp_path))
     with Worker(graded, FAST, layer=again) as worker:
         assert worker.start().ok
     assert again.zygote_problem == layer.zygote_problem
@@ -635,7 +635,7 @@ def test_a_full_zygote_whose_children_cannot_isolate_themselves_is_not_used(
     monkeypatch.setattr(zygote, "_FAILED", {})
     monkeypatch.setattr(sandbox, "_ZYGOTE_CAPS", ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP"))
     layer = sandbox.BwrapLayer(zygote=True)
-    monkeypatch.setattr(layer, "_zygote_key", lambda: ("no-sys-admin", tmp_path))
+    monkeypatch.setattr(layer, "_zygote_key", lambda limits: ("no-sys-admin", tmp_path))
     graded = tmp_path / "losses.py"
     graded.write_text(SIMPLE)
     with Worker(graded, FAST, layer=layer) as worker:

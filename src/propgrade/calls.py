@@ -92,7 +92,7 @@ class CallOutcome:
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits for one submission's worker."""
+    """What one submission's worker may use: resources, and the packages it may import."""
 
     call_seconds: float = 5.0
     submission_seconds: float = 120.0
@@ -102,6 +102,9 @@ class Limits:
     # before it is read (the trusted side reads it, so it must not be unbounded).
     file_bytes: int = 1024 * 1024
     max_failures_per_function: int = 2  # timeouts/crashes before further calls are skipped
+    # Top-level packages student code may import besides the standard library; numpy is
+    # always among them (the worker itself needs it). Enforced inside the worker.
+    imports: tuple[str, ...] = ("numpy",)
 
 
 @dataclass

@@ -24,7 +24,8 @@ from propgrade.config import (
 from propgrade.doctor import diagnose, render
 from propgrade.engine import prepare
 from propgrade.errors import PropgradeError
-from propgrade.intake import grade_upload
+from propgrade.intake import grade_notebook, grade_upload
+from propgrade.notebook import collapse_notes
 from propgrade.release import release
 from propgrade.results import SubmissionResult
 from propgrade.student_ids import terminal
@@ -349,15 +350,27 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             hint="run propgrade check inside the released assignment folder",
         )
     assignment = load_released(folder)
-    if path.is_file() and path.name != assignment.graded_file:
+    notebook = path.is_file() and path.suffix == ".ipynb"
+    if path.is_file() and not notebook and path.name != assignment.graded_file:
         raise PropgradeError(
-            f"{path}: the graded file of {assignment.name} is {assignment.graded_file}"
+            f"{path}: the graded file of {assignment.name} is {assignment.graded_file} "
+            "(or a notebook holding its functions)"
         )
-    print(f"running the public checks of {assignment.name} on {assignment.graded_file}", file=err)
+    graded = path.name if notebook else assignment.graded_file
+    print(f"running the public checks of {assignment.name} on {graded}", file=err)
     plan = prepare(assignment, public_only=True)
-    result = grade_upload(plan, "you", folder)
+    # A notebook is graded alone: the released stub next to it must not be picked instead.
+    grade = grade_notebook if notebook else grade_upload
+    result = grade(plan, "you", path if notebook else folder)
+    _print_check(result, out)
+    return 0 if all(c.passed for c in result.checks) else 1
+
+
+def _print_check(result: SubmissionResult, out: TextIO) -> None:
     if result.error:
         print(f"error: {terminal(result.error)}", file=out)
+    for note in collapse_notes([str(n) for n in result.meta.get("intake_notes", [])]):
+        print(f"note: {terminal(note)}", file=out)
     passed = 0
     first_with: dict[tuple[str, str], str] = {}
     for c in result.checks:
@@ -379,7 +392,6 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(f"        {line}", file=out)
     failed = len(result.checks) - passed
     print(f"{passed} passed, {failed} failed", file=out)
-    return 0 if failed == 0 else 1
 
 
 def _cmd_release(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -195,6 +195,24 @@ def _limits(r: _Reader, raw: object, path: str) -> Limits:
     )
 
 
+def _imports(r: _Reader, raw: object, path: str) -> tuple[str, ...]:
+    """Top-level packages student code may import besides the standard library."""
+    if not isinstance(raw, list):
+        raise r.fail(path, f"expected a list of package names, got {_kind(raw)}")
+    names = ["numpy"]  # the worker itself needs it, so it is always allowed
+    for index, item in enumerate(raw):
+        name = r.string(item, f"{path}[{index}]")
+        if not name.isidentifier():
+            raise r.fail(
+                f"{path}[{index}]",
+                f"expected the name a package is imported by, got {name!r}",
+                "list top-level names, e.g. 'matplotlib' (not 'matplotlib.pyplot')",
+            )
+        if name not in names:
+            names.append(name)
+    return tuple(names)
+
+
 def _hypothesis(r: _Reader, raw: object, path: str) -> HypothesisConfig:
     data = r.mapping(raw, path)
     r.keys(data, path, {"seed", "max_examples"}, set())
@@ -312,6 +330,7 @@ def _late_policy(r: _Reader, raw: object, path: str) -> LatePolicy:
 
 
 _ASSIGNMENT_KEYS = {
+    "imports",
     "due",
     "late_policy",
     "graded_file",
@@ -366,7 +385,10 @@ def parse_assignment(
         solution=directory("solution", None),
         release=directory("release", None),
         hypothesis=_hypothesis(r, data.get("hypothesis", {}), _join(path, "hypothesis")),
-        limits=_limits(r, data.get("limits", {}), _join(path, "limits")),
+        limits=replace(
+            _limits(r, data.get("limits", {}), _join(path, "limits")),
+            imports=_imports(r, data.get("imports", ["numpy"]), _join(path, "imports")),
+        ),
         checks=_checks(r, data["checks"], _join(path, "checks")),
         source=r.source,
         digest=digest[:16],

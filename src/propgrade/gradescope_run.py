@@ -32,6 +32,7 @@ from propgrade.engine import prepare
 from propgrade.export import atomic_write_text, gradescope_results
 from propgrade.gradescope import COURSE_DIR, MANIFEST_NAME, ROOT_ENV
 from propgrade.intake import grade_upload
+from propgrade.notebook import collapse_notes
 
 DEFAULT_ROOT = Path("/autograder")
 STUDENT = "submission"
@@ -67,7 +68,7 @@ def _summary(data: dict[str, Any], meta: dict[str, Any]) -> str:
     origin = meta.get("graded_from")
     if origin:
         lines.append(f"Graded: {origin}")
-    lines += [str(n) for n in meta.get("intake_notes", [])]
+    lines += collapse_notes([str(n) for n in meta.get("intake_notes", [])])
     return "\n".join(line for line in lines if line)
 
 

@@ -12,8 +12,10 @@ a reason, never an exception that stops a batch.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,13 +40,20 @@ class Intake:
     notes: list[str] = field(default_factory=list)
 
 
-def take_in(submission: Path, graded_file: str, scratch: Path, max_bytes: int) -> Intake:
+def take_in(
+    submission: Path,
+    graded_file: str,
+    scratch: Path,
+    max_bytes: int,
+    functions: Sequence[str] = (),
+) -> Intake:
     """Put the graded file of ``submission`` into ``scratch``; ``SubmissionProblem`` if none.
 
-    No file larger than ``max_bytes`` is read.
+    No file larger than ``max_bytes`` is read. ``functions`` are the graded functions: a
+    notebook keeps only the imports they use.
     """
     try:
-        return _take_in(submission, graded_file, scratch, max_bytes)
+        return _take_in(submission, graded_file, scratch, max_bytes, functions)
     except SubmissionProblem:
         raise
     except (OSError, ValueError, RecursionError, MemoryError) as exc:
@@ -55,7 +64,9 @@ def take_in(submission: Path, graded_file: str, scratch: Path, max_bytes: int) -
         ) from None
 
 
-def _take_in(submission: Path, graded_file: str, scratch: Path, max_bytes: int) -> Intake:
+def _take_in(
+    submission: Path, graded_file: str, scratch: Path, max_bytes: int, functions: Sequence[str]
+) -> Intake:
     kind = lstat_kind(submission)
     if kind is not None:
         raise SubmissionProblem(
@@ -71,7 +82,7 @@ def _take_in(submission: Path, graded_file: str, scratch: Path, max_bytes: int) 
         notebook = notebooks[0]
         # Read once into memory and parsed from there: it cannot change between checks.
         data = read_found(notebook, max_bytes)
-        extracted = synthesize_module(data, notebook.name, scratch / graded_file)
+        extracted = synthesize_module(data, notebook.name, scratch / graded_file, functions)
         notes = [
             f"{graded_file} was not submitted: graded the imports and functions of "
             f"{notebook.relative} ({', '.join(extracted.functions) or 'none found'})",
@@ -101,7 +112,13 @@ def intake_digest(plan: Plan, submission: Path) -> str:
     graded_file = plan.assignment.graded_file
     with tempfile.TemporaryDirectory(prefix="propgrade-intake-") as tmp:
         try:
-            take_in(submission, graded_file, Path(tmp), plan.limits.file_bytes)
+            take_in(
+                submission,
+                graded_file,
+                Path(tmp),
+                plan.limits.file_bytes,
+                plan.assignment.functions,
+            )
         except SubmissionProblem as exc:
             return problem_digest(exc.message)
         return file_digest(Path(tmp) / graded_file)
@@ -135,7 +152,11 @@ def grade_upload(plan: Plan, student: str, submission: Path) -> SubmissionResult
     with tempfile.TemporaryDirectory(prefix="propgrade-intake-") as tmp:
         try:
             intake = take_in(
-                submission, plan.assignment.graded_file, Path(tmp), plan.limits.file_bytes
+                submission,
+                plan.assignment.graded_file,
+                Path(tmp),
+                plan.limits.file_bytes,
+                plan.assignment.functions,
             )
         except SubmissionProblem as exc:
             result = problem_result(plan, student, exc.message)
@@ -146,3 +167,13 @@ def grade_upload(plan: Plan, student: str, submission: Path) -> SubmissionResult
     if intake.notes:
         result.meta["intake_notes"] = intake.notes
     return result
+
+
+def grade_notebook(plan: Plan, student: str, notebook: Path) -> SubmissionResult:
+    """Grade ``notebook`` as a notebook-only submission, whatever lies next to it (the
+    released stub of the graded file, say, which a folder would be graded by)."""
+    with tempfile.TemporaryDirectory(prefix="propgrade-notebook-") as tmp:
+        submission = Path(tmp) / "submission"
+        submission.mkdir()
+        shutil.copyfile(notebook, submission / notebook.name, follow_symlinks=False)
+        return grade_upload(plan, student, submission)

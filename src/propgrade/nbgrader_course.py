@@ -337,11 +337,11 @@ def _grade(
     grades = []
     for student, folder in submissions:
         result = by_student[student]
-        notes = [str(n) for n in result.meta.get("intake_notes", [])]
         lateness, said = lateness_of(folder, plan.assignment.due, plan.assignment.late_policy)
         if said is not None:
             warnings.append(f"{student}: {said}")
-        grades.append(StudentGrade(student, result, lateness, notes=notes))
+        # The page shows the intake's notes itself (result.meta), after any error.
+        grades.append(StudentGrade(student, result, lateness))
     return grades
 
 

@@ -71,6 +71,7 @@ def _public_config(assignment: AssignmentConfig, public_ids: list[str]) -> str:
             "graded_file": assignment.graded_file,
             "functions": list(assignment.functions),
             "graders": CHECKS_DIR,
+            "imports": list(limits.imports),
             "hypothesis": {
                 "seed": assignment.hypothesis.seed,
                 "max_examples": assignment.hypothesis.max_examples,
@@ -120,6 +121,9 @@ Check your work before you submit, from this folder:
 out. Each public check prints `passed` or `FAILED`; a failure shows the smallest input
 that breaks your function, what was expected and what came back. Passing every public
 check does not guarantee full marks: the graded run has hidden checks too.
+
+Your code may import {imports} and the Python standard library; any other import is
+refused, here as in the graded run.
 
 What to submit:
 - a folder upload or Gradescope: `{graded_file}` (a notebook alone also works: its
@@ -194,5 +198,6 @@ def _write_release(assignment: AssignmentConfig, staging: Path, public_ids: list
             name=assignment.name,
             graded_file=assignment.graded_file,
             functions=", ".join(f"`{f}`" for f in assignment.functions),
+            imports=", ".join(f"`{name}`" for name in assignment.limits.imports),
         )
     )

@@ -211,6 +211,7 @@ def start_by_exec(
         graded = scratch / filename
         graded.write_bytes(source)
         argv = [sys.executable, "-I", "-B", str(WORKER_MAIN), str(graded), module_name]
+        argv.append(",".join(limits.imports))
         popen = layer.spawn(argv, scratch=scratch, limits=limits)
     except BaseException:
         scratch_dirs.remove(scratch)
@@ -355,18 +356,18 @@ class _ZygoteStarts:
     ) -> WorkerProcess:
         if self.use_zygote and self.zygote_problem is None:
             worker, self.zygote_problem = _from_zygote(
-                self._zygote_key(),
-                self._zygote_launch,
+                self._zygote_key(limits),
+                lambda: self._zygote_launch(limits),
                 lambda found: self._fork(found, source, filename, module_name, limits),
             )
             if worker is not None:
                 return worker
         return start_by_exec(cast(Layer, self), source, filename, module_name, limits)
 
-    def _zygote_key(self) -> tuple[object, ...]:
+    def _zygote_key(self, limits: Limits) -> tuple[object, ...]:
         raise NotImplementedError
 
-    def _zygote_launch(self) -> zygote.Launch:
+    def _zygote_launch(self, limits: Limits) -> zygote.Launch:
         raise NotImplementedError
 
     def _fork(
@@ -427,11 +428,12 @@ class ProcessLayer(_ZygoteStarts):
             preexec_fn=_apply_rlimits(table),
         )
 
-    def _zygote_key(self) -> tuple[object, ...]:
-        # One zygote per process for every reduced layer: they are all alike.
+    def _zygote_key(self, limits: Limits) -> tuple[object, ...]:
+        # One zygote per process for every reduced layer: they are all alike (each child
+        # is told which imports its student code may make).
         return (REDUCED, sys.executable, tuple(sorted(worker_env(Path("/")).items())))
 
-    def _zygote_launch(self) -> zygote.Launch:
+    def _zygote_launch(self, limits: Limits) -> zygote.Launch:
         argv = [sys.executable, "-I", "-B", str(zygote.ZYGOTE_MAIN)]
         # Same environment as every worker's, so numpy and OpenBLAS start up the same.
         return zygote.Launch(argv, env=worker_env(Path("/")), config={"mode": REDUCED})
@@ -458,6 +460,7 @@ class ProcessLayer(_ZygoteStarts):
                 "cwd": str(scratch),
                 "graded": str(scratch / filename),
                 "module": module_name,
+                "imports": list(limits.imports),
                 "env": worker_env(scratch),
                 "rlimits": _rlimit_list(table),
             }
@@ -695,19 +698,46 @@ def _build_seccomp(*, for_zygote: bool) -> SeccompStatus:
 # -- the full layer -----------------------------------------------------------------------
 
 
-def python_roots() -> list[str]:
-    """Directories the worker's interpreter needs: its prefixes and numpy's site dir."""
+def python_roots(imports: Sequence[str] = ("numpy",)) -> list[str]:
+    """Directories the worker's interpreter needs: its prefixes and the site dirs of the
+    packages student code may import (numpy always).
+
+    Whole site dirs, not single packages: an allowed package needs its dependencies, which
+    installers put next to it, and a dependency missed here would make the full layer
+    grade differently from the others. What student code may import is decided by the
+    worker's import guard, the same under every layer; nothing in a site dir is secret.
+    """
     roots = [sys.base_prefix, sys.prefix, os.path.dirname(sys.executable)]
-    spec = importlib.util.find_spec("numpy")
-    if spec is not None and spec.origin:
-        # .../site-packages/numpy/__init__.py: the site dir also holds numpy.libs.
-        roots.append(os.path.dirname(os.path.dirname(spec.origin)))
+    for name in dict.fromkeys(["numpy", *imports]):
+        roots += _site_dirs_of(name)
     found: list[str] = []
     for root in roots:
         for path in (os.path.abspath(root), os.path.realpath(root)):
             if path not in found:
                 found.append(path)
     return found
+
+
+_SITE_DIR_NAMES = ("site-packages", "dist-packages")
+
+
+def _site_dirs_of(package: str) -> list[str]:
+    """The directories holding ``package`` (found, not imported), e.g. .../site-packages."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return []
+    if spec is None:
+        return []
+    if spec.submodule_search_locations is not None:
+        # A package (regular or namespace): the dirs above its own. numpy's also holds
+        # numpy.libs.
+        found = [os.path.dirname(path) for path in spec.submodule_search_locations]
+    else:
+        found = [os.path.dirname(spec.origin)] if spec.origin else []
+    # Only installers' folders: a name found through the grader's working directory must
+    # not bind, say, the course folder with its solutions into the sandbox.
+    return [path for path in found if os.path.basename(path) in _SITE_DIR_NAMES]
 
 
 def _under(path: str, root: str) -> bool:
@@ -851,7 +881,13 @@ class BwrapLayer(_ZygoteStarts):
         return None if slot is None else slot.uid
 
     def command(
-        self, argv: Sequence[str], *, scratch: Path, uid: int, seccomp_fd: int | None = None
+        self,
+        argv: Sequence[str],
+        *,
+        scratch: Path,
+        uid: int,
+        seccomp_fd: int | None = None,
+        imports: Sequence[str] = ("numpy",),
     ) -> list[str]:
         """The bwrap command line that runs ``argv`` as ``uid`` with ``scratch`` as cwd."""
         scratch_path = os.path.abspath(scratch)
@@ -860,6 +896,7 @@ class BwrapLayer(_ZygoteStarts):
             binds=[(scratch_path, scratch_path)],
             chdir=scratch_path,
             tmp=("1777", self.tmp_bytes),
+            imports=imports,
         )
         if seccomp_fd is not None:
             command += ["--seccomp", str(seccomp_fd)]
@@ -878,7 +915,12 @@ class BwrapLayer(_ZygoteStarts):
         return command
 
     def zygote_command(
-        self, argv: Sequence[str], *, scratch_root: Path, seccomp_fd: int | None = None
+        self,
+        argv: Sequence[str],
+        *,
+        scratch_root: Path,
+        seccomp_fd: int | None = None,
+        imports: Sequence[str] = ("numpy",),
     ) -> list[str]:
         """The bwrap command line that runs the zygote ``argv`` as root with few capabilities.
 
@@ -891,6 +933,7 @@ class BwrapLayer(_ZygoteStarts):
             chdir="/",
             tmp=("0755", _ZYGOTE_TMP_BYTES),
             files=[str(WORKER_MAIN)],
+            imports=imports,
         )
         # As real root, bwrap otherwise leaves every capability to the sandboxed process.
         command += ["--cap-drop", "ALL"]
@@ -908,6 +951,7 @@ class BwrapLayer(_ZygoteStarts):
         chdir: str,
         tmp: tuple[str, int],
         files: Sequence[str] = (),
+        imports: Sequence[str] = ("numpy",),
     ) -> list[str]:
         """bwrap, its namespaces, the environment and the filesystem view, up to the caps."""
         home = binds[0][1] if binds else "/"
@@ -928,7 +972,7 @@ class BwrapLayer(_ZygoteStarts):
         view.mount("--proc", "/proc")
         view.mount("--dev", "/dev")
         view.mount("--tmpfs", "/tmp", before=("--perms", tmp[0], "--size", str(tmp[1])))
-        for root in sorted(python_roots(), key=len):
+        for root in sorted(python_roots(imports), key=len):
             if os.path.isdir(root):
                 view.bind(os.path.realpath(root), root)
         # Programs named in argv (the worker's main script), and ``files``: each file
@@ -959,7 +1003,9 @@ class BwrapLayer(_ZygoteStarts):
             _share_with_group(scratch, slot.uid)
             if self.seccomp.program is not None:
                 seccomp_fd = _pipe_holding(self.seccomp.program)
-            command = self.command(argv, scratch=scratch, uid=slot.uid, seccomp_fd=seccomp_fd)
+            command = self.command(
+                argv, scratch=scratch, uid=slot.uid, seccomp_fd=seccomp_fd, imports=limits.imports
+            )
             # bwrap itself runs as root and ignores RLIMIT_NPROC; the limits pass through
             # exec to the worker, where its uid is the only one counted. The count starts
             # at zero because the slot's uid runs nothing else.
@@ -988,11 +1034,13 @@ class BwrapLayer(_ZygoteStarts):
             self._running[popen.pid] = slot
         return popen
 
-    def _zygote_key(self) -> tuple[object, ...]:
+    def _zygote_key(self, limits: Limits) -> tuple[object, ...]:
         # Layers configured alike share a zygote: default_layer() makes a new instance
-        # per call, and a zygote per instance would start one per submission.
+        # per call, and a zygote per instance would start one per submission. The view
+        # differs only where an allowed package lives outside the Python installation.
         return (
             FULL,
+            tuple(python_roots(limits.imports)),
             self.bwrap,
             sys.executable,
             self.pool.uid_base,
@@ -1002,7 +1050,7 @@ class BwrapLayer(_ZygoteStarts):
             tuple(sorted(worker_env(Path(SANDBOX_SCRATCH)).items())),
         )
 
-    def _zygote_launch(self) -> zygote.Launch:
+    def _zygote_launch(self, limits: Limits) -> zygote.Launch:
         root = scratch_dirs.make("zygote")
         seccomp_fd: int | None = None
         try:
@@ -1012,7 +1060,9 @@ class BwrapLayer(_ZygoteStarts):
             if outer is not None and outer.program is not None:
                 seccomp_fd = _pipe_holding(outer.program)
             argv = [sys.executable, "-I", "-B", str(zygote.ZYGOTE_MAIN)]
-            command = self.zygote_command(argv, scratch_root=root, seccomp_fd=seccomp_fd)
+            command = self.zygote_command(
+                argv, scratch_root=root, seccomp_fd=seccomp_fd, imports=limits.imports
+            )
         except BaseException:
             if seccomp_fd is not None:
                 os.close(seccomp_fd)
@@ -1062,6 +1112,7 @@ class BwrapLayer(_ZygoteStarts):
                 "cwd": inside,
                 "graded": f"{inside}/{filename}",
                 "module": module_name,
+                "imports": list(limits.imports),
                 "uid": slot.uid,
                 "gid": slot.uid,
                 "env": worker_env(Path(inside)),

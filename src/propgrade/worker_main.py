@@ -1,6 +1,7 @@
 """Runs inside the untrusted worker process: imports the graded file and calls into it.
 
-Started as ``python -I worker_main.py <graded_file> <module_name>`` in a scratch directory,
+Started as ``python -I worker_main.py <graded_file> <module_name> <imports>`` in a scratch
+directory (``imports``: the packages the assignment allows, comma-separated),
 or forked from the zygote (``zygote_main.py``), which enters ``serve`` in the child with the
 same fds 0-2 a started worker has. Standalone on purpose (stdlib and numpy only): importing
 propgrade here would put the grader's code, and whatever it can reach, into the student's
@@ -13,6 +14,7 @@ odd values, like an object whose ``__eq__`` is always true, from being misreport
 
 from __future__ import annotations
 
+import builtins
 import importlib.util
 import json
 import os
@@ -43,6 +45,8 @@ _type = type
 _len = len
 _issubclass = issubclass
 _callable = callable
+_getattr = getattr
+_id = id
 _str = str
 _int = int
 _float = float
@@ -85,6 +89,10 @@ else:  # an interpreter without the C accelerator: the pure-Python encoder, best
         return _json_encode(obj)
 
 
+_getframe = sys._getframe
+_modules = sys.modules
+_STDLIB = frozenset(sys.stdlib_module_names)
+_OWN_GLOBALS = globals()
 _extract_tb = traceback.extract_tb
 _basename = os.path.basename
 
@@ -288,7 +296,11 @@ class _Tracer:
         def global_trace(frame: FrameType, event: str, arg: Any) -> Any:
             # Every frame counts, not only the student file's: code compiled under another
             # file name (exec, compile) must not hide a per-sample loop. numpy's own
-            # Python-level work does not grow with the number of samples.
+            # Python-level work does not grow with the number of samples. The import
+            # guard's frames alone do not count: the import statement they stand in for
+            # ran in C, and a lazy import's first run must not look like more work.
+            if _id(frame.f_code) in _GUARD_CODE_IDS:
+                return None
             self.count += 1
             return local_trace
 
@@ -403,21 +415,114 @@ class _Runner:
         return reply, reply_blobs
 
 
-def _import_student(path: str, module_name: str) -> ModuleType:
+class _ImportGuard:
+    """Refuses imports that student code makes of packages the assignment does not allow.
+
+    Student code may import the Python standard library (``sys.stdlib_module_names``), the
+    packages the assignment lists and its own module; imports that those packages make
+    internally go through (matplotlib needs PIL, numpy loads its own parts lazily). The
+    same guard runs under every sandbox layer and in ``propgrade check``, so a submission
+    gets the same grade everywhere and the student meets the refusal before submitting.
+
+    It sits first on ``sys.meta_path``, so ``import``, ``__import__``, ``importlib`` and
+    ``pickle`` all meet it on a module's first import, and wraps ``builtins.__import__``,
+    so an import statement is refused even when an allowed package loaded the module
+    already. It is a policy, not a wall: it lives in the student's process, and code set
+    on evading it (removing it from ``sys.meta_path``, running code in an allowed
+    package's namespace, loading a file by path) can. Containment is the sandbox's job.
+    """
+
+    def __init__(self, allowed: frozenset[str], own: frozenset[str], student: dict[str, Any]):
+        # The student's own module is allowed too (``import losses`` in losses.py): it is
+        # not refused, merely not found under its file name.
+        self.allowed = allowed | own
+        self.student = student
+        self.original_import = builtins.__import__
+        shown = ", ".join(sorted(allowed))
+        self.rule = f"student code may import only {shown} and the Python standard library"
+
+    def install(self) -> None:
+        sys.meta_path.insert(0, self)
+        builtins.__import__ = self.guarded_import
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
+        self.enforce(fullname)
+        return None  # an allowed import: the usual finders look for it
+
+    def guarded_import(
+        self,
+        name: str,
+        globals: Any = None,
+        locals: Any = None,
+        fromlist: Any = (),
+        level: int = 0,
+    ) -> ModuleType:
+        if level == 0 and _type(name) is _str:
+            self.enforce(name)
+        return self.original_import(name, globals, locals, fromlist, level)
+
+    def enforce(self, name: str) -> None:
+        top = name.partition(".")[0]
+        if top in self.allowed or top in _STDLIB or not self._made_by_student():
+            return
+        # ModuleNotFoundError, as where the package is not installed: code that falls back
+        # on an optional package (`except ImportError`) behaves as it would there.
+        raise ModuleNotFoundError(f"import of {top!r} refused: {self.rule}", name=top)
+
+    def _made_by_student(self) -> bool:
+        """Whether the innermost importer outside the standard library is student code.
+
+        A frame belongs to a package only if its globals are that module's own namespace
+        in ``sys.modules``: code that merely names itself after a package does not.
+        """
+        frame: FrameType | None = _getframe(1)
+        while frame is not None:
+            scope = frame.f_globals
+            if scope is _OWN_GLOBALS or frame.f_code.co_filename.startswith("<frozen "):
+                frame = frame.f_back
+                continue
+            if scope is self.student:
+                return True
+            name = scope.get("__name__")
+            module = _modules.get(name) if _type(name) is _str else None
+            if module is None or _getattr(module, "__dict__", None) is not scope:
+                return True  # exec'd code, or a namespace made up to look like a package
+            if cast(str, name).partition(".")[0] not in _STDLIB:
+                return False  # an installed package importing what it needs
+            frame = frame.f_back  # the standard library acting for its caller
+        return True
+
+
+# Frames of these are the guard's, never the student's (code objects are not made anew).
+_GUARD_CODE_IDS = frozenset(
+    _id(method.__code__)
+    for method in (
+        _ImportGuard.find_spec,
+        _ImportGuard.guarded_import,
+        _ImportGuard.enforce,
+        _ImportGuard._made_by_student,
+    )
+)
+
+
+def _import_student(path: str, module_name: str, allowed: frozenset[str]) -> ModuleType:
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {_basename(path)} as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
+    own = frozenset({module_name.partition(".")[0], _basename(path).partition(".")[0]})
+    _ImportGuard(allowed, own, module.__dict__).install()
     spec.loader.exec_module(module)
     return module
 
 
-def serve(graded_file: str, module_name: str) -> int:
+def serve(graded_file: str, module_name: str, imports: str = "numpy") -> int:
     """The worker's whole life: report ready, import the graded file, answer calls.
 
     Expects the request pipe on fd 0, the reply pipe on fd 1 and the output pipe on fd 2,
-    whether this process was started for the purpose or forked by the zygote.
+    whether this process was started for the purpose or forked by the zygote. ``imports``
+    names the packages student code may import, comma-separated (numpy always).
     """
     # The protocol gets private fds; the student's fd 0 is empty and fd 1 joins stderr,
     # which the grader drains with a byte cap, so prints cannot corrupt replies.
@@ -435,7 +540,8 @@ def serve(graded_file: str, module_name: str) -> int:
     channel.write({"op": "ready"}, [])
     filename = os.path.abspath(graded_file)
     try:
-        module = _import_student(filename, module_name)
+        allowed = frozenset({"numpy", *filter(None, imports.split(","))})
+        module = _import_student(filename, module_name, allowed)
         functions = _public_callables(module)
     except _BaseException as exc:
         report = _failure("import", exc, filename)
@@ -450,7 +556,7 @@ def serve(graded_file: str, module_name: str) -> int:
 
 
 def main(argv: list[str]) -> int:
-    return serve(argv[1], argv[2])
+    return serve(argv[1], argv[2], argv[3] if _len(argv) > 3 else "numpy")
 
 
 def run_and_exit(entry: Callable[[], int]) -> NoReturn:

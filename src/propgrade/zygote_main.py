@@ -212,6 +212,7 @@ class _Zygote:
     def _child(self, request: dict[str, Any], fds: list[int], uid: int, gid: int) -> NoReturn:
         try:
             graded, module_name = str(request["graded"]), str(request["module"])
+            imports = ",".join(str(name) for name in request.get("imports", ["numpy"]))
             self._become_worker(request, fds, uid, gid)
         except BaseException:
             # Before any student code: a failure here is ours, reported on the worker's
@@ -221,8 +222,8 @@ class _Zygote:
                 sys.stderr.flush()
             finally:
                 os._exit(_SETUP_FAILED)
-        sys.argv = [self.worker.__file__ or "worker_main.py", graded, module_name]
-        self.worker.run_and_exit(lambda: self.worker.serve(graded, module_name))
+        sys.argv = [self.worker.__file__ or "worker_main.py", graded, module_name, imports]
+        self.worker.run_and_exit(lambda: self.worker.serve(graded, module_name, imports))
         os._exit(_SETUP_FAILED)  # not reached: run_and_exit never returns
 
     def _become_worker(self, request: dict[str, Any], fds: list[int], uid: int, gid: int) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from propgrade.export import atomic_write_text
+from propgrade.notebook import collapse_notes
 from propgrade.reports.fragments import (
     check_name,
     counterexample_block,
@@ -192,8 +193,10 @@ def _footer(result: SubmissionResult, audience: str) -> Markup:
 def render_student_page(
     result: SubmissionResult, *, audience: str = STUDENT, notes: Sequence[str] = ()
 ) -> str:
-    """The page as HTML. ``notes`` are extra lines shown under the score (e.g. lateness)."""
+    """The page as HTML. ``notes`` are extra lines shown under the score and the error (e.g.
+    lateness), before what the intake noted about the submission."""
     check_audience(audience)
+    intake = collapse_notes([str(n) for n in result.meta.get("intake_notes", [])])
     cards = _cards(result, audience)
     failures: Node = None
     if cards:
@@ -207,8 +210,8 @@ def render_student_page(
         element("p", result.assignment, class_="muted"),
         element("h1", f"Feedback for {result.student}"),
         _score(result, audience),
-        [element("p", note) for note in notes],
         _error(result, audience),
+        [element("p", note) for note in [*notes, *intake]],
         failures,
         element("h2", "All checks"),
         _checks_table(result, audience, {c.id for c, _ in cards}),
