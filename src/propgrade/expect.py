@@ -41,12 +41,7 @@ def array(
             expected=f"array of shape {shape}",
             got=describe_shape(value),
         )
-    if value.shape != shape:
-        raise CheckFailed(
-            f"{what} has the wrong shape",
-            expected=f"shape {shape}",
-            got=f"shape {value.shape}",
-        )
+    _require_shape(value.shape, what, shape)
     if dtype is not None and value.dtype != np.dtype(dtype):
         raise CheckFailed(
             f"{what} has dtype {value.dtype}",
@@ -106,13 +101,15 @@ def array_value(value: Value, what: str, shape: tuple[int, ...]) -> FloatArray:
             expected=f"array of shape {shape}",
             got=describe_shape(value),
         )
-    if converted.shape != shape:
-        raise CheckFailed(
-            f"{what} has the wrong shape",
-            expected=f"shape {shape}",
-            got=f"shape {converted.shape}",
-        )
+    _require_shape(converted.shape, what, shape)
     return converted
+
+
+def _require_shape(actual: tuple[int, ...], what: str, shape: tuple[int, ...]) -> None:
+    if actual != shape:
+        raise CheckFailed(
+            f"{what} has the wrong shape", expected=f"shape {shape}", got=f"shape {actual}"
+        )
 
 
 def pair(value: Value, what: str) -> tuple[Value, Value]:
