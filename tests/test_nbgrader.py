@@ -361,6 +361,24 @@ def test_lms_csv_has_late_columns(course: dict[str, object]) -> None:
     assert (report.out / "ben" / "results.json").is_file()
 
 
+def test_written_answers_count_in_the_maximum_of_every_output(course: dict[str, object]) -> None:
+    """grades.csv, results.json and the gradebook: 44 check points + 1 written answer point."""
+    report: CourseReport = course["report"]  # type: ignore[assignment]
+    exported = _export(course["course"])  # type: ignore[arg-type]
+    with (report.out / "grades.csv").open() as handle:
+        ours = {row["student"]: row for row in csv.DictReader(handle)}
+    for student, row in ours.items():
+        assert row["max_score"] == "45" and row["written_max_score"] == "1"
+        for key, theirs in (
+            ("raw_score", "raw_score"),
+            ("late_penalty", "late_submission_penalty"),
+        ):
+            assert float(row[key]) == pytest.approx(float(exported[student][theirs]))
+        results = json.loads((report.out / student / "results.json").read_text())
+        assert results["extra_data"]["propgrade"]["max_score"] == 45
+        assert results["score"] == pytest.approx(float(row["score"]))
+
+
 def test_grading_again_keeps_one_grade_per_cell(course: dict[str, object]) -> None:
     course_dir: Path = course["course"]  # type: ignore[assignment]
     config: Path = course["config"]  # type: ignore[assignment]
@@ -1013,6 +1031,7 @@ def test_a_late_resubmission_regrade_keeps_hand_grades_and_nbgraders_feedback(
     _hand_in("gus", homes["gus"], exchange, buggy)
     nbgrader(course, "collect", "--update", "linear_classifiers")
     _restamp(course, "gus", due + timedelta(days=1, hours=2))  # 2 started days late
+    _restamp(course, "fay", due - timedelta(hours=1))  # collected again: see _restamp
     said = grade("--student", "gus")
     assert "[1/1] gus" in said and "fay" not in said.split("kept")[0]
     assert f"{pages['gus']} (graded again: out of date)" in said

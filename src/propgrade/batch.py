@@ -21,7 +21,7 @@ from propgrade.intake import fingerprint, grade_upload
 from propgrade.late import lateness_of
 from propgrade.lms import write_lms_csv
 from propgrade.results import SubmissionResult
-from propgrade.standing import Standing, standing_of, write_standing
+from propgrade.standing import Standing, read_standing, standing_of, write_standing
 
 
 @dataclass(frozen=True)
@@ -196,8 +196,13 @@ def grade_batch(
     folders = {s.student: s.folder for s in submissions}
     left_alone = [r.student for r in kept]
     warnings: list[str] = []
-    standings = {}
+    standings: dict[str, Standing] = {}
     for r in results:
+        earlier = read_standing(out, r) if r.student in left_alone else None
+        if earlier is not None:
+            # Left alone: the numbers of the run that graded it, whatever its folder says now.
+            standings[r.student] = earlier
+            continue
         # Lateness is applied here, never stored in a result: a changed due date or
         # policy must not require regrading.
         lateness, said = lateness_of(
@@ -207,7 +212,9 @@ def grade_batch(
             warnings.append(f"{r.student}: {said}")
         standings[r.student] = standing_of(r, lateness)
         if r.student not in left_alone:
-            write_results_json(out, r, standings[r.student] if plan.assignment.due else None)
+            if plan.assignment.due is not None:
+                # Its score is the final one now; without a due date it was written as is.
+                write_results_json(out, r, standings[r.student])
             write_standing(out, standings[r.student])
     entries = [(r, standings[r.student]) for r in results]
     with_late = plan.assignment.due is not None

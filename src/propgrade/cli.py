@@ -235,7 +235,8 @@ def _cmd_grade_nbgrader(args: argparse.Namespace, out: TextIO, err: TextIO) -> i
     results = [s.result for s in report.students]
     standings = {s.student: s.standing for s in report.students}
     graded = [r for r in results if r.student not in report.left_alone]
-    write_reports(report.out, results, report.sandbox, standings, report.left_alone)
+    audience = _page_audience(report.due)
+    write_reports(report.out, results, report.sandbox, standings, report.left_alone, audience)
     if not args.quiet:
         _print_table(graded, standings, out)
         print(
@@ -304,7 +305,7 @@ def _cmd_grade(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             file=out,
         )
     sandbox = plan.layer.describe() if plan.layer else ""
-    audience = _page_audience(assignment)
+    audience = _page_audience(assignment.due)
     write_reports(args.out, report.results, sandbox, report.standings, report.left_alone, audience)
     if not args.quiet:
         print(
@@ -337,9 +338,9 @@ def write_reports(
     write_class_report(out, list(results), sandbox=sandbox, standings=standings)
 
 
-def _page_audience(assignment: AssignmentConfig) -> str:
+def _page_audience(due: datetime | None) -> str:
     """Past the due date a page shows the after-due checks, hence the whole final score."""
-    if assignment.due is not None and datetime.now(UTC) >= assignment.due:
+    if due is not None and datetime.now(UTC) >= due:
         return RELEASED
     return STUDENT
 

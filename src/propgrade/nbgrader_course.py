@@ -54,7 +54,7 @@ from propgrade.reports.student_page import render_student_page
 from propgrade.reports.visibility import RELEASED
 from propgrade.results import SubmissionResult
 from propgrade.sandbox import Layer
-from propgrade.standing import Standing, Written, standing_of, write_standing
+from propgrade.standing import Standing, Written, read_standing, standing_of, write_standing
 from propgrade.student_ids import readable
 
 
@@ -93,6 +93,7 @@ class CourseReport:
     sandbox: str = ""
     left_alone: list[str] = field(default_factory=list)  # not asked for (``only``)
     pages: list[PageOutcome] = field(default_factory=list)
+    due: datetime | None = None
 
 
 def _assignment(course_dir: Path, name: str, config: Path | None) -> AssignmentConfig:
@@ -187,7 +188,7 @@ def grade_nbgrader_course(
     plan = prepare(assignment, layer=layer)
     staged = [Submission(student, folder) for student, folder in submissions]
     batch = grade_batch(plan, staged, out, jobs=jobs, resume=resume, progress=progress, only=only)
-    students = _student_grades(plan, submissions, batch, warnings)
+    students = _student_grades(plan, submissions, batch, out, warnings)
     # A submission that broke the grader is not recorded anywhere a student looks: its 0
     # would be the grader's fault. The next run grades it again.
     failed = batch.internal_errors
@@ -223,7 +224,7 @@ def grade_nbgrader_course(
             changed,
             warnings,
         )
-        recorded = [g for g in students if g.student not in failed]
+        recorded = [g for g in students if g.student not in skipped]
         _read_written(api, db_url, course_id, nb_assignment, notebook, recorded, check_ids)
         _record_penalties(api, db_url, course_id, nb_assignment, notebook, graded)
     for grade in graded:
@@ -251,6 +252,7 @@ def grade_nbgrader_course(
         sandbox,
         batch.left_alone,
         pages,
+        assignment.due,
     )
 
 
@@ -258,21 +260,28 @@ def _student_grades(
     plan: Plan,
     submissions: Sequence[tuple[str, Path]],
     batch: BatchReport,
+    out: Path,
     warnings: list[str],
 ) -> list[StudentGrade]:
-    """Everyone's grade, in the order of ``submissions``; a student ``only`` left out and
-    never graded before gets an empty result (left out of the gradebook and files)."""
+    """Everyone's grade with a result, in the order of ``submissions``. A student left
+    alone (``only``) keeps the numbers of the run that graded them."""
     by_student = {r.student: r for r in batch.results}
     grades = []
     for student, folder in submissions:
         result = by_student.get(student)
         if result is None:
-            continue
+            continue  # left alone and never graded
         notes = [str(n) for n in result.meta.get("intake_notes", [])]
+        unchanged = student in batch.unchanged
+        stored = read_standing(out, result) if student in batch.left_alone else None
+        if stored is not None:
+            grade = StudentGrade(student, result, stored.lateness, notes=notes)
+            grade.written = stored.written
+            grades.append(grade)
+            continue
         lateness, said = lateness_of(folder, plan.assignment.due, plan.assignment.late_policy)
         if said is not None and student not in batch.left_alone:
             warnings.append(f"{student}: {said}")
-        unchanged = student in batch.unchanged
         grades.append(StudentGrade(student, result, lateness, notes=notes, unchanged=unchanged))
     return grades
 
@@ -526,17 +535,19 @@ def _read_written(
 
 
 def _written(submission: Any, notebook: str, check_ids: Collection[str]) -> Written:
-    score = maximum = 0.0
+    score = maximum = adjustment = 0.0
     ungraded = 0
     for nb in submission.notebooks:
         for row in nb.grades:
             if nb.name == notebook and row.name in check_ids:
+                # A grader's score on a check cell counts in nbgrader's total: here too.
+                adjustment += float(row.score or 0.0) - float(row.auto_score or 0.0)
                 continue
             maximum += float(row.max_score or 0.0)
             if row.manual_score is None and row.auto_score is None:
                 ungraded += 1
             score += float(row.score or 0.0)
-    return Written(score, maximum, ungraded)
+    return Written(score, maximum, ungraded, round(adjustment, 6))
 
 
 def _record_penalties(

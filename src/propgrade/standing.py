@@ -29,6 +29,9 @@ class Written:
     score: float
     max_score: float
     ungraded: int = 0  # answers still waiting for a grader in formgrader
+    # What scores set by hand on propgrade's own check cells add to (or take from) the
+    # checks' points: nbgrader counts a manual score in place of the automatic one.
+    check_adjustment: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,9 @@ class Standing:
 
     @property
     def raw(self) -> float:
-        return self.checks + (self.written.score if self.written else 0.0)
+        if self.written is None:
+            return self.checks
+        return self.checks + self.written.check_adjustment + self.written.score
 
     @property
     def max_score(self) -> float:
@@ -59,8 +64,10 @@ class Standing:
         """How the final score comes about, in one sentence for a page."""
         written = ""
         if self.written is not None:
+            by_hand = self.written.check_adjustment
+            adjusted = f", {by_hand:+g} set by hand" if by_hand else ""
             written = (
-                f" (checks {format_points(self.checks)} + written answers "
+                f" (checks {format_points(self.checks)}{adjusted} + written answers "
                 f"{format_points(self.written.score)} / {format_points(self.written.max_score)})"
             )
         return (
