@@ -27,7 +27,6 @@ from propgrade.errors import PropgradeError
 from propgrade.export import format_points
 from propgrade.intake import grade_upload
 from propgrade.release import release
-from propgrade.reports.visibility import RELEASED, STUDENT
 from propgrade.results import SubmissionResult
 from propgrade.standing import Standing
 from propgrade.student_ids import terminal
@@ -326,7 +325,7 @@ def write_reports(
     sandbox: str,
     standings: Mapping[str, Standing],
     left_alone: Collection[str] = (),
-    audience: str = STUDENT,
+    audience: str = "student",
 ) -> None:
     """Every student's page but those of ``left_alone``, and the class report of all."""
     from propgrade.reports import write_class_report, write_student_page
@@ -340,6 +339,8 @@ def write_reports(
 
 def _page_audience(due: datetime | None) -> str:
     """Past the due date a page shows the after-due checks, hence the whole final score."""
+    from propgrade.reports.visibility import RELEASED, STUDENT
+
     if due is not None and datetime.now(UTC) >= due:
         return RELEASED
     return STUDENT

@@ -224,8 +224,7 @@ def grade_nbgrader_course(
             changed,
             warnings,
         )
-        recorded = [g for g in students if g.student not in skipped]
-        _read_written(api, db_url, course_id, nb_assignment, notebook, recorded, check_ids)
+        _read_written(api, db_url, course_id, nb_assignment, notebook, graded, check_ids)
         _record_penalties(api, db_url, course_id, nb_assignment, notebook, graded)
     for grade in graded:
         write_results_json(out, grade.result, grade.standing)
@@ -289,21 +288,20 @@ def _student_grades(
 def _warn_about_pages(
     pages: Sequence[PageOutcome], graded: Sequence[StudentGrade], warnings: list[str]
 ) -> None:
-    kept = [o.page for o in pages if o.fate is PageFate.KEPT]
-    stale = {
-        str(o.page)
-        for o, g in zip(pages, graded, strict=True)
-        if o.fate is PageFate.KEPT and not g.unchanged
-    }
+    """Name every page kept or replaced: they hold (or held) an instructor's work."""
+    kept = [
+        f"{outcome.page}{'' if grade.unchanged else ' (graded again: out of date)'}"
+        for outcome, grade in zip(pages, graded, strict=True)
+        if outcome.fate is PageFate.KEPT
+    ]
     if kept:
-        names = ", ".join(
-            f"{p}{' (graded again: out of date)' if str(p) in stale else ''}" for p in kept
-        )
+        stale = any(name.endswith("out of date)") for name in kept)
+        redo = "run `nbgrader generate_feedback --force` for those out of date, or "
+        redo = redo if stale else ""
         warnings.append(
             f"kept {len(kept)} feedback page(s) that propgrade did not write (nbgrader "
-            f"generate_feedback's, with hand scores and comments): {names}. Run `nbgrader "
-            "generate_feedback --force` again for those graded again, or pass "
-            "--force-feedback to replace them with propgrade's pages"
+            f"generate_feedback's, with hand scores and comments): {', '.join(kept)}; "
+            f"{redo}pass --force-feedback to replace them with propgrade's pages"
         )
     replaced = [str(o.page) for o in pages if o.fate is PageFate.REPLACED]
     if replaced:

@@ -119,7 +119,12 @@ def _lateness_from(data: dict[str, Any]) -> Lateness:
 
 
 def write_standing(out: Path, standing: Standing) -> Path:
+    """Store the numbers, when they say more than the result does (a due date, or
+    written answers); otherwise remove any stale ones."""
     path = out / standing.student / STANDING_NAME
+    if standing.lateness.due is None and standing.written is None:
+        path.unlink(missing_ok=True)
+        return path
     atomic_write_text(path, json.dumps(standing.to_dict(), indent=1, sort_keys=True) + "\n")
     return path
 
