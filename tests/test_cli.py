@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import yaml
 
 from propgrade.cli import main
 
@@ -230,7 +231,7 @@ def test_the_score_table_never_cuts_a_word(graded: dict[str, Path]) -> None:
     assert dee is not None and dee.error
     long_error = replace(dee, error="SyntaxError: expected ':' " + "(losses.py, line 9) " * 8)
     buffer = io.StringIO()
-    _print_table([long_error], buffer)
+    _print_table([long_error], {}, buffer)
     line = next(li for li in buffer.getvalue().splitlines() if li.startswith("dee"))
     assert line.endswith(("line 9)", " …")), line
 
@@ -338,3 +339,84 @@ def test_due_date_adds_late_columns_to_grades_csv(root: Path, tmp_path: Path) ->
     assert rows["late"]["late_days"] == "1" and rows["late"]["late_penalty"] == "12"
     assert rows["late"]["score"] == "36"
     assert rows["unknown"]["score"] == "48"
+
+
+def test_student_option_regrades_only_those_students(
+    root: Path, klass: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "class"
+    shutil.copytree(klass, copy)
+    out = tmp_path / "out"
+    common = (
+        "-a",
+        "linear_classifiers",
+        "-o",
+        str(out),
+        "-j",
+        "1",
+        "-c",
+        str(root / "grading.yaml"),
+    )
+    assert run("grade", str(copy), *common)[0] == 0
+    pages = {s: (out / s / "feedback.html").read_bytes() for s in ("ana", "cy", "dee")}
+    # ben fixes his bug; cy changes her file too, but only ben is asked for.
+    solution = (root / "solutions/linear_classifiers/losses.py").read_text()
+    (copy / "ben" / "losses.py").write_text(solution)
+    (copy / "cy" / "losses.py").write_text(solution)
+    code, stdout, stderr = run("grade", str(copy), *common, "--student", "ben")
+    assert code == 0, stderr
+    assert "[1/1] ben: 48/48" in stderr
+    assert [line.split()[0] for line in stdout.splitlines()[1:2]] == ["ben"]
+    rows = _rows(out)
+    assert sorted(rows) == ["ana", "ben", "cy", "dee", "eve"]  # everyone, from the records
+    assert rows["ben"]["score"] == "48"
+    assert float(rows["cy"]["score"]) < 48  # not graded again
+    for student, page in pages.items():
+        assert (out / student / "feedback.html").read_bytes() == page
+
+    code, _, stderr = run("grade", str(copy), *common, "--student", "bne")
+    assert code == 2 and "--student bne" in stderr and "did you mean ben?" in stderr
+
+
+def _late_course(root: Path, tmp_path: Path) -> Path:
+    """The repository's course file with a due date and 10% off per started day."""
+    raw = yaml.safe_load((root / "grading.yaml").read_text())
+    body = raw["assignments"]["linear_classifiers"]
+    for key in ("solution", "graders", "release"):
+        body[key] = str((root / body[key]).resolve())
+    body["due"] = "2026-01-01T23:59:00+00:00"  # past: pages show every check
+    body["late_policy"] = {"per_day": 0.1, "max_days": 5}
+    path = tmp_path / "grading.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def test_the_late_penalty_and_final_score_agree_in_every_folder_output(
+    root: Path, tmp_path: Path
+) -> None:
+    """grades.csv, results.json, the feedback page, the class report and the table."""
+    folder = tmp_path / "class" / "lou"
+    folder.mkdir(parents=True)
+    (folder / "losses.py").write_text((root / "solutions/linear_classifiers/losses.py").read_text())
+    (folder / "timestamp.txt").write_text("2026-01-03 01:59:00.000000 UTC")  # 2 started days
+    out = tmp_path / "out"
+    code, stdout, stderr = run(
+        "grade", str(folder.parent), "-a", "linear_classifiers", "-o", str(out), "-j", "1",
+        "-c", str(_late_course(root, tmp_path)),
+    )  # fmt: skip
+    assert code == 0, stderr
+    row = _rows(out)["lou"]
+    assert (row["raw_score"], row["late_penalty"], row["score"], row["max_score"]) == (
+        "48", "9.6", "38.4", "48",
+    )  # fmt: skip
+    results = json.loads((out / "lou" / "results.json").read_text())
+    numbers = results["extra_data"]["propgrade"]
+    assert results["score"] == 38.4 and numbers["raw_score"] == 48
+    assert numbers["late_penalty"] == 9.6 and numbers["max_score"] == 48
+    page = (out / "lou" / "feedback.html").read_text()
+    assert '<p class="score">38.4<small> / 48 points' in page
+    assert "Late penalty: −9.6 (2 days late: 20% off)" in page
+    report = (out / "report.html").read_text()
+    assert "38.4 / 48" in report and "48 − 9.6" in report
+    line = next(li for li in stdout.splitlines() if li.startswith("lou"))
+    assert "38.4/48" in line and "late: 48 − 9.6" in line

@@ -362,6 +362,24 @@ def test_lms_csv_has_late_columns(course: dict[str, object]) -> None:
     assert (report.out / "ben" / "results.json").is_file()
 
 
+def test_written_answers_count_in_the_maximum_of_every_output(course: dict[str, object]) -> None:
+    """grades.csv, results.json and the gradebook: 44 check points + 1 written answer point."""
+    report: CourseReport = course["report"]  # type: ignore[assignment]
+    exported = _export(course["course"])  # type: ignore[arg-type]
+    with (report.out / "grades.csv").open() as handle:
+        ours = {row["student"]: row for row in csv.DictReader(handle)}
+    for student, row in ours.items():
+        assert row["max_score"] == "45" and row["written_max_score"] == "1"
+        for key, theirs in (
+            ("raw_score", "raw_score"),
+            ("late_penalty", "late_submission_penalty"),
+        ):
+            assert float(row[key]) == pytest.approx(float(exported[student][theirs]))
+        results = json.loads((report.out / student / "results.json").read_text())
+        assert results["extra_data"]["propgrade"]["max_score"] == 45
+        assert results["score"] == pytest.approx(float(row["score"]))
+
+
 def test_grading_again_keeps_one_grade_per_cell(course: dict[str, object]) -> None:
     course_dir: Path = course["course"]  # type: ignore[assignment]
     config: Path = course["config"]  # type: ignore[assignment]
@@ -870,3 +888,186 @@ def test_hostile_submissions_never_stop_the_course(
     autograded = copy / "autograded" / "nblink" / "linear_classifiers"
     assert "never-read" not in "".join(p.read_text() for p in autograded.glob("*.ipynb"))
     assert not (copy / "autograded" / "fifo" / "linear_classifiers" / "losses.py").exists()
+
+
+def _as_student(student: str, home: Path, exchange: Path, *args: str) -> None:
+    nbgrader(
+        home,
+        *args,
+        f"--student={student}",
+        "--course=cs231n",
+        f"--Exchange.root={exchange}",
+        f"--Exchange.cache={home / '.cache'}",
+    )
+
+
+def _hand_in(student: str, home: Path, exchange: Path, losses: str) -> None:
+    """Fetch (once), answer the first written question, write losses.py, submit."""
+    import nbformat
+
+    work = home / "linear_classifiers"
+    if not work.is_dir():
+        _as_student(student, home, exchange, "fetch_assignment", "linear_classifiers")
+    nb = nbformat.read(work / "linear_classifiers.ipynb", as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "inline_question_1":
+            cell.source = f"{student}: every margin is 1, so the loss is C - 1."
+    nbformat.write(nb, work / "linear_classifiers.ipynb")
+    (work / "losses.py").write_text(losses)
+    _as_student(student, home, exchange, "submit", "linear_classifiers")
+
+
+def _restamp(course: Path, student: str, when: datetime) -> None:
+    # Submission times are the exchange's real clock; the due date lies in the past, so
+    # the collected timestamp is set to where this walkthrough needs it.
+    folder = course / "submitted" / student / "linear_classifiers"
+    (folder / "timestamp.txt").write_text(when.strftime(NBGRADER_FORMAT))
+
+
+def _rows_of(db: str, student: str) -> dict[str, tuple[object, ...]]:
+    with nbgrader_api.Gradebook(db, course_id="cs231n") as gb:
+        submission = gb.find_submission("linear_classifiers", student)
+        rows: dict[str, tuple[object, ...]] = {
+            "submission": (submission.timestamp, submission.late_submission_penalty)
+        }
+        for nb in submission.notebooks:
+            for g in nb.grades:
+                rows[g.name] = (g.auto_score, g.manual_score, g.needs_manual_grade)
+        return rows
+
+
+def _hand_grade(db: str, student: str) -> None:
+    """What formgrader's save does: a manual score, and the review flag cleared."""
+    with nbgrader_api.Gradebook(db, course_id="cs231n") as gb:
+        for name in ("inline_question_1", "svm_vec_nonnegative"):
+            grade = gb.find_grade(name, "linear_classifiers", "linear_classifiers", student)
+            grade.manual_score = 1
+            grade.needs_manual_grade = False
+        gb.db.commit()
+
+
+def _grades_csv(course: Path) -> dict[str, dict[str, str]]:
+    path = course / "propgrade" / "linear_classifiers" / "grades.csv"
+    with path.open() as handle:
+        return {row["student"]: row for row in csv.DictReader(handle)}
+
+
+def test_a_late_resubmission_regrade_keeps_hand_grades_and_nbgraders_feedback(
+    root: Path, tmp_path: Path
+) -> None:
+    """The walkthrough: release, fetch, submit, collect, grade, export, release_feedback,
+    fetch_feedback, hand grade, generate_feedback, a late resubmission, and regrades
+    that leave the hand grades and nbgrader's pages as the instructor made them."""
+    from propgrade.cli import main
+
+    course, exchange = tmp_path / "cs231n", tmp_path / "exchange"
+    homes = {s: tmp_path / s for s in ("fay", "gus")}
+    for folder in (exchange, *homes.values()):
+        folder.mkdir()
+    (course / "source").mkdir(parents=True)
+    (course / "nbgrader_config.py").write_text(
+        f"c = get_config()\nc.CourseDirectory.course_id = 'cs231n'\n"
+        f"c.Exchange.root = {str(exchange)!r}\n"
+    )
+    source = course / "source" / "linear_classifiers"
+    shutil.copytree(root / "assignments/linear_classifiers", source)
+    shutil.copy(root / "solutions/linear_classifiers/linear_classifiers.ipynb", source)
+    nbgrader(course, "generate_assignment", "linear_classifiers")
+    nbgrader(course, "release_assignment", "linear_classifiers")
+    due = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
+    raw = yaml.safe_load((root / "grading.yaml").read_text())
+    body = raw["assignments"]["linear_classifiers"]
+    for key in ("solution", "graders", "release"):
+        body[key] = str((root / body[key]).resolve())
+    body["due"] = due.isoformat()
+    body["late_policy"] = {"per_day": 0.1, "max_days": 5}
+    config = tmp_path / "grading.yaml"
+    config.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+    solution = (root / "solutions/linear_classifiers/losses.py").read_text()
+    for student, home in homes.items():
+        _hand_in(student, home, exchange, solution)
+    nbgrader(course, "collect", "linear_classifiers")
+    for student in homes:
+        _restamp(course, student, due - timedelta(hours=1))
+
+    def grade(*extra: str) -> str:
+        out, err = io.StringIO(), io.StringIO()
+        argv = ["grade", "--nbgrader", str(course), "-a", "linear_classifiers", "-j", "1"]
+        code = main([*argv, "-c", str(config), *extra], out=out, err=err)
+        assert code == 0, err.getvalue()
+        return err.getvalue()
+
+    grade()
+    # One maximum everywhere: 44 check points and nbgrader's 4 written answer points.
+    exported, ours = _export(course), _grades_csv(course)
+    for student in homes:
+        assert float(exported[student]["max_score"]) == 48 == float(ours[student]["max_score"])
+        assert ours[student]["written_max_score"] == "4"
+    nbgrader(course, "release_feedback", "linear_classifiers")
+    _as_student("fay", homes["fay"], exchange, "fetch_feedback", "linear_classifiers")
+
+    # Hand grading in formgrader, then nbgrader's own feedback pages.
+    db = f"sqlite:///{course / 'gradebook.db'}"
+    for student in homes:
+        _hand_grade(db, student)
+    nbgrader(course, "generate_feedback", "linear_classifiers", "--force")
+    pages = {
+        s: course / "feedback" / s / "linear_classifiers" / "linear_classifiers.html" for s in homes
+    }
+    theirs = {s: page.read_bytes() for s, page in pages.items()}
+    assert all(b"every margin is 1" in page for page in theirs.values())
+    hand_graded = {s: _rows_of(db, s) for s in homes}
+
+    # Grading again with nothing new: every page, hand grade and review flag stays.
+    said = grade()
+    assert "(unchanged, kept)" in said
+    assert "kept 2 feedback page(s) that propgrade did not write" in said
+    assert all(str(page) in said for page in pages.values())
+    assert {s: page.read_bytes() for s, page in pages.items()} == theirs
+    assert {s: _rows_of(db, s) for s in homes} == hand_graded
+
+    # gus resubmits late, with a bug; only he is graded again.
+    buggy = solution.replace(BUGGY_SVM, "margins = scores - correct_class_scores + 1.0")
+    _hand_in("gus", homes["gus"], exchange, buggy)
+    nbgrader(course, "collect", "--update", "linear_classifiers")
+    _restamp(course, "gus", due + timedelta(days=1, hours=2))  # 2 started days late
+    _restamp(course, "fay", due - timedelta(hours=1))  # collected again: see _restamp
+    said = grade("--student", "gus")
+    assert "[1/1] gus" in said and "fay" not in said.split("kept")[0]
+    assert f"{pages['gus']} (graded again: out of date)" in said
+    assert _rows_of(db, "fay") == hand_graded["fay"]
+    gus = _rows_of(db, "gus")
+    assert gus["inline_question_1"][1:] == (1, True)  # the hand score kept, for review
+    assert gus["svm_vec_nonnegative"][1:] == (1, True)
+    assert {s: page.read_bytes() for s, page in pages.items()} == theirs
+
+    # The same penalty and final score in nbgrader's export and in grades.csv.
+    exported, ours = _export(course), _grades_csv(course)
+    assert sorted(ours) == ["fay", "gus"]
+    raw_gus = float(ours["gus"]["raw_score"])
+    assert raw_gus == float(exported["gus"]["raw_score"]) < 45
+    assert float(ours["gus"]["late_penalty"]) == pytest.approx(round(raw_gus * 0.2, 4))
+    for student in homes:
+        for ours_key, theirs_key in (
+            ("late_penalty", "late_submission_penalty"),
+            ("score", "score"),
+            ("max_score", "max_score"),
+        ):
+            assert float(ours[student][ours_key]) == pytest.approx(
+                float(exported[student][theirs_key])
+            ), (student, ours_key)
+    results = json.loads((course / "propgrade/linear_classifiers/gus/results.json").read_text())
+    assert results["score"] == pytest.approx(float(ours["gus"]["score"]))
+
+    # Everyone again: fay's reviewed hand grades are not flagged again.
+    grade()
+    assert _rows_of(db, "fay") == hand_graded["fay"]
+    assert {s: page.read_bytes() for s, page in pages.items()} == theirs
+
+    # Only when asked, propgrade's page replaces nbgrader's, and says so.
+    said = grade("--student", "gus", "--force-feedback")
+    assert f"replaced 1 feedback page(s) that propgrade did not write: {pages['gus']}" in said
+    assert "2 days late: 20% off" in pages["gus"].read_text()
+    assert pages["fay"].read_bytes() == theirs["fay"]
+    assert _rows_of(db, "fay") == hand_graded["fay"]

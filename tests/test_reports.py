@@ -6,8 +6,10 @@ alone: the escaping tests look for real <script> elements and on* attributes.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
@@ -16,8 +18,10 @@ import pytest
 
 from propgrade.calls import FailureKind, StudentFailure
 from propgrade.checks import StudentCallFailed
+from propgrade.config import LatePolicy
 from propgrade.errors import PropgradeError
 from propgrade.export import RECORD_NAME, write_record
+from propgrade.late import assess
 from propgrade.reports import (
     FEEDBACK_NAME,
     INSTRUCTOR,
@@ -34,6 +38,7 @@ from propgrade.reports.paths import feedback_href
 from propgrade.reports.stats import failure_groups, normalise_message, pass_rates
 from propgrade.reports.visibility import RELEASED
 from propgrade.results import FAILED, PASSED, CheckResult, Feedback, SubmissionResult
+from propgrade.standing import Standing, Written, standing_of
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -557,3 +562,37 @@ def test_reports_from_really_graded_submissions(root: Path, tmp_path: Path) -> N
     assert "NotImplementedError" in stub
     report = audit(paths.report)
     assert {"chart-scores", "chart-pass-rates", "chart-times"} <= set(report.ids)
+
+
+# --- one set of numbers ----------------------------------------------------------------
+
+
+def _late_standing(result: SubmissionResult) -> Standing:
+    """Two days late at 10% a day, with 3 of 4 written answer points (the nbgrader route)."""
+    due = datetime(2026, 12, 1, 23, 59, tzinfo=UTC)
+    lateness = assess(due + timedelta(days=1, hours=2), due, LatePolicy(per_day=0.1, max_days=5))
+    return standing_of(result, lateness, Written(score=3.0, max_score=4.0))
+
+
+def test_final_score_is_the_big_number_with_raw_score_and_penalty_beside_it(
+    tmp_path: Path,
+) -> None:
+    result = sample_result()  # 4 / 10 from the checks
+    standing = _late_standing(result)  # raw 7, penalty 1.4, final 5.6, max 14
+    page = write_student_page(tmp_path, result, audience=INSTRUCTOR, standing=standing)
+    html = page.read_text(encoding="utf-8")
+    big = re.search(r'<p class="score">(.*?)</p>', html)
+    assert big is not None and big.group(1).startswith("5.6<small> / 14 points")
+    text = " ".join(audit(page).text.split())
+    assert "Raw score 7 (checks 4 + written answers 3 / 4)" in text
+    assert "Late penalty: −1.4 (2 days late: 20% off)" in text
+
+
+def test_class_report_shows_the_final_scores_of_grades_csv(tmp_path: Path) -> None:
+    result = sample_result()
+    standing = _late_standing(result)
+    text = " ".join(
+        audit(write_class_report(tmp_path, [result], standings={"carol": standing})).text.split()
+    )
+    assert "5.6 / 14" in text and "7 − 1.4" in text
+    assert "4 / 10" not in text  # the raw check score is never shown as the score

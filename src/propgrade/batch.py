@@ -3,10 +3,11 @@ stopping the rest."""
 
 from __future__ import annotations
 
+import difflib
 import multiprocessing
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,11 +16,12 @@ from typing import Any
 from propgrade import scratch
 from propgrade.engine import FINGERPRINT_KEYS, Plan, zero_result
 from propgrade.errors import PropgradeError
-from propgrade.export import read_record, write_grades_csv, write_record, write_results_json
+from propgrade.export import read_record, write_record, write_results_json
 from propgrade.intake import fingerprint, grade_upload
 from propgrade.late import lateness_of
 from propgrade.lms import write_lms_csv
 from propgrade.results import SubmissionResult
+from propgrade.standing import Standing, read_standing, standing_of, write_standing
 
 
 @dataclass(frozen=True)
@@ -99,15 +101,38 @@ Progress = Callable[[int, int, SubmissionResult, bool], None]
 
 @dataclass
 class BatchReport:
-    results: list[SubmissionResult]
+    results: list[SubmissionResult]  # everyone's, those left alone by ``only`` included
     seconds: float
     grades_csv: Path
     reused: int = 0
     warnings: list[str] = field(default_factory=list)
+    standings: dict[str, Standing] = field(default_factory=dict)
+    left_alone: list[str] = field(default_factory=list)  # outside ``only``: not graded
+    unchanged: list[str] = field(default_factory=list)  # kept from an earlier run
 
     @property
     def internal_errors(self) -> list[str]:
-        return [r.student for r in self.results if "internal_error" in r.meta]
+        return [r.student for r in self.graded if "internal_error" in r.meta]
+
+    @property
+    def graded(self) -> list[SubmissionResult]:
+        """The results this run was asked for (all of them without ``only``)."""
+        return [r for r in self.results if r.student not in self.left_alone]
+
+
+def select_students(submissions: list[Submission], only: Sequence[str]) -> list[Submission]:
+    """The submissions of the students in ``only``; an id that is not there is an error."""
+    known = {s.student for s in submissions}
+    for student in only:
+        if student not in known:
+            near = difflib.get_close_matches(student, sorted(known), n=3)
+            raise PropgradeError(
+                f"--student {student}: no submission from this student",
+                hint=f"did you mean {', '.join(near)}?"
+                if near
+                else "student ids are the names of the submission folders",
+            )
+    return [s for s in submissions if s.student in set(only)]
 
 
 def _reusable(plan: Plan, out: Path, submission: Submission) -> SubmissionResult | None:
@@ -129,6 +154,7 @@ def grade_batch(
     jobs: int = 1,
     resume: bool = True,
     progress: Progress | None = None,
+    only: Sequence[str] | None = None,
 ) -> BatchReport:
     """Grade every submission, storing each result atomically as soon as it is known.
 
@@ -136,44 +162,70 @@ def grade_batch(
     the config, graders, reference, seed and propgrade version) is not graded again, so a
     batch that was killed picks up where it stopped; the scratch folders such a batch
     left in the temp dir are removed too.
+
+    With ``only``, just those students are graded; everyone else's files are left as
+    they are, and their stored results still count in grades.csv.
     """
     started = time.monotonic()
     scratch.sweep()
     out.mkdir(parents=True, exist_ok=True)
+    chosen = submissions if only is None else select_students(submissions, only)
+    kept = _stored(out, [s for s in submissions if s not in chosen])
     results: list[SubmissionResult] = []
     todo: list[Submission] = []
-    for submission in submissions:
+    for submission in chosen:
         stored = _reusable(plan, out, submission) if resume else None
         if stored is None:
             todo.append(submission)
             continue
         results.append(stored)
         if progress is not None:
-            progress(len(results), len(submissions), stored, True)
+            progress(len(results), len(chosen), stored, True)
     reused = len(results)
+    unchanged = [r.student for r in results]
     for result in _results(plan, todo, jobs):
         # The Gradescope file first: the record is what marks the submission as finished.
         write_results_json(out, result)
         write_record(out, result)
         results.append(result)
         if progress is not None:
-            progress(len(results), len(submissions), result, False)
+            progress(len(results), len(chosen), result, False)
+    results.extend(kept)
     results.sort(key=lambda r: r.student)
     check_ids = [c.id for c in plan.checks]
+    folders = {s.student: s.folder for s in submissions}
+    left_alone = [r.student for r in kept]
     warnings: list[str] = []
-    if plan.assignment.due is None:
-        csv_path = write_grades_csv(out, results, check_ids)
-    else:
-        # Lateness is applied when the gradebook is written, never stored in a result:
-        # a changed due date or policy must not require regrading.
-        folders = {s.student: s.folder for s in submissions}
-        entries = []
-        for r in results:
-            lateness, said = lateness_of(
-                folders[r.student], plan.assignment.due, plan.assignment.late_policy
-            )
-            if said is not None:
-                warnings.append(f"{r.student}: {said}")
-            entries.append((r, lateness))
-        csv_path = write_lms_csv(out, entries, check_ids, with_late_columns=True)
-    return BatchReport(results, time.monotonic() - started, csv_path, reused, warnings)
+    standings: dict[str, Standing] = {}
+    for r in results:
+        earlier = read_standing(out, r) if r.student in left_alone else None
+        if earlier is not None:
+            # Left alone: the numbers of the run that graded it, whatever its folder says now.
+            standings[r.student] = earlier
+            continue
+        # Lateness is applied here, never stored in a result: a changed due date or
+        # policy must not require regrading.
+        lateness, said = lateness_of(
+            folders[r.student], plan.assignment.due, plan.assignment.late_policy
+        )
+        if said is not None and r.student not in left_alone:
+            warnings.append(f"{r.student}: {said}")
+        standings[r.student] = standing_of(r, lateness)
+        if r.student not in left_alone:
+            if plan.assignment.due is not None:
+                # Its score is the final one now; without a due date it was written as is.
+                write_results_json(out, r, standings[r.student])
+            write_standing(out, standings[r.student])
+    entries = [(r, standings[r.student]) for r in results]
+    with_late = plan.assignment.due is not None
+    csv_path = write_lms_csv(out, entries, check_ids, with_late_columns=with_late)
+    seconds = time.monotonic() - started
+    return BatchReport(
+        results, seconds, csv_path, reused, warnings, standings, left_alone, unchanged
+    )
+
+
+def _stored(out: Path, submissions: Sequence[Submission]) -> list[SubmissionResult]:
+    """The stored results of students this run leaves alone (none if never graded)."""
+    found = (read_record(out, s.student) for s in submissions)
+    return [r for r in found if r is not None]

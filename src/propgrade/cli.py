@@ -7,7 +7,8 @@ import contextlib
 import os
 import sys
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -24,10 +25,12 @@ from propgrade.config import (
 from propgrade.doctor import diagnose, render
 from propgrade.engine import prepare
 from propgrade.errors import PropgradeError
+from propgrade.export import format_points
 from propgrade.intake import grade_notebook, grade_upload
 from propgrade.notebook import collapse_notes
 from propgrade.release import release
 from propgrade.results import SubmissionResult
+from propgrade.standing import Standing
 from propgrade.student_ids import terminal
 
 EPILOG = """\
@@ -92,6 +95,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     grade.add_argument(
         "--config", "-c", type=Path, help=f"course file (default: nearest {CONFIG_NAME})"
+    )
+    grade.add_argument(
+        "--student",
+        dest="students",
+        action="append",
+        metavar="ID",
+        help="grade only this student (repeatable); everyone else's results, pages and "
+        "gradebook rows stay as they are, and grades.csv still lists everyone",
+    )
+    grade.add_argument(
+        "--force-feedback",
+        action="store_true",
+        help="with --nbgrader: replace feedback pages that propgrade did not write (nbgrader "
+        "generate_feedback's, with hand scores and comments); default: keep them and warn",
     )
     grade.add_argument("--quiet", "-q", action="store_true", help="no progress and no table")
     grade.add_argument(
@@ -220,11 +237,16 @@ def _cmd_grade_nbgrader(args: argparse.Namespace, out: TextIO, err: TextIO) -> i
         resume=args.resume,
         progress=_progress_printer(args.quiet, err),
         step=None if args.quiet else lambda what: print(f"{what}...", file=err, flush=True),
+        only=args.students,
+        force_feedback=args.force_feedback,
     )
     results = [s.result for s in report.students]
-    write_reports(report.out, results, report.sandbox)
+    standings = {s.student: s.standing for s in report.students}
+    graded = [r for r in results if r.student not in report.left_alone]
+    audience = _page_audience(report.due)
+    write_reports(report.out, results, report.sandbox, standings, report.left_alone, audience)
     if not args.quiet:
-        _print_table(results, out)
+        _print_table(graded, standings, out)
         print(
             f"grades written to the nbgrader gradebook {report.db_url}, as grade cells of "
             f"the notebook {report.notebook!r}; formgrader shows them in autograded/, and "
@@ -267,6 +289,11 @@ def _cmd_grade(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return _cmd_grade_nbgrader(args, out, err)
     if args.notebook is not None:
         raise PropgradeError("--notebook applies only with --nbgrader COURSE_DIR")
+    if args.force_feedback:
+        raise PropgradeError(
+            "--force-feedback applies only with --nbgrader COURSE_DIR",
+            hint="a folder's OUT/<student>/feedback.html is always propgrade's own",
+        )
     if args.submissions is None or args.out is None:
         raise PropgradeError(
             "grade needs a SUBMISSIONS folder and --out (or --nbgrader COURSE_DIR)",
@@ -281,16 +308,24 @@ def _cmd_grade(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not args.quiet:
         print(f"sandbox: {plan.layer.describe() if plan.layer else 'default'}", file=err)
     report = grade_batch(
-        plan, submissions, args.out, jobs=args.jobs, resume=args.resume, progress=progress
+        plan,
+        submissions,
+        args.out,
+        jobs=args.jobs,
+        resume=args.resume,
+        progress=progress,
+        only=args.students,
     )
     if not args.quiet:
-        _print_table(report.results, out)
+        _print_table(report.graded, report.standings, out)
         print(
-            f"graded {len(report.results)} submissions in {report.seconds:.1f}s; "
+            f"graded {len(report.graded)} submissions in {report.seconds:.1f}s; "
             f"grades in {report.grades_csv}",
             file=out,
         )
-    write_reports(args.out, report.results, plan.layer.describe() if plan.layer else "")
+    sandbox = plan.layer.describe() if plan.layer else ""
+    audience = _page_audience(assignment.due)
+    write_reports(args.out, report.results, sandbox, report.standings, report.left_alone, audience)
     if not args.quiet:
         print(
             f"feedback pages in {args.out}/<student>/feedback.html; "
@@ -304,15 +339,52 @@ def _cmd_grade(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return _internal_errors(report.results, err)
 
 
-def write_reports(out: Path, results: Sequence[SubmissionResult], sandbox: str) -> None:
+def write_reports(
+    out: Path,
+    results: Sequence[SubmissionResult],
+    sandbox: str,
+    standings: Mapping[str, Standing],
+    left_alone: Collection[str] = (),
+    audience: str = "student",
+) -> None:
+    """Every student's page but those of ``left_alone``, and the class report of all."""
     from propgrade.reports import write_class_report, write_student_page
 
     for result in results:
-        write_student_page(out, result)
-    write_class_report(out, list(results), sandbox=sandbox)
+        if result.student not in left_alone:
+            standing = standings.get(result.student)
+            write_student_page(out, result, audience=audience, standing=standing)
+    write_class_report(out, list(results), sandbox=sandbox, standings=standings)
 
 
-def _print_table(results: Sequence[SubmissionResult], out: TextIO) -> None:
+def _page_audience(due: datetime | None) -> str:
+    """Past the due date a page shows the after-due checks, hence the whole final score."""
+    from propgrade.reports.visibility import RELEASED, STUDENT
+
+    if due is not None and datetime.now(UTC) >= due:
+        return RELEASED
+    return STUDENT
+
+
+def _score_text(result: SubmissionResult, standing: Standing | None) -> str:
+    if standing is None:
+        return f"{result.score:>5g}/{result.max_score:<5g}"
+    return f"{format_points(standing.final):>5g}/{format_points(standing.max_score):<5g}"
+
+
+def _late_note(standing: Standing | None) -> str:
+    # The same numbers as grades.csv: raw score, penalty, and the final score shown.
+    if standing is None or not standing.penalty:
+        return ""
+    return (
+        f"late: {format_points(standing.raw):g} − {format_points(standing.penalty):g} "
+        f"({standing.lateness.describe()}); "
+    )
+
+
+def _print_table(
+    results: Sequence[SubmissionResult], standings: Mapping[str, Standing], out: TextIO
+) -> None:
     names = {r.student: terminal(r.student) for r in results}
     width = max([len("student"), *(len(name) for name in names.values())])
     print(f"{'student':<{width}}  {'score':>11}  failed checks / problem", file=out)
@@ -327,7 +399,9 @@ def _print_table(results: Sequence[SubmissionResult], out: TextIO) -> None:
         else:
             note = "all checks passed"
         name = names[r.student]
-        print(f"{name:<{width}}  {r.score:>5g}/{r.max_score:<5g}  {terminal(note)}", file=out)
+        standing = standings.get(r.student)
+        score = _score_text(r, standing)
+        print(f"{name:<{width}}  {score}  {terminal(_late_note(standing) + note)}", file=out)
     graded = [r for r in results if not r.error]
     if not graded:
         return

@@ -13,10 +13,13 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from propgrade.results import CheckResult, SubmissionResult
 from propgrade.student_ids import csv_cell
+
+if TYPE_CHECKING:
+    from propgrade.standing import Standing
 
 RESULTS_NAME = "results.json"
 RECORD_NAME = "propgrade.json"  # the full result, for resuming and rebuilding reports
@@ -44,8 +47,14 @@ def format_points(value: float) -> float | int:
     return int(value) if float(value).is_integer() else round(value, 4)
 
 
-def gradescope_results(result: SubmissionResult) -> dict[str, Any]:
-    """The submission in Gradescope's autograder results schema."""
+def gradescope_results(
+    result: SubmissionResult, standing: Standing | None = None
+) -> dict[str, Any]:
+    """The submission in Gradescope's autograder results schema.
+
+    With a ``standing`` (a due date, or nbgrader's written answers), ``score`` is the
+    final score and the raw score, the penalty and the maximum go in ``extra_data``.
+    """
     tests = []
     for number, c in enumerate(result.checks, start=1):
         tests.append(
@@ -65,8 +74,13 @@ def gradescope_results(result: SubmissionResult) -> dict[str, Any]:
         if result.error
         else f"{passed} of {len(result.checks)} checks passed."
     )
+    numbers = (
+        {"max_score": format_points(result.max_score)}
+        if standing is None
+        else {k: v for k, v in standing.to_dict().items() if not k.startswith("_")}
+    )
     return {
-        "score": format_points(result.score),
+        "score": format_points(result.score if standing is None else standing.final),
         "execution_time": round(result.seconds, 3),
         "output": summary,
         "visibility": "visible",
@@ -76,7 +90,7 @@ def gradescope_results(result: SubmissionResult) -> dict[str, Any]:
         "extra_data": {
             "propgrade": {
                 "student": result.student,
-                "max_score": format_points(result.max_score),
+                **numbers,
                 **result.meta,
             }
         },
@@ -99,9 +113,11 @@ def _output(check: CheckResult, *, graded: bool) -> str:
     return f"{feedback.render()}\nHint: {hint}"
 
 
-def write_results_json(out: Path, result: SubmissionResult) -> Path:
+def write_results_json(
+    out: Path, result: SubmissionResult, standing: Standing | None = None
+) -> Path:
     path = out / result.student / RESULTS_NAME
-    atomic_write_text(path, json.dumps(gradescope_results(result), indent=2) + "\n")
+    atomic_write_text(path, json.dumps(gradescope_results(result, standing), indent=2) + "\n")
     return path
 
 

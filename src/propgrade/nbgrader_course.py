@@ -21,20 +21,20 @@ nbgrader is imported lazily: propgrade does not need it unless a course uses it.
 
 from __future__ import annotations
 
-import shutil
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from propgrade.batch import Progress, Submission, grade_batch
+from propgrade.batch import BatchReport, Progress, Submission, grade_batch
 from propgrade.config import CONFIG_NAME, AssignmentConfig, find_course_config, load_course
 from propgrade.engine import Plan, prepare
-from propgrade.export import atomic_write_text, format_points
-from propgrade.late import TIMESTAMP_NAME, Lateness, lateness_of
+from propgrade.export import write_results_json
+from propgrade.late import Lateness, lateness_of
 from propgrade.lms import write_lms_csv
+from propgrade.nbgrader_feedback import SECRET_NAME, PageFate, PageOutcome, write_page
 from propgrade.nbgrader_layout import (
     CourseLayout,
     NbgraderError,
@@ -54,10 +54,8 @@ from propgrade.reports.student_page import render_student_page
 from propgrade.reports.visibility import RELEASED
 from propgrade.results import SubmissionResult
 from propgrade.sandbox import Layer
+from propgrade.standing import Standing, Written, read_standing, standing_of, write_standing
 from propgrade.student_ids import readable
-
-SECRET_NAME = "submission_secret.txt"  # written by nbgrader's submit, read by release_feedback
-NBGRADER_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"
 
 
 @dataclass
@@ -67,14 +65,20 @@ class StudentGrade:
     lateness: Lateness
     feedback: Path | None = None
     notes: list[str] = field(default_factory=list)  # shown to the student
+    written: Written | None = None  # nbgrader's own grade cells, as graded so far
+    unchanged: bool = False  # kept from an earlier run, not graded again
+
+    @property
+    def standing(self) -> Standing:
+        return standing_of(self.result, self.lateness, self.written)
 
     @property
     def penalty(self) -> float:
-        return self.lateness.penalty(self.result.score)
+        return self.standing.penalty
 
     @property
     def final_score(self) -> float:
-        return max(self.result.score - self.penalty, 0.0)
+        return self.standing.final
 
 
 @dataclass
@@ -87,6 +91,9 @@ class CourseReport:
     warnings: list[str] = field(default_factory=list)
     internal_errors: list[str] = field(default_factory=list)  # graded again next run
     sandbox: str = ""
+    left_alone: list[str] = field(default_factory=list)  # not asked for (``only``)
+    pages: list[PageOutcome] = field(default_factory=list)
+    due: datetime | None = None
 
 
 def _assignment(course_dir: Path, name: str, config: Path | None) -> AssignmentConfig:
@@ -147,6 +154,8 @@ def grade_nbgrader_course(
     layer: Layer | None = None,
     progress: Progress | None = None,
     step: Callable[[str], None] | None = None,
+    only: Sequence[str] | None = None,
+    force_feedback: bool = False,
 ) -> CourseReport:
     """Grade every submission of an nbgrader course and record it in its gradebook.
 
@@ -158,6 +167,11 @@ def grade_nbgrader_course(
     the LMS CSV. The course id, the gradebook and the folders are those of the course's
     ``nbgrader_config.py``; ``course_id`` and ``db_url`` override it. ``step`` hears
     what the work after grading is doing, which takes a while on a large class.
+
+    ``only`` grades just those students: everyone else's gradebook rows, autograded
+    notebooks and feedback pages are left alone (grades.csv still lists them). A
+    feedback page propgrade did not write (``nbgrader generate_feedback``'s) is kept,
+    and listed in ``CourseReport.pages``, unless ``force_feedback``.
     """
     tell = step or (lambda _: None)
     course_dir = course_dir.resolve()
@@ -172,20 +186,20 @@ def grade_nbgrader_course(
     with gradebook_errors(db_url):
         notebook = notebook or resolve_notebook(api, layout, nb_assignment, assignment.graded_file)
     plan = prepare(assignment, layer=layer)
-    students = _grade(plan, submissions, out, jobs, resume, progress, warnings)
+    staged = [Submission(student, folder) for student, folder in submissions]
+    batch = grade_batch(plan, staged, out, jobs=jobs, resume=resume, progress=progress, only=only)
+    students = _student_grades(plan, submissions, batch, out, warnings)
     # A submission that broke the grader is not recorded anywhere a student looks: its 0
     # would be the grader's fault. The next run grades it again.
-    failed = [g.student for g in students if "internal_error" in g.result.meta]
-    pairs = [
-        (grade, folder)
-        for grade, (_, folder) in zip(students, submissions, strict=True)
-        if grade.student not in failed
-    ]
+    failed = batch.internal_errors
+    skipped = set(failed) | set(batch.left_alone)
+    folders = dict(submissions)
+    pairs = [(g, folders[g.student]) for g in students if g.student not in skipped]
     graded = [grade for grade, _ in pairs]
     count = f"{len(graded)} submission{'' if len(graded) == 1 else 's'}"
     tell(f"recording {count} in the gradebook")
     with gradebook_errors(db_url):
-        _write_gradebook(api, db_url, course_id, nb_assignment, notebook, plan, graded)
+        changed = _write_gradebook(api, db_url, course_id, nb_assignment, notebook, plan, graded)
     check_ids = [c.id for c in plan.checks]
     sources = [
         _sources(layout, nb_assignment, notebook, folder, grade.student, plan.limits.file_bytes)
@@ -199,17 +213,102 @@ def grade_nbgrader_course(
         warnings.extend(f"{grade.student}: {message}" for message in said)
     with gradebook_errors(db_url):
         _record_written_answers(
-            api, db_url, course_id, nb_assignment, notebook, graded, copies, check_ids, warnings
+            api,
+            db_url,
+            course_id,
+            nb_assignment,
+            notebook,
+            graded,
+            copies,
+            check_ids,
+            changed,
+            warnings,
         )
-    _write_student_files(layout, nb_assignment, notebook, pairs, copies, warnings)
+        _read_written(api, db_url, course_id, nb_assignment, notebook, graded, check_ids)
+        _record_penalties(api, db_url, course_id, nb_assignment, notebook, graded)
+    for grade in graded:
+        write_results_json(out, grade.result, grade.standing)
+        write_standing(out, grade.standing)
+    pages = _write_student_files(
+        layout, nb_assignment, notebook, pairs, copies, force_feedback, warnings
+    )
+    _warn_about_pages(pages, graded, warnings)
     write_lms_csv(
         out,
-        [(g.result, g.lateness) for g in students],
+        [(g.result, g.standing) for g in students],
         check_ids,
-        with_late_columns=assignment.due is not None,
+        with_late_columns=True,
     )
     sandbox = plan.layer.describe() if plan.layer else ""
-    return CourseReport(nb_assignment, notebook, db_url, out, students, warnings, failed, sandbox)
+    return CourseReport(
+        nb_assignment,
+        notebook,
+        db_url,
+        out,
+        students,
+        warnings,
+        failed,
+        sandbox,
+        batch.left_alone,
+        pages,
+        assignment.due,
+    )
+
+
+def _student_grades(
+    plan: Plan,
+    submissions: Sequence[tuple[str, Path]],
+    batch: BatchReport,
+    out: Path,
+    warnings: list[str],
+) -> list[StudentGrade]:
+    """Everyone's grade with a result, in the order of ``submissions``. A student left
+    alone (``only``) keeps the numbers of the run that graded them."""
+    by_student = {r.student: r for r in batch.results}
+    grades = []
+    for student, folder in submissions:
+        result = by_student.get(student)
+        if result is None:
+            continue  # left alone and never graded
+        unchanged = student in batch.unchanged
+        stored = read_standing(out, result) if student in batch.left_alone else None
+        if stored is not None:
+            # The page shows the intake's notes itself (result.meta), after any error.
+            grade = StudentGrade(student, result, stored.lateness)
+            grade.written = stored.written
+            grades.append(grade)
+            continue
+        lateness, said = lateness_of(folder, plan.assignment.due, plan.assignment.late_policy)
+        if said is not None and student not in batch.left_alone:
+            warnings.append(f"{student}: {said}")
+        grades.append(StudentGrade(student, result, lateness, unchanged=unchanged))
+    return grades
+
+
+def _warn_about_pages(
+    pages: Sequence[PageOutcome], graded: Sequence[StudentGrade], warnings: list[str]
+) -> None:
+    """Name every page kept or replaced: they hold (or held) an instructor's work."""
+    kept = [
+        f"{outcome.page}{'' if grade.unchanged else ' (graded again: out of date)'}"
+        for outcome, grade in zip(pages, graded, strict=True)
+        if outcome.fate is PageFate.KEPT
+    ]
+    if kept:
+        stale = any(name.endswith("out of date)") for name in kept)
+        redo = "run `nbgrader generate_feedback --force` for those out of date, or "
+        redo = redo if stale else ""
+        warnings.append(
+            f"kept {len(kept)} feedback page(s) that propgrade did not write (nbgrader "
+            f"generate_feedback's, with hand scores and comments): {', '.join(kept)}; "
+            f"{redo}pass --force-feedback to replace them with propgrade's pages"
+        )
+    replaced = [str(o.page) for o in pages if o.fate is PageFate.REPLACED]
+    if replaced:
+        warnings.append(
+            f"--force-feedback: replaced {len(replaced)} feedback page(s) that propgrade "
+            f"did not write: {', '.join(replaced)}"
+        )
 
 
 def _record_written_answers(
@@ -221,6 +320,7 @@ def _record_written_answers(
     graded: Sequence[StudentGrade],
     copies: Sequence[tuple[NotebookNode, str, list[str]]],
     check_ids: Sequence[str],
+    changed: Collection[str],
     warnings: list[str],
 ) -> None:
     unrun: set[str] = set()
@@ -228,7 +328,15 @@ def _record_written_answers(
         for grade, (nb, _, _) in zip(graded, copies, strict=True):
             try:
                 unrun.update(
-                    record_manual_cells(gb, nb, notebook, nb_assignment, grade.student, check_ids)
+                    record_manual_cells(
+                        gb,
+                        nb,
+                        notebook,
+                        nb_assignment,
+                        grade.student,
+                        check_ids,
+                        review=grade.student in changed,
+                    )
                 )
             except api.InvalidEntry:
                 raise  # the database failed, not this notebook: see gradebook_errors
@@ -253,9 +361,11 @@ def _write_student_files(
     notebook: str,
     pairs: Sequence[tuple[StudentGrade, Path]],
     copies: Sequence[tuple[NotebookNode, str, list[str]]],
+    force_feedback: bool,
     warnings: list[str],
-) -> None:
+) -> list[PageOutcome]:
     """``autograded/`` and ``feedback/`` for every graded student."""
+    pages = []
     for (grade, folder), (nb, origin, _) in zip(pairs, copies, strict=True):
         autograded = layout.folder("autograded", grade.student, nb_assignment)
         write_autograded(with_checks(nb, grade.result), folder, autograded, notebook, layout.ignore)
@@ -263,13 +373,19 @@ def _write_student_files(
             handed_in = (folder / f"{notebook}.ipynb").is_file()
             why = "could not be read as a notebook" if handed_in else "was not submitted"
             grade.notes.append(f"{notebook}.ipynb {why}: its written answers count as unanswered.")
+        html = render_student_page(
+            grade.result, audience=RELEASED, notes=grade.notes, standing=grade.standing
+        )
         feedback = layout.folder("feedback", grade.student, nb_assignment)
-        grade.feedback = _write_feedback(feedback, notebook, folder, grade)
+        outcome = write_page(feedback, notebook, html, folder, force=force_feedback)
+        grade.feedback = outcome.page
+        pages.append(outcome)
         if not (folder / SECRET_NAME).is_file():
             warnings.append(
                 f"{grade.student}: no {SECRET_NAME} in the submission (nbgrader collect "
                 "copies it); `nbgrader release_feedback` cannot release this feedback"
             )
+    return pages
 
 
 def resolve_notebook(api: Any, layout: CourseLayout, assignment: str, graded_file: str) -> str:
@@ -322,29 +438,6 @@ def _sources(
     )
 
 
-def _grade(
-    plan: Plan,
-    submissions: Sequence[tuple[str, Path]],
-    out: Path,
-    jobs: int,
-    resume: bool,
-    progress: Progress | None,
-    warnings: list[str],
-) -> list[StudentGrade]:
-    staged = [Submission(student, folder) for student, folder in submissions]
-    report = grade_batch(plan, staged, out, jobs=jobs, resume=resume, progress=progress)
-    by_student = {r.student: r for r in report.results}
-    grades = []
-    for student, folder in submissions:
-        result = by_student[student]
-        lateness, said = lateness_of(folder, plan.assignment.due, plan.assignment.late_policy)
-        if said is not None:
-            warnings.append(f"{student}: {said}")
-        # The page shows the intake's notes itself (result.meta), after any error.
-        grades.append(StudentGrade(student, result, lateness))
-    return grades
-
-
 def _write_gradebook(
     api: Any,
     db_url: str,
@@ -353,8 +446,11 @@ def _write_gradebook(
     notebook: str,
     plan: Plan,
     students: Sequence[StudentGrade],
-) -> None:
+) -> set[str]:
+    """Record the checks' scores; returns the students whose grade a grader should look
+    at again: those who submitted anew or whose check scores changed."""
     due = _naive_utc(plan.assignment.due)
+    changed = set()
     with api.Gradebook(db_url, course_id=course_id) as gb:
         # Only an explicit due date replaces the one nbgrader may already hold.
         gb.update_or_create_assignment(nb_assignment, **({"duedate": due} if due else {}))
@@ -376,6 +472,7 @@ def _write_gradebook(
         for grade in students:
             gb.update_or_create_student(grade.student)
             timestamp = _naive_utc(grade.lateness.submitted)
+            before = _stored_timestamp(api, gb, nb_assignment, grade.student)
             with warnings.catch_warnings():
                 # nbgrader's own submission code trips SQLAlchemy's autoflush warnings;
                 # they say nothing about this course and would reach the terminal.
@@ -393,14 +490,78 @@ def _write_gradebook(
             gb.db.commit()
             # One lookup per submission, not one query per check.
             rows = {g.cell_id: g for g in submitted_nb.grades}
-            for check in grade.result.checks:
-                row = rows[cell_keys[check.id]]
-                row.auto_score = check.points
+            scores = {rows[cell_keys[c.id]]: float(c.points) for c in grade.result.checks}
+            resubmitted = timestamp is not None and before != timestamp
+            if resubmitted or any(row.auto_score != p for row, p in scores.items()):
+                changed.add(grade.student)
+            for row, points in scores.items():
+                row.auto_score = points
                 # As nbgrader's autograde does: a score a grader set by hand is kept (it
-                # wins over the automatic one) and flagged for review.
-                row.needs_manual_grade = row.manual_score is not None
-            submitted_nb.late_submission_penalty = grade.penalty
+                # wins over the automatic one) and flagged for review, but only when this
+                # submission's grade moved: a regrade of others must not undo reviews.
+                if grade.student in changed:
+                    row.needs_manual_grade = row.manual_score is not None
             gb.db.commit()
+    return changed
+
+
+def _stored_timestamp(api: Any, gb: Any, nb_assignment: str, student: str) -> datetime | None:
+    try:
+        stored: datetime | None = gb.find_submission(nb_assignment, student).timestamp
+    except api.MissingEntry:
+        return None
+    return stored
+
+
+def _read_written(
+    api: Any,
+    db_url: str,
+    course_id: str,
+    nb_assignment: str,
+    notebook: str,
+    students: Sequence[StudentGrade],
+    check_ids: Collection[str],
+) -> None:
+    """Every student's written answers (nbgrader's own grade cells), as graded so far."""
+    with api.Gradebook(db_url, course_id=course_id) as gb:
+        for grade in students:
+            try:
+                submission = gb.find_submission(nb_assignment, grade.student)
+            except api.MissingEntry:
+                continue
+            grade.written = _written(submission, notebook, check_ids)
+
+
+def _written(submission: Any, notebook: str, check_ids: Collection[str]) -> Written:
+    score = maximum = adjustment = 0.0
+    ungraded = 0
+    for nb in submission.notebooks:
+        for row in nb.grades:
+            if nb.name == notebook and row.name in check_ids:
+                # A grader's score on a check cell counts in nbgrader's total: here too.
+                adjustment += float(row.score or 0.0) - float(row.auto_score or 0.0)
+                continue
+            maximum += float(row.max_score or 0.0)
+            if row.manual_score is None and row.auto_score is None:
+                ungraded += 1
+            score += float(row.score or 0.0)
+    return Written(score, maximum, ungraded, round(adjustment, 6))
+
+
+def _record_penalties(
+    api: Any,
+    db_url: str,
+    course_id: str,
+    nb_assignment: str,
+    notebook: str,
+    students: Sequence[StudentGrade],
+) -> None:
+    """nbgrader's late penalty, the same as grades.csv's: a share of the whole raw score."""
+    with api.Gradebook(db_url, course_id=course_id) as gb:
+        for grade in students:
+            found = gb.find_submission_notebook(notebook, nb_assignment, grade.student)
+            found.late_submission_penalty = grade.penalty
+        gb.db.commit()
 
 
 def _submitted_notebook(api: Any, gb: Any, submission: Any, notebook: str, assignment: str) -> Any:
@@ -413,30 +574,3 @@ def _submitted_notebook(api: Any, gb: Any, submission: Any, notebook: str, assig
         gb.db.add(created)
         gb.db.commit()
         return created
-
-
-def _write_feedback(folder: Path, notebook: str, submitted: Path, grade: StudentGrade) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    page = folder / f"{notebook}.html"
-    raw = grade.result.score
-    lateness = [
-        f"Submission: {grade.lateness.describe()}. Late penalty: "
-        f"−{format_points(grade.penalty)}; score after the penalty: "
-        f"{format_points(grade.final_score)} / {format_points(grade.result.max_score)} "
-        f"(checks: {format_points(raw)})."
-    ]
-    atomic_write_text(
-        page, render_student_page(grade.result, audience=RELEASED, notes=lateness + grade.notes)
-    )
-    # release_feedback reads both files beside the page: the time for its log, the
-    # secret to name the released file so only the submitting student can fetch it.
-    stamp = submitted / TIMESTAMP_NAME
-    if stamp.is_file():
-        shutil.copyfile(stamp, folder / TIMESTAMP_NAME)
-    else:
-        now = datetime.now(UTC).strftime(NBGRADER_TIMESTAMP_FORMAT)
-        atomic_write_text(folder / TIMESTAMP_NAME, now)
-    secret = submitted / SECRET_NAME
-    if secret.is_file():
-        shutil.copyfile(secret, folder / SECRET_NAME)
-    return page

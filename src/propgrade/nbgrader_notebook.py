@@ -373,13 +373,22 @@ def manual_cells(nb: NotebookNode, check_ids: Iterable[str]) -> list[NotebookNod
 
 
 def record_manual_cells(
-    gb: Any, nb: NotebookNode, notebook: str, assignment: str, student: str, checks: Iterable[str]
+    gb: Any,
+    nb: NotebookNode,
+    notebook: str,
+    assignment: str,
+    student: str,
+    checks: Iterable[str],
+    *,
+    review: bool = True,
 ) -> list[str]:
     """Record nbgrader's own cells as ``nbgrader autograde`` would, for a notebook never run.
 
     A written answer left as released scores 0 with "No response."; any other answer
-    waits for a manual grade. nbgrader's own autograder test cells are left alone (they
-    would need the notebook executed); their ids are returned.
+    waits for a manual grade. A score set by hand is flagged for review only with
+    ``review`` (the submission is new, or its grade changed). nbgrader's own autograder
+    test cells are left alone (they would need the notebook executed); their ids are
+    returned.
     """
     utils = nbgrader_module("utils")
     unrun = []
@@ -391,7 +400,10 @@ def record_manual_cells(
                 continue
             grade = gb.find_grade(grade_id, notebook, assignment, student)
             grade.auto_score, _ = utils.determine_grade(cell)
-            grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+            if review or grade.manual_score is None:
+                grade.needs_manual_grade = (
+                    grade.manual_score is not None or grade.auto_score is None
+                )
         if utils.is_solution(cell) or utils.is_task(cell):
             comment = gb.find_comment(grade_id, notebook, assignment, student)
             unanswered = cell.metadata.nbgrader.get("checksum") == utils.compute_checksum(cell)

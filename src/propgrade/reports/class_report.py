@@ -4,7 +4,7 @@ heat map, grading time, the isolation layer, and a link to every student's page.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from propgrade.export import atomic_write_text
@@ -24,6 +24,9 @@ from propgrade.reports.stats import (
 )
 from propgrade.results import SubmissionResult
 from propgrade.sandbox import REDUCED
+from propgrade.standing import Standing
+
+Standings = Mapping[str, Standing]
 
 # Past this many students the heat map (one cell per check and student) stops being
 # readable and the page gets heavy; the per-check bars and the student list remain.
@@ -41,9 +44,25 @@ def _stat(label: str, value: str) -> Markup:
     return element("div", element("b", value), label)
 
 
-def _summary(results: Sequence[SubmissionResult]) -> Markup:
-    scores = [r.score for r in results]
-    max_score = max((r.max_score for r in results), default=0.0)
+def _final(r: SubmissionResult, standings: Standings) -> float:
+    standing = standings.get(r.student)
+    return r.score if standing is None else standing.final
+
+
+def _maximum(results: Sequence[SubmissionResult], standings: Standings) -> float:
+    return max(
+        (
+            standings[r.student].max_score if r.student in standings else r.max_score
+            for r in results
+        ),
+        default=0.0,
+    )
+
+
+def _summary(results: Sequence[SubmissionResult], standings: Standings) -> Markup:
+    # Final scores (after late penalties), the numbers grades.csv and the pages show.
+    scores = [_final(r, standings) for r in results]
+    max_score = _maximum(results, standings)
     not_graded = sum(1 for r in results if r.error)
     full = sum(1 for r in results if r.checks and r.score == r.max_score)
     internal = sum(1 for r in results if "internal_error" in r.meta)
@@ -205,7 +224,21 @@ def _times(results: Sequence[SubmissionResult]) -> Markup:
     )
 
 
-def _student_list(results: Sequence[SubmissionResult]) -> Markup:
+def _score_cell(r: SubmissionResult, standings: Standings) -> str:
+    standing = standings.get(r.student)
+    if standing is None:
+        return f"{points(r.score)} / {points(r.max_score)}"
+    return f"{points(standing.final)} / {points(standing.max_score)}"
+
+
+def _late_cell(r: SubmissionResult, standings: Standings) -> str:
+    standing = standings.get(r.student)
+    if standing is None or not standing.penalty:
+        return ""
+    return f"{points(standing.raw)} − {points(standing.penalty)}"
+
+
+def _student_list(results: Sequence[SubmissionResult], standings: Standings) -> Markup:
     rows = []
     for r in results:
         failed = sum(1 for c in r.checks if not c.passed)
@@ -217,7 +250,8 @@ def _student_list(results: Sequence[SubmissionResult]) -> Markup:
             element(
                 "tr",
                 element("td", _student_link(r.student)),
-                element("td", f"{points(r.score)} / {points(r.max_score)}", class_="num"),
+                element("td", _score_cell(r, standings), class_="num"),
+                element("td", _late_cell(r, standings), class_="num"),
                 element("td", f"{r.seconds:.1f} s", class_="num"),
                 element("td", note),
             )
@@ -226,6 +260,7 @@ def _student_list(results: Sequence[SubmissionResult]) -> Markup:
         "tr",
         element("th", "Student"),
         element("th", "Score", class_="num"),
+        element("th", "Raw − late penalty", class_="num"),
         element("th", "Time", class_="num"),
         element("th", "Failed checks / problem"),
     )
@@ -240,7 +275,12 @@ def _student_list(results: Sequence[SubmissionResult]) -> Markup:
     )
 
 
-def render_class_report(results: Sequence[SubmissionResult], *, sandbox: str = "") -> str:
+def render_class_report(
+    results: Sequence[SubmissionResult], *, sandbox: str = "", standings: Standings | None = None
+) -> str:
+    """The report as HTML; ``standings`` (by student) add late penalties and written
+    answers, so its scores are the final ones of grades.csv."""
+    standings = standings or {}
     ordered = sorted(results, key=lambda r: r.student)
     assignments = sorted({r.assignment for r in ordered})
     name = ", ".join(assignments) or "no assignment"
@@ -254,12 +294,12 @@ def render_class_report(results: Sequence[SubmissionResult], *, sandbox: str = "
         f"{name}: class report",
         element("p", name, class_="muted"),
         element("h1", "Class report"),
-        _summary(ordered),
+        _summary(ordered, standings),
         element("h2", "Scores"),
         element(
             "div",
             charts.score_histogram(
-                [r.score for r in ordered], max((r.max_score for r in ordered), default=0.0)
+                [_final(r, standings) for r in ordered], _maximum(ordered, standings)
             ),
             class_="chart",
         ),
@@ -274,16 +314,22 @@ def render_class_report(results: Sequence[SubmissionResult], *, sandbox: str = "
         _heat_map(ordered),
         _times(ordered),
         _isolation(ordered, sandbox),
-        _student_list(ordered),
+        _student_list(ordered, standings),
     )
 
 
-def write_class_report(out: Path, results: list[SubmissionResult], *, sandbox: str = "") -> Path:
+def write_class_report(
+    out: Path,
+    results: list[SubmissionResult],
+    *,
+    sandbox: str = "",
+    standings: Standings | None = None,
+) -> Path:
     """Write ``OUT/report.html`` and return its path.
 
     ``sandbox`` describes the isolation layer of the run (what ``propgrade grade`` prints);
     each submission's own layer comes from its ``meta["sandbox"]``.
     """
     path = out / REPORT_NAME
-    atomic_write_text(path, render_class_report(results, sandbox=sandbox))
+    atomic_write_text(path, render_class_report(results, sandbox=sandbox, standings=standings))
     return path

@@ -122,6 +122,7 @@ def page(title: str, *body: Node) -> str:
         element("meta", http_equiv="Content-Security-Policy", content=CSP),
         element("meta", name="viewport", content="width=device-width, initial-scale=1"),
         element("meta", name="referrer", content="no-referrer"),
+        element("meta", name="generator", content="propgrade"),
         element("title", title),
         element("style", trusted(STYLE)),
     )

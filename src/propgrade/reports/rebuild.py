@@ -10,6 +10,7 @@ from propgrade.export import RECORD_NAME, read_record
 from propgrade.reports.class_report import write_class_report
 from propgrade.reports.student_page import write_student_page
 from propgrade.reports.visibility import STUDENT, check_audience
+from propgrade.standing import read_standing
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,11 @@ def rebuild_reports(out: Path, *, audience: str = STUDENT, sandbox: str = "") ->
             hint="pass the --out folder of a `propgrade grade` run, or grade first: "
             "propgrade grade SUBMISSIONS --assignment NAME --out OUT",
         )
-    students = {r.student: write_student_page(out, r, audience=audience) for r in results}
-    report = write_class_report(out, results, sandbox=sandbox)
+    # The numbers the grading run stored (late penalty, written answers), if still current.
+    standings = {r.student: s for r in results if (s := read_standing(out, r)) is not None}
+    students = {
+        r.student: write_student_page(out, r, audience=audience, standing=standings.get(r.student))
+        for r in results
+    }
+    report = write_class_report(out, results, sandbox=sandbox, standings=standings)
     return ReportPaths(report, students, unreadable)

@@ -27,29 +27,39 @@ from propgrade.reports.visibility import (
     disclosure,
 )
 from propgrade.results import CheckResult, Feedback, SubmissionResult
+from propgrade.standing import Standing
 
 
 def _anchor(check: CheckResult) -> str:
     return f"fail-{check.id}"
 
 
-def _score(result: SubmissionResult, audience: str) -> Markup:
+def _score(result: SubmissionResult, audience: str, standing: Standing | None) -> Markup:
     later = [c for c in result.checks if disclosure(c, audience) is not Disclosure.SHOWN]
     shown = [c for c in result.checks if disclosure(c, audience) is Disclosure.SHOWN]
     passed = sum(1 for c in shown if c.passed)
     if not later:
+        final = result.score if standing is None else standing.final
+        maximum = result.max_score if standing is None else standing.max_score
         return element(
             "div",
+            # The final score, after any late penalty, is the number that counts: it is
+            # the big one, with how it comes about beside it.
             element(
                 "p",
-                points(result.score),
-                element("small", f" / {points(result.max_score)} points"),
+                points(final),
+                element("small", f" / {points(maximum)} points"),
                 class_="score",
             ),
+            element("p", standing.summary(), class_="breakdown") if standing else None,
             element("p", f"{passed} of {len(shown)} checks passed.", class_="muted"),
         )
-    # The total would give away how the withheld checks went: show only what is visible.
+    # The total would give away how the withheld checks went: show only what is visible,
+    # and of the lateness only the rule (its points are a share of that total).
     withheld = sum(c.max_points for c in later)
+    late: Node = None
+    if standing is not None and standing.lateness.fraction:
+        late = element("p", f"Late: {standing.lateness.describe()}.", class_="breakdown")
     return element(
         "div",
         element(
@@ -58,6 +68,7 @@ def _score(result: SubmissionResult, audience: str) -> Markup:
             element("small", f" / {points(sum(c.max_points for c in shown))} points so far"),
             class_="score",
         ),
+        late,
         element(
             "p",
             f"{passed} of {len(shown)} visible checks passed. {len(later)} more checks "
@@ -191,10 +202,15 @@ def _footer(result: SubmissionResult, audience: str) -> Markup:
 
 
 def render_student_page(
-    result: SubmissionResult, *, audience: str = STUDENT, notes: Sequence[str] = ()
+    result: SubmissionResult,
+    *,
+    audience: str = STUDENT,
+    notes: Sequence[str] = (),
+    standing: Standing | None = None,
 ) -> str:
     """The page as HTML. ``notes`` are extra lines shown under the score and the error (e.g.
-    lateness), before what the intake noted about the submission."""
+    lateness), before what the intake noted about the submission; ``standing`` adds the late
+    penalty (and nbgrader's written answers) to the checks' score."""
     check_audience(audience)
     intake = collapse_notes([str(n) for n in result.meta.get("intake_notes", [])])
     cards = _cards(result, audience)
@@ -209,7 +225,7 @@ def render_student_page(
         f"{result.assignment}: feedback for {result.student}",
         element("p", result.assignment, class_="muted"),
         element("h1", f"Feedback for {result.student}"),
-        _score(result, audience),
+        _score(result, audience, standing),
         _error(result, audience),
         [element("p", note) for note in [*notes, *intake]],
         failures,
@@ -220,8 +236,14 @@ def render_student_page(
     )
 
 
-def write_student_page(out: Path, result: SubmissionResult, *, audience: str = STUDENT) -> Path:
+def write_student_page(
+    out: Path,
+    result: SubmissionResult,
+    *,
+    audience: str = STUDENT,
+    standing: Standing | None = None,
+) -> Path:
     """Write ``OUT/<student>/feedback.html`` and return its path."""
     path = student_dir(out, result.student) / FEEDBACK_NAME
-    atomic_write_text(path, render_student_page(result, audience=audience))
+    atomic_write_text(path, render_student_page(result, audience=audience, standing=standing))
     return path
