@@ -363,20 +363,20 @@ def test_lms_csv_has_late_columns(course: dict[str, object]) -> None:
 
 
 def test_written_answers_count_in_the_maximum_of_every_output(course: dict[str, object]) -> None:
-    """grades.csv, results.json and the gradebook: 44 check points + 1 written answer point."""
+    """grades.csv, results.json and the gradebook: 48 check points + 1 written answer point."""
     report: CourseReport = course["report"]  # type: ignore[assignment]
     exported = _export(course["course"])  # type: ignore[arg-type]
     with (report.out / "grades.csv").open() as handle:
         ours = {row["student"]: row for row in csv.DictReader(handle)}
     for student, row in ours.items():
-        assert row["max_score"] == "45" and row["written_max_score"] == "1"
+        assert row["max_score"] == "49" and row["written_max_score"] == "1"
         for key, theirs in (
             ("raw_score", "raw_score"),
             ("late_penalty", "late_submission_penalty"),
         ):
             assert float(row[key]) == pytest.approx(float(exported[student][theirs]))
         results = json.loads((report.out / student / "results.json").read_text())
-        assert results["extra_data"]["propgrade"]["max_score"] == 45
+        assert results["extra_data"]["propgrade"]["max_score"] == 49
         assert results["score"] == pytest.approx(float(row["score"]))
 
 
@@ -999,10 +999,10 @@ def test_a_late_resubmission_regrade_keeps_hand_grades_and_nbgraders_feedback(
         return err.getvalue()
 
     grade()
-    # One maximum everywhere: 44 check points and nbgrader's 4 written answer points.
+    # One maximum everywhere: 48 check points and nbgrader's 4 written answer points.
     exported, ours = _export(course), _grades_csv(course)
     for student in homes:
-        assert float(exported[student]["max_score"]) == 48 == float(ours[student]["max_score"])
+        assert float(exported[student]["max_score"]) == 52 == float(ours[student]["max_score"])
         assert ours[student]["written_max_score"] == "4"
     nbgrader(course, "release_feedback", "linear_classifiers")
     _as_student("fay", homes["fay"], exchange, "fetch_feedback", "linear_classifiers")
