@@ -14,7 +14,8 @@ from propgrade.config import load_course
 from propgrade.engine import prepare
 from propgrade.equivalence import equivalence_cases, equivalence_plan
 from propgrade.loading import load_reference
-from propgrade.selftest import EQUIVALENT, KILLED, SURVIVED, run_selftest
+from propgrade.recording import record_calls
+from propgrade.selftest import EQUIVALENT, KILLED, SURVIVED, _callers, run_selftest
 
 REFERENCE = '''import numpy as np
 
@@ -183,7 +184,8 @@ def test_equivalence_is_decided_in_the_sandbox_on_random_inputs(
     assignment = load_course(course / "grading.yaml").assignment("strong")
     plan = prepare(assignment)
     module = load_reference(course / "solution" / "answer.py")
-    cases = equivalence_cases(plan, module, per_function=30, seed=1)
+    calls = record_calls(plan, module)
+    cases = equivalence_cases(calls, ["relu2"], module, per_function=30, seed=1)
     assert len(cases) == 30
     variants = {
         "plus": REFERENCE.replace("out * 2", "out + out"),  # a * 2 -> a + a: equivalent
@@ -213,3 +215,10 @@ def test_ids_and_results_are_the_same_on_every_run(course: Path) -> None:
     statuses = {status for _, status, _, _ in seen[0]}
     assert statuses == {KILLED, SURVIVED, EQUIVALENT}
     assert [b.score for b in runs[0].baselines] == [b.score for b in runs[1].baselines]
+
+
+def test_a_mutant_is_graded_by_every_check_that_can_see_it() -> None:
+    source = (
+        "def f(a):\n    return a\n\n\ndef g(a):\n    return f(a)\n\n\ndef h(a):\n    return a\n"
+    )
+    assert _callers(source, ["f", "g", "h"]) == {"f": {"f", "g"}, "g": {"g"}, "h": {"h"}}

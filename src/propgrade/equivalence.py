@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from propgrade.calls import Call, CallOutcome, FailureKind, StudentFailure, Value
+from propgrade.calls import Call, Value
 from propgrade.checks import Check, StudentProxy
 from propgrade.config import CheckConfig
 from propgrade.engine import Plan
-from propgrade.proxies import CallKey, _ProxyBase, call_key
+from propgrade.proxies import CallKey, call_key
+from propgrade.recording import copy_value
 
 EQUIVALENCE_CHECK = "probably_equivalent"
 RTOL = 1e-9  # correct float64 rewrites of the same formula agree to ~1e-12
@@ -41,50 +42,17 @@ class EquivalenceCase:
         return f"{self.function}(...) on random input #{self.number}"
 
 
-class _Recorder(_ProxyBase):
-    """Answers a check's calls with the reference and remembers their arguments."""
-
-    def __init__(self, module: ModuleType, functions: Sequence[str]) -> None:
-        self._module = module
-        self._functions = set(functions)
-        self.seen: dict[CallKey, Call] = {}
-
-    def _fetch(self, calls: Sequence[Call]) -> list[CallOutcome]:
-        answers = []
-        for call in calls:
-            if call.function in self._functions:
-                self.seen.setdefault(call_key(call), call)
-            copies = tuple(_copy(a) for a in call.args)
-            try:
-                value = getattr(self._module, call.function)(*copies)
-            except Exception as exc:
-                failure = StudentFailure(FailureKind.EXCEPTION, repr(exc))
-                answers.append(CallOutcome(failure=failure))
-                continue
-            after = copies if call.echo_args else None
-            answers.append(CallOutcome(value=value, trace_events=0, args_after=after))
-        return answers
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return value.copy()
-    if isinstance(value, tuple | list):
-        return type(value)(_copy(v) for v in value)
-    return value
-
-
-def recorded_inputs(plan: Plan, module: ModuleType) -> dict[str, list[tuple[Value, ...]]]:
+def recorded_inputs(
+    calls: dict[str, list[Call]], functions: Sequence[str]
+) -> dict[str, list[tuple[Value, ...]]]:
     """Per function, the distinct argument tuples the checks pass it, in check order."""
-    recorder = _Recorder(module, plan.assignment.functions)
-    for check in plan.checks:
-        for case in plan.cases[check.id]:
-            try:
-                check.run(case, recorder, plan.reference)
-            except Exception:  # only the calls matter, not whether it held
-                continue
+    seen: dict[CallKey, Call] = {}
+    for made in calls.values():
+        for call in made:
+            if call.function in functions:
+                seen.setdefault(call_key(call), call)
     found: dict[str, list[tuple[Value, ...]]] = {}
-    for call in recorder.seen.values():
+    for call in seen.values():
         found.setdefault(call.function, []).append(call.args)
     return found
 
@@ -104,17 +72,25 @@ def _perturb(value: Any, rng: np.random.Generator) -> Any:
 
 
 def equivalence_cases(
-    plan: Plan, module: ModuleType, per_function: int, seed: int
+    calls: dict[str, list[Call]],
+    functions: Sequence[str],
+    module: ModuleType,
+    per_function: int,
+    seed: int,
 ) -> list[EquivalenceCase]:
-    """``per_function`` perturbed inputs for each function, with the reference's answers."""
+    """``per_function`` perturbed inputs for each function, with the reference's answers.
+
+    ``calls`` are the checks' calls (``propgrade.recording.record_calls``).
+    """
     rng = np.random.default_rng(seed)
     cases: list[EquivalenceCase] = []
-    for function, inputs in sorted(recorded_inputs(plan, module).items()):
+    inputs_of = recorded_inputs(calls, functions)
+    for function, inputs in sorted(inputs_of.items()):
         picks = rng.choice(len(inputs), size=per_function, replace=len(inputs) < per_function)
         for pick in picks:
             args = _perturb(inputs[int(pick)], rng)
             try:
-                expected = getattr(module, function)(*(_copy(a) for a in args))
+                expected = getattr(module, function)(*(copy_value(a) for a in args))
             except Exception:  # an input the reference refuses proves nothing
                 continue
             cases.append(EquivalenceCase(function, args, expected, len(cases) + 1))

@@ -10,6 +10,8 @@ reference on random full-precision inputs, again in the sandbox: if it agrees, i
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -18,12 +20,15 @@ from pathlib import Path
 
 from propgrade.baselines import generate_baselines
 from propgrade.batch import Progress, Submission, grade_batch
+from propgrade.calls import Call
+from propgrade.checks import Check
 from propgrade.config import AssignmentConfig
 from propgrade.engine import Plan, prepare
-from propgrade.equivalence import equivalence_cases, equivalence_plan
+from propgrade.equivalence import EquivalenceCase, equivalence_cases, equivalence_plan
 from propgrade.errors import ConfigError
 from propgrade.loading import load_reference
 from propgrade.mutants import Mutant, generate_mutants
+from propgrade.recording import record_calls
 from propgrade.results import SubmissionResult
 
 REFERENCE = "reference"
@@ -175,22 +180,41 @@ def run_selftest(
     say = step or (lambda _: None)
     say(f"drawing the cases of {len(assignment.checks)} checks")
     plan = prepare(assignment)
+    module = load_reference(ref_file)
+    calls = record_calls(plan, module)
     graded_file = assignment.graded_file
+    counter = _Counter(1 + len(baselines) + len(mutants), progress)
     with tempfile.TemporaryDirectory(prefix="propgrade-selftest-") as tmp:
         work = Path(tmp)
         subs = [_write(work / "in", REFERENCE, graded_file, source)]
         subs += [
             _write(work / "in", f"baseline-{b.name}", graded_file, b.source) for b in baselines
         ]
-        subs += [_write(work / "in", m.id, graded_file, m.source) for m in mutants]
         say(f"grading the reference, {len(baselines)} baselines and {len(mutants)} mutants")
-        batch = grade_batch(plan, subs, work / "graded", jobs=jobs, resume=False, progress=progress)
-        results = {r.student: r for r in batch.results}
-        outcomes = _classify(mutants, results)
+        results = _grade(plan, subs, work / "graded", jobs, counter)
+        for function, checks in _checks_per_function(plan, calls, source).items():
+            # A check that never calls the edited function (nor a function calling it)
+            # passes on the mutant exactly as on the reference: only the others are run.
+            group = [
+                _write(work / "in", m.id, graded_file, m.source)
+                for m in mutants
+                if m.function == function
+            ]
+            if group:
+                sub_plan = dataclasses.replace(plan, checks=checks)
+                results.update(_grade(sub_plan, group, work / "graded", jobs, counter))
+        outcomes = _classify(mutants, results, [c.id for c in plan.checks])
         alive = [o for o in outcomes if o.status == SURVIVED]
         if alive:
             say(f"testing {len(alive)} surviving mutants for equivalence on random inputs")
-            outcomes = _equivalence(plan, assignment, outcomes, alive, work, jobs, progress)
+            cases = equivalence_cases(
+                calls,
+                assignment.functions,
+                module,
+                settings.equivalence_inputs,
+                assignment.hypothesis.seed,
+            )
+            outcomes = _equivalence(plan, cases, outcomes, alive, work, jobs, progress)
     outcomes = _accept(outcomes, settings.accepted)
     report = SelftestReport(
         assignment=assignment.name,
@@ -226,17 +250,68 @@ def run_selftest(
     return report
 
 
+class _Counter:
+    """Progress over several batches, counted as one."""
+
+    def __init__(self, total: int, progress: Progress | None) -> None:
+        self.total = total
+        self.done = 0
+        self.progress = progress
+
+    def __call__(self, done: int, total: int, result: SubmissionResult, reused: bool) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total, result, reused)
+
+
+def _grade(
+    plan: Plan, subs: list[Submission], out: Path, jobs: int, counter: _Counter
+) -> dict[str, SubmissionResult]:
+    batch = grade_batch(plan, subs, out, jobs=jobs, resume=False, progress=counter)
+    return {r.student: r for r in batch.results}
+
+
+def _callers(source: str, functions: Sequence[str]) -> dict[str, set[str]]:
+    """For each function, itself and every function of ``source`` that calls it, directly
+    or through others: a mutant of one changes what all of them return."""
+    tree = ast.parse(source)
+    calls: dict[str, set[str]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef):
+            calls[node.name] = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    affected = {f: {f} for f in functions}
+    for f in functions:
+        grew = True
+        while grew:
+            more = {g for g, names in calls.items() if names & affected[f]} - affected[f]
+            affected[f] |= more
+            grew = bool(more)
+    return affected
+
+
+def _checks_per_function(
+    plan: Plan, calls: dict[str, list[Call]], source: str
+) -> dict[str, list[Check]]:
+    affected = _callers(source, plan.assignment.functions)
+    return {
+        f: [c for c in plan.checks if any(call.function in names for call in calls[c.id])]
+        for f, names in affected.items()
+    }
+
+
 def _classify(
-    mutants: Sequence[Mutant], results: dict[str, SubmissionResult]
+    mutants: Sequence[Mutant], results: dict[str, SubmissionResult], check_ids: list[str]
 ) -> list[MutantOutcome]:
     outcomes = []
     for m in mutants:
         result = results[m.id]
-        passed = tuple(c.id for c in result.checks if c.passed)
+        run = {c.id: c.passed for c in result.checks}
+        # checks that were not run pass, as they do on the reference
+        passed = tuple(cid for cid in check_ids if run.get(cid, True))
         note = ""
         if "internal_error" in result.meta:
             note = "grader error in " + ", ".join(result.internal_error_checks)
-        if result.error or len(passed) < len(result.checks):
+        if result.error or not all(run.values()):
             outcomes.append(MutantOutcome(m, KILLED, _failed_alone(result), passed, note))
         else:
             outcomes.append(MutantOutcome(m, SURVIVED, (), passed, note))
@@ -245,18 +320,13 @@ def _classify(
 
 def _equivalence(
     plan: Plan,
-    assignment: AssignmentConfig,
+    cases: list[EquivalenceCase],
     outcomes: list[MutantOutcome],
     alive: list[MutantOutcome],
     work: Path,
     jobs: int,
     progress: Progress | None,
 ) -> list[MutantOutcome]:
-    assert assignment.reference_file is not None
-    module = load_reference(assignment.reference_file)
-    cases = equivalence_cases(
-        plan, module, assignment.selftest.equivalence_inputs, assignment.hypothesis.seed
-    )
     if not cases:
         return outcomes
     eq_plan = equivalence_plan(plan, cases)
