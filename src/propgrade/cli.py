@@ -493,7 +493,11 @@ def _print_selftest(report: SelftestReport, out: TextIO) -> None:
             print(f"    {m.note}", file=out)
     idle = report.checks_without_unique_kills
     if idle:
-        print(f"checks that kill no mutant on their own: {', '.join(idle)}", file=out)
+        print(
+            f"checks that kill no mutant on their own (candidates to drop, unless they guard "
+            f"a mistake no mutant operator makes): {', '.join(idle)}",
+            file=out,
+        )
 
 
 def _cmd_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -109,7 +109,10 @@ def _per_check(report: SelftestReport) -> Markup:
                 element("td", str(unique), class_="num"),
                 element(
                     "td",
-                    "kills nothing unique: a candidate to drop" if unique == 0 else "",
+                    "kills nothing unique: a candidate to drop, unless it guards a mistake no "
+                    "mutant operator makes"
+                    if unique == 0
+                    else "",
                     class_="small muted",
                 ),
             )
