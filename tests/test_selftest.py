@@ -13,6 +13,7 @@ from propgrade.cli import main
 from propgrade.config import load_course
 from propgrade.engine import prepare
 from propgrade.equivalence import equivalence_cases, equivalence_plan
+from propgrade.errors import ConfigError
 from propgrade.loading import load_reference
 from propgrade.recording import record_calls
 from propgrade.selftest import EQUIVALENT, KILLED, SURVIVED, _callers, run_selftest
@@ -92,6 +93,14 @@ assignments:
     checks:
       relu2_nonnegative: {points: 1}
     selftest: {mutation_threshold: 0.95, equivalence_inputs: 20}
+  misjudged:
+    solution: solution
+    graders: misjudged
+    graded_file: answer.py
+    functions: [relu2]
+    hypothesis: {seed: 3, max_examples: 10}
+    checks:
+      relu2_works: {points: 1}
   lenient:
     solution: solution
     graders: lenient
@@ -117,6 +126,7 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "strong": STRATEGY + WORKS + NONNEGATIVE,
         "weak": STRATEGY + NONNEGATIVE,
         "lenient": STRATEGY + RUNS + WORKS,
+        "misjudged": STRATEGY + WORKS.replace("2 * np.maximum", "3 * np.maximum"),
     }
     for name, text in graders.items():
         (base / name).mkdir()
@@ -222,3 +232,20 @@ def test_a_mutant_is_graded_by_every_check_that_can_see_it() -> None:
         "def f(a):\n    return a\n\n\ndef g(a):\n    return f(a)\n\n\ndef h(a):\n    return a\n"
     )
     assert _callers(source, ["f", "g", "h"]) == {"f": {"f", "g"}, "g": {"g"}, "h": {"h"}}
+
+
+def test_a_reference_that_loses_points_fails(course: Path, tmp_path: Path) -> None:
+    code, _out, err = _run(course, "misjudged", tmp_path)
+    assert code == 1
+    assert "error: the reference scores 0/1 (failed: relu2_works)" in err
+
+
+def test_a_misspelt_selftest_key_names_the_nearest_one(tmp_path: Path) -> None:
+    (tmp_path / "grading.yaml").write_text(
+        CONFIG.replace("mutation_threshold: 0.95", "mutation_treshold: 0.95")
+    )
+    with pytest.raises(
+        ConfigError, match=r"weak\.selftest\.mutation_treshold: unknown key"
+    ) as info:
+        load_course(tmp_path / "grading.yaml")
+    assert info.value.hint == "did you mean 'mutation_threshold'?"
