@@ -16,7 +16,8 @@ from propgrade.equivalence import equivalence_cases, equivalence_plan
 from propgrade.errors import ConfigError
 from propgrade.loading import load_reference
 from propgrade.recording import record_calls
-from propgrade.selftest import EQUIVALENT, KILLED, SURVIVED, _callers, run_selftest
+from propgrade.selftest import _callers, run_selftest
+from propgrade.selftest_results import EQUIVALENT, KILLED, SURVIVED
 
 REFERENCE = '''import numpy as np
 

@@ -27,7 +27,7 @@ from propgrade.errors import PropgradeError
 from propgrade.intake import grade_upload
 from propgrade.release import release
 from propgrade.results import SubmissionResult
-from propgrade.selftest import SelftestReport
+from propgrade.selftest_results import SelftestReport
 from propgrade.student_ids import terminal
 
 EPILOG = """\
