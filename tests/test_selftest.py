@@ -172,6 +172,7 @@ def test_a_weak_grader_lets_a_mutant_survive_and_fails(course: Path, tmp_path: P
     code, out, err = _run(course, "weak", tmp_path)
     assert code == 1
     assert "survivor" in out and "`return out * 2` -> `return out * 3`" in out
+    assert "passed all 1 checks: relu2_nonnegative" in out
     assert "error: mutation score" in err and "below the threshold 95%" in err
     page = (tmp_path / "selftest.html").read_text()
     assert "Selftest failed" in page

@@ -491,6 +491,7 @@ def _print_selftest(report: SelftestReport, out: TextIO) -> None:
         print(f"  survivor {m.mutant.id} in {m.mutant.function}: {m.mutant.diff}", file=out)
         if m.note:
             print(f"    {m.note}", file=out)
+        print(f"    passed all {len(m.passed)} checks: {', '.join(m.passed)}", file=out)
     idle = report.checks_without_unique_kills
     if idle:
         print(
