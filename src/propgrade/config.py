@@ -41,6 +41,19 @@ class HypothesisConfig:
     max_examples: int = 20
 
 
+@dataclass(frozen=True)
+class SelftestConfig:
+    """How strong ``propgrade selftest`` requires the assignment's checks to be."""
+
+    mutation_threshold: float = 0.95  # killed / non-equivalent mutants, at least
+    baseline_limit: float = 0.05  # the most a stub, ``pass`` or zeros body may score
+    equivalence_inputs: int = 48  # random inputs per function for the equivalence test
+    # Mutant id -> why it is accepted (an equivalent the random inputs cannot tell apart).
+    accepted: Mapping[str, str] = field(default_factory=dict)
+    # Function -> the expression its zeros baseline returns, when the docstring does not say.
+    zero_returns: Mapping[str, str] = field(default_factory=dict)
+
+
 UNKNOWN_TIME_FLAG = "flag"
 UNKNOWN_TIME_ON_TIME = "on_time"
 UNKNOWN_TIME_LATE = "late"
@@ -77,6 +90,7 @@ class AssignmentConfig:
     digest: str = ""  # hash of the assignment's config, recorded with every result
     due: datetime | None = None  # timezone-aware
     late_policy: LatePolicy | None = None
+    selftest: SelftestConfig = field(default_factory=SelftestConfig)
 
     @property
     def max_score(self) -> float:
@@ -329,6 +343,53 @@ def _late_policy(r: _Reader, raw: object, path: str) -> LatePolicy:
     )
 
 
+def _fraction(r: _Reader, value: object, path: str) -> float:
+    number = r.number(value, path)
+    if number > 1:
+        raise r.fail(path, f"expected a fraction between 0 and 1, got {value}", "5% is 0.05")
+    return number
+
+
+def _string_map(r: _Reader, raw: object, path: str) -> dict[str, str]:
+    if isinstance(raw, list):  # a bare list of ids: the reasons live in YAML comments
+        return {r.string(item, f"{path}[{i}]"): "" for i, item in enumerate(raw)}
+    data = r.mapping(raw, path)
+    return {
+        key: "" if value is None else r.string(value, _join(path, key))
+        for key, value in data.items()
+    }
+
+
+def _selftest(r: _Reader, raw: object, path: str) -> SelftestConfig:
+    data = r.mapping(raw, path)
+    allowed = {
+        "mutation_threshold",
+        "baseline_limit",
+        "equivalence_inputs",
+        "accepted",
+        "zero_returns",
+    }
+    r.keys(data, path, allowed, set())
+    base = SelftestConfig()
+    return SelftestConfig(
+        mutation_threshold=_fraction(
+            r,
+            data.get("mutation_threshold", base.mutation_threshold),
+            _join(path, "mutation_threshold"),
+        ),
+        baseline_limit=_fraction(
+            r, data.get("baseline_limit", base.baseline_limit), _join(path, "baseline_limit")
+        ),
+        equivalence_inputs=r.integer(
+            data.get("equivalence_inputs", base.equivalence_inputs),
+            _join(path, "equivalence_inputs"),
+            1,
+        ),
+        accepted=_string_map(r, data.get("accepted", {}), _join(path, "accepted")),
+        zero_returns=_string_map(r, data.get("zero_returns", {}), _join(path, "zero_returns")),
+    )
+
+
 _ASSIGNMENT_KEYS = {
     "imports",
     "due",
@@ -341,6 +402,7 @@ _ASSIGNMENT_KEYS = {
     "hypothesis",
     "limits",
     "checks",
+    "selftest",
 }
 
 
@@ -396,6 +458,7 @@ def parse_assignment(
         late_policy=_late_policy(r, data["late_policy"], _join(path, "late_policy"))
         if "late_policy" in data
         else None,
+        selftest=_selftest(r, data.get("selftest", {}), _join(path, "selftest")),
     )
 
 

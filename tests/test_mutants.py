@@ -1,0 +1,92 @@
+"""Mutant generation: one edit each, only inside solution regions, stable ids."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from propgrade.errors import ReleaseError
+from propgrade.mutants import OPERATORS, generate_mutants
+
+SOURCE = '''import numpy as np
+
+
+def untouched(a):
+    return a + 1
+
+
+def f(W, X, y, reg):
+    """Docstring: never mutated."""
+    ### BEGIN SOLUTION
+    n = X.shape[0]
+    loss = 0.0
+    dW = np.zeros_like(W)
+    for i in range(n):
+        s = X[i].dot(W)
+        m = np.maximum(0.0, s - s[y[i]] + 1.0)
+        if m[0] > 0:
+            loss += np.sum(m)
+    scores = X.dot(W) - np.max(X.dot(W), axis=1, keepdims=True)
+    dW += X.T.dot(scores) / n + 2 * reg * W
+    loss += np.mean(scores[0, 1])
+    return float(loss), dW
+    ### END SOLUTION
+'''
+
+REFERENCE = Path(__file__).parents[1] / "solutions" / "linear_classifiers" / "losses.py"
+
+
+def test_every_operator_fires_inside_the_solution_region_only() -> None:
+    mutants = generate_mutants(SOURCE)
+    assert {m.operator for m in mutants} == set(OPERATORS)
+    assert all(m.function == "f" for m in mutants)
+    for m in mutants:
+        ast.parse(m.source)  # every mutant is valid Python
+        assert m.source != ast.unparse(ast.parse(SOURCE))
+    assert len({m.source for m in mutants}) == len(mutants)  # no duplicates
+
+
+def test_the_diff_names_the_edit_on_one_line() -> None:
+    mutants = generate_mutants(SOURCE)
+    diffs = {m.diff for m in mutants}
+    assert "line 17: `if m[0] > 0:` -> `if m[0] >= 0:`" in diffs
+    assert any("`for i in range(n - 1):`" in d for d in diffs)
+    assert any(m.operator == "keepdims" and "keepdims" not in m.after for m in mutants)
+    transposes = [m.diff for m in mutants if m.operator == "transpose"]
+    assert transposes == [
+        "line 20: `dW += X.T.dot(scores) / n + 2 * reg * W` -> "
+        "`dW += X.dot(scores) / n + 2 * reg * W`"
+    ]
+    assert any(d.endswith("inserted `X *= 2`") for d in diffs)
+    assert any(d.endswith("inserted `return (float(loss), dW)`") for d in diffs)
+    assert all("\n" not in d for d in diffs)
+
+
+def test_ids_are_stable_and_do_not_depend_on_line_numbers() -> None:
+    first = [(m.id, m.diff) for m in generate_mutants(SOURCE)]
+    assert first == [(m.id, m.diff) for m in generate_mutants(SOURCE)]
+    shifted = SOURCE.replace("import numpy as np\n", "import numpy as np\n\nHELLO = 1\n")
+    assert [m.id for m in generate_mutants(shifted)] == [i for i, _ in first]
+    assert len({i for i, _ in first}) == len(first)
+
+
+def test_functions_limit_the_edits() -> None:
+    assert generate_mutants(SOURCE, functions=["untouched"]) == []
+
+
+def test_a_reference_without_regions_is_refused() -> None:
+    with pytest.raises(ReleaseError, match="no ### BEGIN SOLUTION"):
+        generate_mutants("def f(a):\n    return a\n")
+
+
+def test_the_course_reference_gets_a_few_hundred_mutants() -> None:
+    mutants = generate_mutants(REFERENCE.read_text())
+    assert 150 <= len(mutants) <= 400
+    assert {m.function for m in mutants} == {
+        "svm_loss_naive",
+        "svm_loss_vectorized",
+        "softmax_loss_naive",
+        "softmax_loss_vectorized",
+    }

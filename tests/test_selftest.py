@@ -1,0 +1,253 @@
+"""``propgrade selftest`` on a tiny course of its own: a strong, a weak and a lenient grader
+for one function, so every run grades a dozen mutants in seconds."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from propgrade.batch import Submission, grade_batch
+from propgrade.cli import main
+from propgrade.config import load_course
+from propgrade.engine import prepare
+from propgrade.equivalence import equivalence_cases, equivalence_plan
+from propgrade.errors import ConfigError
+from propgrade.loading import load_reference
+from propgrade.recording import record_calls
+from propgrade.selftest import _callers, run_selftest
+from propgrade.selftest_results import EQUIVALENT, KILLED, SURVIVED
+
+REFERENCE = '''import numpy as np
+
+
+def relu2(a):
+    """Twice the positive part of ``a``.
+
+    Parameters
+    ----------
+    a : ndarray of shape (N,)
+        Any numbers.
+
+    Returns
+    -------
+    out : ndarray of shape (N,)
+        ``2 * max(a, 0)``, element by element.
+    """
+    ### BEGIN SOLUTION
+    out = np.where(a > 0, a, 0.0)
+    return out * 2
+    ### END SOLUTION
+'''
+
+STRATEGY = """
+import numpy as np
+from hypothesis import strategies as st
+
+from propgrade import check
+
+ARRAYS = st.lists(st.floats(-2, 2, allow_nan=False), min_size=3, max_size=6).map(np.array)
+"""
+
+WORKS = """
+
+@check("relu2_works", "relu2(a) is 2 * max(a, 0).", ARRAYS)
+def relu2_works(a, student):
+    out = np.asarray(student.call("relu2", a), dtype=float)
+    assert out.shape == a.shape and np.allclose(out, 2 * np.maximum(a, 0)), "wrong values"
+"""
+
+NONNEGATIVE = """
+
+@check("relu2_nonnegative", "relu2(a) is never negative.", ARRAYS)
+def relu2_nonnegative(a, student):
+    out = np.asarray(student.call("relu2", a), dtype=float)
+    assert np.all(out >= 0), "a negative value"
+"""
+
+RUNS = """
+
+@check("relu2_runs", "relu2(a) returns (a check that even a pass body satisfies).", ARRAYS)
+def relu2_runs(a, student):
+    student.call("relu2", a)
+"""
+
+CONFIG = """
+assignments:
+  strong:
+    solution: solution
+    graders: strong
+    graded_file: answer.py
+    functions: [relu2]
+    hypothesis: {seed: 3, max_examples: 10}
+    checks:
+      relu2_works: {points: 1}
+      relu2_nonnegative: {points: 1, requires: relu2_works}
+    selftest: {mutation_threshold: 1.0, equivalence_inputs: 20}
+  weak:
+    solution: solution
+    graders: weak
+    graded_file: answer.py
+    functions: [relu2]
+    hypothesis: {seed: 3, max_examples: 10}
+    checks:
+      relu2_nonnegative: {points: 1}
+    selftest: {mutation_threshold: 0.95, equivalence_inputs: 20}
+  misjudged:
+    solution: solution
+    graders: misjudged
+    graded_file: answer.py
+    functions: [relu2]
+    hypothesis: {seed: 3, max_examples: 10}
+    checks:
+      relu2_works: {points: 1}
+  lenient:
+    solution: solution
+    graders: lenient
+    graded_file: answer.py
+    functions: [relu2]
+    hypothesis: {seed: 3, max_examples: 10}
+    checks:
+      relu2_runs: {points: 1}
+      relu2_works: {points: 3}
+    selftest:
+      mutation_threshold: 0.5
+      accepted:
+        m-0000000000: a stale id, reported as such
+"""
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("relu")
+    (base / "solution").mkdir()
+    (base / "solution" / "answer.py").write_text(REFERENCE)
+    graders = {
+        "strong": STRATEGY + WORKS + NONNEGATIVE,
+        "weak": STRATEGY + NONNEGATIVE,
+        "lenient": STRATEGY + RUNS + WORKS,
+        "misjudged": STRATEGY + WORKS.replace("2 * np.maximum", "3 * np.maximum"),
+    }
+    for name, text in graders.items():
+        (base / name).mkdir()
+        (base / name / "__init__.py").write_text("")
+        (base / name / "test_hidden.py").write_text(text)
+    (base / "grading.yaml").write_text(CONFIG)
+    return base
+
+
+def _run(course: Path, name: str, tmp_path: Path) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(
+        [
+            "selftest",
+            name,
+            "--config",
+            str(course / "grading.yaml"),
+            "--out",
+            str(tmp_path),
+            "-j",
+            "2",
+        ],
+        out=out,
+        err=err,
+    )
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_strong_checks_kill_every_non_equivalent_mutant(course: Path, tmp_path: Path) -> None:
+    code, out, err = _run(course, "strong", tmp_path)
+    assert code == 0, out + err
+    assert "reference: 2/2" in out
+    assert "= 100.0% (threshold 100%)" in out
+    # `a >= 0` gives 0 where `a > 0` does: the same function, not a survivor
+    assert "probably equivalent" in out
+    page = (tmp_path / "selftest.html").read_text()
+    assert "Surviving mutants (0)" in page
+    assert "`out = np.where(a &gt; 0, a, 0.0)` -&gt; `out = np.where(a &gt;= 0, a, 0.0)`" in page
+
+
+def test_a_weak_grader_lets_a_mutant_survive_and_fails(course: Path, tmp_path: Path) -> None:
+    code, out, err = _run(course, "weak", tmp_path)
+    assert code == 1
+    assert "survivor" in out and "`return out * 2` -> `return out * 3`" in out
+    assert "passed all 1 checks: relu2_nonnegative" in out
+    assert "error: mutation score" in err and "below the threshold 95%" in err
+    page = (tmp_path / "selftest.html").read_text()
+    assert "Selftest failed" in page
+    assert "Passed 1 checks: " in page and "nonnegative" in page
+
+
+def test_a_grader_that_pays_a_pass_body_fails_naming_the_baseline(
+    course: Path, tmp_path: Path
+) -> None:
+    code, _out, err = _run(course, "lenient", tmp_path)
+    assert code == 1
+    assert "error: baseline 'pass' (every function body is `pass`) scores 1/4 = 25%" in err
+    assert "baseline 'stub'" not in err  # NotImplementedError fails relu2_runs too
+    assert "baseline 'zeros'" in err  # `return np.zeros_like(a)`, from the docstring
+    assert "m-0000000000, which is not a mutant of the reference" in err
+
+
+def test_equivalence_is_decided_in_the_sandbox_on_random_inputs(
+    course: Path, tmp_path: Path
+) -> None:
+    assignment = load_course(course / "grading.yaml").assignment("strong")
+    plan = prepare(assignment)
+    module = load_reference(course / "solution" / "answer.py")
+    calls = record_calls(plan, module)
+    cases = equivalence_cases(calls, ["relu2"], module, per_function=30, seed=1)
+    assert len(cases) == 30
+    variants = {
+        "plus": REFERENCE.replace("out * 2", "out + out"),  # a * 2 -> a + a: equivalent
+        "times3": REFERENCE.replace("out * 2", "out * 3"),
+        "writes_input": REFERENCE.replace("return out * 2", "a *= 1.5\n    return out * 2"),
+    }
+    subs = []
+    for name, text in variants.items():
+        (tmp_path / "in" / name).mkdir(parents=True)
+        (tmp_path / "in" / name / "answer.py").write_text(text)
+        subs.append(Submission(name, tmp_path / "in" / name))
+    batch = grade_batch(equivalence_plan(plan, cases), subs, tmp_path / "out", resume=False)
+    verdicts = {r.student: r.checks[0] for r in batch.results}
+    assert verdicts["plus"].passed
+    assert not verdicts["times3"].passed
+    assert verdicts["times3"].feedback is not None
+    assert "returns another value" in verdicts["times3"].feedback.message
+    assert verdicts["writes_input"].feedback is not None
+    assert "changes its arguments" in verdicts["writes_input"].feedback.message
+
+
+def test_ids_and_results_are_the_same_on_every_run(course: Path) -> None:
+    assignment = load_course(course / "grading.yaml").assignment("weak")
+    runs = [run_selftest(assignment, jobs=2) for _ in range(2)]
+    seen = [[(m.mutant.id, m.status, m.killed_by, m.note) for m in r.mutants] for r in runs]
+    assert seen[0] == seen[1]
+    statuses = {status for _, status, _, _ in seen[0]}
+    assert statuses == {KILLED, SURVIVED, EQUIVALENT}
+    assert [b.score for b in runs[0].baselines] == [b.score for b in runs[1].baselines]
+
+
+def test_a_mutant_is_graded_by_every_check_that_can_see_it() -> None:
+    source = (
+        "def f(a):\n    return a\n\n\ndef g(a):\n    return f(a)\n\n\ndef h(a):\n    return a\n"
+    )
+    assert _callers(source, ["f", "g", "h"]) == {"f": {"f", "g"}, "g": {"g"}, "h": {"h"}}
+
+
+def test_a_reference_that_loses_points_fails(course: Path, tmp_path: Path) -> None:
+    code, _out, err = _run(course, "misjudged", tmp_path)
+    assert code == 1
+    assert "error: the reference scores 0/1 (failed: relu2_works)" in err
+
+
+def test_a_misspelt_selftest_key_names_the_nearest_one(tmp_path: Path) -> None:
+    (tmp_path / "grading.yaml").write_text(
+        CONFIG.replace("mutation_threshold: 0.95", "mutation_treshold: 0.95")
+    )
+    with pytest.raises(
+        ConfigError, match=r"weak\.selftest\.mutation_treshold: unknown key"
+    ) as info:
+        load_course(tmp_path / "grading.yaml")
+    assert info.value.hint == "did you mean 'mutation_threshold'?"
