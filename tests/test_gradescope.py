@@ -339,3 +339,17 @@ def test_internal_error_still_writes_valid_results(bundle: Path, tmp_path: Path)
     assert run.data["score"] == 0 and run.data["tests"] == []
     assert "internal error" in run.data["output"]
     assert "PROPGRADE_SANDBOX" in run.stderr  # the details, for the instructor only
+
+
+def test_the_bundle_goes_to_out_by_default_where_git_ignores_it(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bundle holds the reference: by default it lands in out/, never beside the code."""
+    from propgrade.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    code = main(["gradescope", "linear_classifiers", "-c", str(root / "grading.yaml")])
+    assert code == 0
+    assert (tmp_path / "out" / "autograder.zip").is_file()
+    ignored = (root / ".gitignore").read_text().splitlines()
+    assert "/out/" in ignored and "autograder*.zip" in ignored
