@@ -70,10 +70,12 @@ class Standing:
                 f" (checks {format_points(self.checks)}{adjusted} + written answers "
                 f"{format_points(self.written.score)} / {format_points(self.written.max_score)})"
             )
-        return (
-            f"Raw score {format_points(self.raw)}{written}. Late penalty: "
-            f"−{format_points(self.penalty)} ({self.lateness.describe()})."
-        )
+            if self.written.ungraded:
+                written = f"{written[:-1]}, {self.written.ungraded} still to be graded)"
+        raw = f"Raw score {format_points(self.raw)}{written}."
+        if self.lateness.due is None:
+            return raw  # no due date: nothing is ever taken off
+        return f"{raw} Late penalty: −{format_points(self.penalty)} ({self.lateness.describe()})."
 
     def to_dict(self) -> dict[str, Any]:
         submitted = self.lateness.submitted
