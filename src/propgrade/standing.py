@@ -60,6 +60,12 @@ class Standing:
     def final(self) -> float:
         return max(self.raw - self.penalty, 0.0)
 
+    @property
+    def adds_to_checks(self) -> bool:
+        """Whether these numbers say more than the checks' score: a due date or written
+        answers."""
+        return self.lateness.due is not None or self.written is not None
+
     def summary(self) -> str:
         """How the final score comes about, in one sentence for a page."""
         written = ""
@@ -124,7 +130,7 @@ def write_standing(out: Path, standing: Standing) -> Path:
     """Store the numbers, when they say more than the result does (a due date, or
     written answers); otherwise remove any stale ones."""
     path = out / standing.student / STANDING_NAME
-    if standing.lateness.due is None and standing.written is None:
+    if not standing.adds_to_checks:
         path.unlink(missing_ok=True)
         return path
     atomic_write_text(path, json.dumps(standing.to_dict(), indent=1, sort_keys=True) + "\n")
