@@ -60,6 +60,12 @@ class Standing:
     def final(self) -> float:
         return max(self.raw - self.penalty, 0.0)
 
+    @property
+    def adds_to_checks(self) -> bool:
+        """Whether these numbers say more than the checks' score: a due date or written
+        answers."""
+        return self.lateness.due is not None or self.written is not None
+
     def summary(self) -> str:
         """How the final score comes about, in one sentence for a page."""
         written = ""
@@ -70,10 +76,12 @@ class Standing:
                 f" (checks {format_points(self.checks)}{adjusted} + written answers "
                 f"{format_points(self.written.score)} / {format_points(self.written.max_score)})"
             )
-        return (
-            f"Raw score {format_points(self.raw)}{written}. Late penalty: "
-            f"−{format_points(self.penalty)} ({self.lateness.describe()})."
-        )
+            if self.written.ungraded:
+                written = f"{written[:-1]}, {self.written.ungraded} still to be graded)"
+        raw = f"Raw score {format_points(self.raw)}{written}."
+        if self.lateness.due is None:
+            return raw  # no due date: nothing is ever taken off
+        return f"{raw} Late penalty: −{format_points(self.penalty)} ({self.lateness.describe()})."
 
     def to_dict(self) -> dict[str, Any]:
         submitted = self.lateness.submitted
@@ -122,7 +130,7 @@ def write_standing(out: Path, standing: Standing) -> Path:
     """Store the numbers, when they say more than the result does (a due date, or
     written answers); otherwise remove any stale ones."""
     path = out / standing.student / STANDING_NAME
-    if standing.lateness.due is None and standing.written is None:
+    if not standing.adds_to_checks:
         path.unlink(missing_ok=True)
         return path
     atomic_write_text(path, json.dumps(standing.to_dict(), indent=1, sort_keys=True) + "\n")

@@ -51,7 +51,9 @@ def _score(result: SubmissionResult, audience: str, standing: Standing | None) -
                 element("small", f" / {points(maximum)} points"),
                 class_="score",
             ),
-            element("p", standing.summary(), class_="breakdown") if standing else None,
+            element("p", standing.summary(), class_="breakdown")
+            if standing and standing.adds_to_checks
+            else None,
             element("p", f"{passed} of {len(shown)} checks passed.", class_="muted"),
         )
     # The total would give away how the withheld checks went: show only what is visible,
