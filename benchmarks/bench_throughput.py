@@ -92,6 +92,7 @@ class PhaseClock:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.totals = dict.fromkeys(PHASES, 0.0)
+        self.counts = {"calls": 0, "batches": 0}
         self.stack = ["other"]
         self.since = time.perf_counter()
 
@@ -116,7 +117,7 @@ class PhaseClock:
 
     def save(self) -> None:
         path = self.folder / f"phases-{os.getpid()}.json"
-        path.write_text(json.dumps(self.totals))
+        path.write_text(json.dumps({"phases": self.totals, "counts": self.counts}))
 
 
 def timed(clock: PhaseClock, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -140,6 +141,8 @@ def instrument(clock: PhaseClock) -> None:
         outcomes = run(self, calls)
         student = sum(o.seconds for o in outcomes if o.ok)
         clock.move(student, "worker", "student code")
+        clock.counts["calls"] += len(calls)
+        clock.counts["batches"] += 1
         return outcomes
 
     worker.Worker.run = run_calls  # type: ignore[method-assign]
@@ -222,10 +225,15 @@ def grade(klass: Path, out: Path, jobs: int) -> dict[str, Any]:
         raise SystemExit(f"grading failed with exit code {figures['code']}")
     figures["machine_cpu"] = cpu
     totals = dict.fromkeys(PHASES, 0.0)
+    counts = {"calls": 0, "batches": 0}
     for path in phases.glob("phases-*.json"):
-        for name, seconds in json.loads(path.read_text()).items():
+        saved = json.loads(path.read_text())
+        for name, seconds in saved["phases"].items():
             totals[name] += seconds
+        for name, count in saved["counts"].items():
+            counts[name] += count
     figures["phases"] = totals
+    figures["counts"] = counts
     return figures
 
 
@@ -244,6 +252,11 @@ def report(size: int, jobs: int, layer: str, f: dict[str, Any]) -> float:
         for name in PHASES
     )
     print(f"      per submission, summed over processes: {parts}")
+    counts = f["counts"]
+    print(
+        f"      per submission: {counts['calls'] / size:.0f} student calls "
+        f"in {counts['batches'] / size:.1f} batches"
+    )
     return rate
 
 
