@@ -10,7 +10,7 @@ import hashlib
 import time
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -170,12 +170,40 @@ def _evaluate(
         pending = _drop_after_first_failure(still, runs) if stop_at_first_failure else still
         if not missing or not pending:
             break
-        answers = worker.run(list(missing.values()))
-        cache.update(zip(missing.keys(), answers, strict=True))
+        batch = _without_echo_twins(missing)
+        answers = worker.run(list(batch.values()))
+        cache.update(zip(batch.keys(), answers, strict=True))
+        _answer_from_echo_twins(cache, missing)
     for run in pending:
         run.error = RuntimeError("the property needed more rounds of calls than allowed")
         run.done = True
     return runs
+
+
+def _echo_twin(key: CallKey) -> CallKey | None:
+    function, trace, echo_args, digest = key
+    return None if trace or echo_args else (function, False, True, digest)
+
+
+def _without_echo_twins(missing: dict[CallKey, Call]) -> dict[CallKey, Call]:
+    """The calls to send: a plain call is left out when the same call with echo_args is
+    sent too, since the echoing call's value answers it (checks of a function's value and
+    of its arguments after the call share cases, so this halves their student calls)."""
+    return {k: c for k, c in missing.items() if _echo_twin(k) not in missing}
+
+
+def _answer_from_echo_twins(
+    cache: dict[CallKey, CallOutcome], missing: dict[CallKey, Call]
+) -> None:
+    for key in missing:
+        twin = _echo_twin(key)
+        if key in cache or twin is None:
+            continue
+        echoed = cache.get(twin)
+        # Only a value is shared: a failed call is sent again on its own, so timeouts and
+        # crashes are counted towards the function's limit as before.
+        if echoed is not None and echoed.ok:
+            cache[key] = replace(echoed, args_after=None)
 
 
 def _drop_after_first_failure(pending: list[_Run], runs: list[_Run]) -> list[_Run]:
