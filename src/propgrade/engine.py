@@ -30,7 +30,6 @@ from propgrade.results import FAILED, PASSED, CheckResult, Feedback, SubmissionR
 from propgrade.sandbox import Layer, default_layer
 from propgrade.worker import Worker
 
-MAX_ROUNDS = 16
 MAX_SHRINK_STEPS = 40
 SHRINK_CHUNK = 12
 _NO_SHRINK = {FailureKind.TIMEOUT, FailureKind.CRASH, FailureKind.BUDGET, FailureKind.SKIPPED}
@@ -150,9 +149,15 @@ def _evaluate(
     *,
     stop_at_first_failure: bool = True,
 ) -> list[_Run]:
-    """Run properties on cases, fetching missing answers from the worker in batched rounds."""
+    """Run properties on cases, fetching missing answers from the worker in batched rounds.
+
+    There is no cap on rounds: a property may chain many dependent calls (optimizer
+    steps). Every round answers at least one new call, and once the submission's time
+    budget is spent each further call is answered at once with a budget failure, which
+    ends the property.
+    """
     pending = list(runs)
-    for _ in range(MAX_ROUNDS):
+    while True:
         missing: dict[CallKey, Call] = {}
         still: list[_Run] = []
         for run in pending:
@@ -175,7 +180,8 @@ def _evaluate(
         cache.update(zip(batch.keys(), answers, strict=True))
         _answer_from_echo_twins(cache, missing)
     for run in pending:
-        run.error = RuntimeError("the property needed more rounds of calls than allowed")
+        # Only a property that raises NeedCalls itself gets here: it asked for no call.
+        run.error = RuntimeError("the property waited for calls without making any")
         run.done = True
     return runs
 
