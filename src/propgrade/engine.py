@@ -10,7 +10,7 @@ import hashlib
 import time
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,6 @@ from propgrade.results import FAILED, PASSED, CheckResult, Feedback, SubmissionR
 from propgrade.sandbox import Layer, default_layer
 from propgrade.worker import Worker
 
-MAX_ROUNDS = 16
 MAX_SHRINK_STEPS = 40
 SHRINK_CHUNK = 12
 _NO_SHRINK = {FailureKind.TIMEOUT, FailureKind.CRASH, FailureKind.BUDGET, FailureKind.SKIPPED}
@@ -150,9 +149,15 @@ def _evaluate(
     *,
     stop_at_first_failure: bool = True,
 ) -> list[_Run]:
-    """Run properties on cases, fetching missing answers from the worker in batched rounds."""
+    """Run properties on cases, fetching missing answers from the worker in batched rounds.
+
+    There is no cap on rounds: a property may chain many dependent calls (optimizer
+    steps). Every round answers at least one new call, and once the submission's time
+    budget is spent each further call is answered at once with a budget failure, which
+    ends the property.
+    """
     pending = list(runs)
-    for _ in range(MAX_ROUNDS):
+    while True:
         missing: dict[CallKey, Call] = {}
         still: list[_Run] = []
         for run in pending:
@@ -170,12 +175,41 @@ def _evaluate(
         pending = _drop_after_first_failure(still, runs) if stop_at_first_failure else still
         if not missing or not pending:
             break
-        answers = worker.run(list(missing.values()))
-        cache.update(zip(missing.keys(), answers, strict=True))
+        batch = _without_echo_twins(missing)
+        answers = worker.run(list(batch.values()))
+        cache.update(zip(batch.keys(), answers, strict=True))
+        _answer_from_echo_twins(cache, missing)
     for run in pending:
-        run.error = RuntimeError("the property needed more rounds of calls than allowed")
+        # Only a property that raises NeedCalls itself gets here: it asked for no call.
+        run.error = RuntimeError("the property waited for calls without making any")
         run.done = True
     return runs
+
+
+def _echo_twin(key: CallKey) -> CallKey | None:
+    function, trace, echo_args, digest = key
+    return None if trace or echo_args else (function, False, True, digest)
+
+
+def _without_echo_twins(missing: dict[CallKey, Call]) -> dict[CallKey, Call]:
+    """The calls to send: a plain call is left out when the same call with echo_args is
+    sent too, since the echoing call's value answers it (checks of a function's value and
+    of its arguments after the call share cases, so this halves their student calls)."""
+    return {k: c for k, c in missing.items() if _echo_twin(k) not in missing}
+
+
+def _answer_from_echo_twins(
+    cache: dict[CallKey, CallOutcome], missing: dict[CallKey, Call]
+) -> None:
+    for key in missing:
+        twin = _echo_twin(key)
+        if key in cache or twin is None:
+            continue
+        echoed = cache.get(twin)
+        # Only a value is shared: a failed call is sent again on its own, so timeouts and
+        # crashes are counted towards the function's limit as before.
+        if echoed is not None and echoed.ok:
+            cache[key] = replace(echoed, args_after=None)
 
 
 def _drop_after_first_failure(pending: list[_Run], runs: list[_Run]) -> list[_Run]:
