@@ -77,6 +77,9 @@ _MS_NOSUID = 0x2
 _MS_NODEV = 0x4
 _MS_REC = 0x4000
 _MS_PRIVATE = 1 << 18
+_MS_RDONLY = 0x1
+_MS_REMOUNT = 0x20
+_MS_BIND = 0x1000
 _TMP_FLAGS = _MS_NOSUID | _MS_NODEV
 _CAPABILITY_VERSION_3 = 0x20080522
 _STATUS_ZERO_CAPS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")
@@ -274,8 +277,37 @@ def _private_namespaces(config: _Config) -> None:
     _check(_libc.unshare(_CLONE_NEWNS | _CLONE_NEWIPC | _CLONE_NEWNET), "unshare")
     # Private, so the new /tmp is not propagated back into the zygote's mount namespace.
     _check(_libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None), "mount /")
+    kept = _open_python_dirs_under_tmp()
     tmp = _libc.mount(b"tmpfs", b"/tmp", b"tmpfs", _TMP_FLAGS, config.tmp_options)
     _check(tmp, "mount /tmp")
+    _bind_back(kept)
+
+
+def _open_python_dirs_under_tmp() -> list[tuple[str, int]]:
+    """The import path's folders under /tmp (a virtualenv in a temporary checkout), each
+    with a handle that survives the fresh /tmp mounted over them."""
+    found: list[tuple[str, int]] = []
+    wanted = {os.path.realpath(p) for p in [sys.prefix, sys.exec_prefix, *sys.path] if p}
+    for entry in sorted(wanted):
+        if not entry.startswith("/tmp/") or any(entry.startswith(f + "/") for f, _ in found):
+            continue
+        try:
+            found.append((entry, os.open(entry, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)))
+        except OSError:
+            continue  # not in this view: nothing to keep
+    return found
+
+
+def _bind_back(kept: list[tuple[str, int]]) -> None:
+    """Mount the kept folders again, read-only, at their places in the fresh /tmp: a package
+    the assignment allows imports the same under every layer wherever Python lives."""
+    for path, fd in kept:
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        source = f"/proc/self/fd/{fd}".encode()
+        _check(_libc.mount(source, path.encode(), None, _MS_BIND | _MS_REC, None), "bind")
+        flags = _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _TMP_FLAGS
+        _check(_libc.mount(None, path.encode(), None, flags, None), "remount read-only")
+        os.close(fd)
 
 
 def _self_test(config: _Config) -> None:
