@@ -17,6 +17,12 @@ from propgrade.selftest_results import MutantOutcome, SelftestReport
 SELFTEST_NAME = "selftest.html"
 
 
+def _list_table(headers: list[tuple[str, str | None]], rows: Node) -> Markup:
+    """A list table: one header cell per (text, class), then ``rows``."""
+    head = element("tr", *[element("th", text, class_=cls) for text, cls in headers])
+    return element("table", element("thead", head), element("tbody", rows), class_="list")
+
+
 def _stat(label: str, value: str) -> Markup:
     return element("div", element("b", value), label)
 
@@ -77,21 +83,15 @@ def _baselines(report: SelftestReport) -> Markup:
             f"Do-nothing versions of the reference; each may score at most {limit:.0%}.",
             class_="muted",
         ),
-        element(
-            "table",
-            element(
-                "thead",
-                element(
-                    "tr",
-                    element("th", "baseline"),
-                    element("th", "what it is"),
-                    element("th", "score", class_="num"),
-                    element("th", "share", class_="num"),
-                    element("th", ""),
-                ),
-            ),
-            element("tbody", rows),
-            class_="list",
+        _list_table(
+            [
+                ("baseline", None),
+                ("what it is", None),
+                ("score", "num"),
+                ("share", "num"),
+                ("", None),
+            ],
+            rows,
         ),
     )
 
@@ -128,21 +128,7 @@ def _per_check(report: SelftestReport) -> Markup:
         ),
         element(
             "div",
-            element(
-                "table",
-                element(
-                    "thead",
-                    element(
-                        "tr",
-                        element("th", "check"),
-                        element("th", "kills", class_="num"),
-                        element("th", "unique", class_="num"),
-                        element("th", ""),
-                    ),
-                ),
-                element("tbody", rows),
-                class_="list",
-            ),
+            _list_table([("check", None), ("kills", "num"), ("unique", "num"), ("", None)], rows),
             class_="scroll",
         ),
     )
@@ -223,27 +209,12 @@ def _all_mutants(report: SelftestReport) -> Markup:
             element("summary", f"{len(report.mutants)} mutants, one edit each"),
             element(
                 "div",
-                element(
-                    "table",
-                    element(
-                        "thead",
-                        element(
-                            "tr",
-                            *[
-                                element("th", h)
-                                for h in (
-                                    "id",
-                                    "function",
-                                    "operator",
-                                    "edit",
-                                    "status",
-                                    "killed by",
-                                )
-                            ],
-                        ),
-                    ),
-                    element("tbody", rows),
-                    class_="list",
+                _list_table(
+                    [
+                        (h, None)
+                        for h in ("id", "function", "operator", "edit", "status", "killed by")
+                    ],
+                    rows,
                 ),
                 class_="scroll",
             ),
