@@ -20,11 +20,11 @@ import time
 from pathlib import Path
 
 from propgrade.config import load_course
-from propgrade.engine import grade_submission, prepare
+from propgrade.engine.grading import grade_submission, prepare
+from propgrade.engine.results import SubmissionResult
 from propgrade.export import write_record
 from propgrade.reports import rebuild_reports
 from propgrade.reports.class_report import HEATMAP_MAX_STUDENTS
-from propgrade.results import SubmissionResult
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "submissions"

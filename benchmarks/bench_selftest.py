@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 from propgrade.config import load_course
-from propgrade.selftest import run_selftest
+from propgrade.selftest.run import run_selftest
 
 ROOT = Path(__file__).resolve().parent.parent
 

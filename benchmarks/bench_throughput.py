@@ -130,7 +130,9 @@ def timed(clock: PhaseClock, name: str, fn: Callable[..., Any]) -> Callable[...,
 
 def instrument(clock: PhaseClock) -> None:
     """Time the phases by wrapping the functions that make them (nothing in propgrade)."""
-    from propgrade import batch, cli, engine, worker
+    from propgrade import batch, cli
+    from propgrade.engine import grading as engine
+    from propgrade.sandbox import worker
 
     cli.prepare = timed(clock, "prepare", cli.prepare)  # type: ignore[attr-defined]
     cli.write_reports = timed(clock, "reports", cli.write_reports)  # type: ignore[assignment]
@@ -292,7 +294,7 @@ def main_() -> None:
         klass, out, jobs, phases = sys.argv[2:]
         grade_once(Path(klass), Path(out), int(jobs), Path(phases))
         return
-    from propgrade.sandbox import default_layer
+    from propgrade.sandbox.layers import default_layer
 
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument(

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from propgrade import sandbox
-from propgrade.calls import Call, Limits
-from propgrade.worker import Worker
-from propgrade.zygote import ZYGOTE_ENV
+from propgrade.sandbox import layers as sandbox
+from propgrade.sandbox.calls import Call, Limits
+from propgrade.sandbox.worker import Worker
+from propgrade.sandbox.zygote import ZYGOTE_ENV
 
 STUDENT = """
 import numpy as np

@@ -7,8 +7,9 @@ import shutil
 
 import pytest
 
-from propgrade import doctor, sandbox
+from propgrade import doctor
 from propgrade.errors import WorkerError
+from propgrade.sandbox import layers as sandbox
 
 _real_which = shutil.which
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
+from propgrade.authoring.release import BEGIN, END
 from propgrade.config import load_course
-from propgrade.gradescope import build_gradescope_bundle
-from propgrade.release import BEGIN, END
+from propgrade.integrations.gradescope import build_gradescope_bundle
 
 BUGGY_SVM = "margins = np.maximum(0.0, scores - correct_class_scores + 1.0)"
 VISIBILITIES = {"visible", "hidden", "after_due_date", "after_published"}
@@ -160,7 +160,7 @@ def test_bundle_layout(bundle: Path) -> None:
         setup = archive.read("setup.sh").decode()
     assert {"setup.sh", "run_autograder", "bundle.json", "course/grading.yaml"} <= names
     assert "propgrade/pyproject.toml" in names
-    assert "propgrade/src/propgrade/worker_main.py" in names
+    assert "propgrade/src/propgrade/sandbox/inside/worker_main.py" in names
     assert "course/solutions/linear_classifiers/losses.py" in names
     assert "course/graders/linear_classifiers/test_hidden.py" in names
     assert not any("__pycache__" in n for n in names)

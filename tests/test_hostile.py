@@ -42,11 +42,11 @@ import numpy as np
 import pytest
 import yaml
 
-from propgrade import sandbox
-from propgrade.calls import Call, Limits
 from propgrade.cli import main
 from propgrade.config import load_course
-from propgrade.worker import Worker
+from propgrade.sandbox import layers as sandbox
+from propgrade.sandbox.calls import Call, Limits
+from propgrade.sandbox.worker import Worker
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).parent / "submissions"

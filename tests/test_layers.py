@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from propgrade import sandbox
 from propgrade.cli import main
 from propgrade.config import load_course
-from propgrade.engine import prepare
-from propgrade.intake import grade_upload
+from propgrade.engine.grading import prepare
+from propgrade.intake.submission import grade_upload
+from propgrade.sandbox import layers as sandbox
 
 ASSIGNMENT = "linear_classifiers"
 REFUSED = "import of 'yaml' refused: student code may import only matplotlib, numpy and the "

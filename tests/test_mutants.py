@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from propgrade.errors import ReleaseError
-from propgrade.mutants import OPERATORS, generate_mutants
+from propgrade.selftest.mutants import OPERATORS, generate_mutants
 
 SOURCE = '''import numpy as np
 

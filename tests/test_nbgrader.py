@@ -18,12 +18,12 @@ import pytest
 import yaml
 
 from propgrade.config import load_course
+from propgrade.engine.results import CheckResult, Feedback, SubmissionResult
 from propgrade.errors import ConfigError
-from propgrade.results import CheckResult, Feedback, SubmissionResult
 
 nbgrader_api = pytest.importorskip("nbgrader.api")
 
-from propgrade.nbgrader_course import CourseReport, grade_nbgrader_course  # noqa: E402
+from propgrade.integrations.nbgrader_course import CourseReport, grade_nbgrader_course  # noqa: E402
 
 BUGGY_SVM = "margins = np.maximum(0.0, scores - correct_class_scores + 1.0)"
 DUE = datetime(2026, 12, 1, 23, 59, tzinfo=UTC)
@@ -554,7 +554,7 @@ def test_an_assignment_with_several_notebooks_needs_notebook(root: Path, tmp_pat
 
 
 def test_the_course_layout_comes_from_its_nbgrader_config(tmp_path: Path) -> None:
-    from propgrade.nbgrader_layout import NbgraderError, read_layout
+    from propgrade.integrations.nbgrader_layout import NbgraderError, read_layout
 
     (tmp_path / "nbgrader_config.py").write_text(
         "c = get_config()\n"
@@ -581,7 +581,7 @@ def test_an_autograded_copy_of_the_same_submission_is_kept(
     """What `nbgrader autograde` ran stays; a copy of an older submission does not."""
     import nbformat
 
-    from propgrade.nbgrader_notebook import Sources, base_notebook
+    from propgrade.integrations.nbgrader_notebook import Sources, base_notebook
 
     course_dir: Path = course["course"]  # type: ignore[assignment]
     report: CourseReport = course["report"]  # type: ignore[assignment]
@@ -627,7 +627,7 @@ def test_check_cells_score_as_nbgrader_reads_them_and_hide_what_is_hidden() -> N
     import nbformat
     from nbgrader.utils import determine_grade
 
-    from propgrade.nbgrader_notebook import with_checks
+    from propgrade.integrations.nbgrader_notebook import with_checks
 
     secret = "W = [[ 0., -2.]]"
     feedback = Feedback("wrong loss", counterexample=secret, shrunk=True)
@@ -659,7 +659,7 @@ def test_check_cells_score_as_nbgrader_reads_them_and_hide_what_is_hidden() -> N
 def test_student_text_in_check_cells_is_escaped_in_nbgraders_feedback() -> None:
     import nbformat
 
-    from propgrade.nbgrader_notebook import with_checks
+    from propgrade.integrations.nbgrader_notebook import with_checks
 
     payload = "<script>alert(1)</script><img src=x onerror=alert(2)>\x1b[31mRESTYLED"
     feedback = Feedback(f"raised ValueError: {payload}", got=payload)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from propgrade.nbgrader_feedback import DIGEST_NAME, PageFate, write_page
+from propgrade.integrations.nbgrader_feedback import DIGEST_NAME, PageFate, write_page
 
 NBGRADERS = "<html>nbgrader's page: hand scores and the grader's comments</html>"
 

@@ -11,8 +11,8 @@ import pytest
 
 from propgrade.cli import main
 from propgrade.errors import ReleaseError
-from propgrade.locate import SubmissionProblem
-from propgrade.notebook import collapse_notes, extract_functions
+from propgrade.intake.locate import SubmissionProblem
+from propgrade.intake.notebook import collapse_notes, extract_functions
 
 
 def nb(*sources: str, markdown: str = "# notes") -> str:
@@ -95,7 +95,7 @@ def test_a_file_that_is_not_a_notebook_is_a_submission_problem(text: str) -> Non
 nbformat = pytest.importorskip("nbformat")
 pytest.importorskip("nbgrader")
 
-from propgrade.notebook_release import release_notebook  # noqa: E402
+from propgrade.authoring.notebook_release import release_notebook  # noqa: E402
 
 NOTEBOOK = "linear_classifiers.ipynb"
 

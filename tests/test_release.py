@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from propgrade.authoring.release import BEGIN, END, strip_solutions
 from propgrade.cli import main
 from propgrade.config import load_course, load_released
 from propgrade.errors import ReleaseError
-from propgrade.release import BEGIN, END, strip_solutions
 
 SOURCE = f'''import numpy as np
 

@@ -16,12 +16,13 @@ from urllib.parse import unquote
 
 import pytest
 
-from propgrade.calls import FailureKind, StudentFailure
-from propgrade.checks import StudentCallFailed
 from propgrade.config import LatePolicy
+from propgrade.engine.checks import StudentCallFailed
+from propgrade.engine.results import FAILED, PASSED, CheckResult, Feedback, SubmissionResult
+from propgrade.engine.standing import Standing, Written, standing_of
 from propgrade.errors import PropgradeError
 from propgrade.export import RECORD_NAME, write_record
-from propgrade.late import assess
+from propgrade.intake.late import assess
 from propgrade.reports import (
     FEEDBACK_NAME,
     INSTRUCTOR,
@@ -37,8 +38,7 @@ from propgrade.reports.markup import element, escape
 from propgrade.reports.paths import feedback_href
 from propgrade.reports.stats import failure_groups, normalise_message, pass_rates
 from propgrade.reports.visibility import RELEASED
-from propgrade.results import FAILED, PASSED, CheckResult, Feedback, SubmissionResult
-from propgrade.standing import Standing, Written, standing_of
+from propgrade.sandbox.calls import FailureKind, StudentFailure
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -549,7 +549,7 @@ def test_matplotlib_is_not_imported_until_a_report_is_written() -> None:
 def test_reports_from_really_graded_submissions(root: Path, tmp_path: Path) -> None:
     """End to end: grade three fixtures, store the records, rebuild every page."""
     from propgrade.config import load_course
-    from propgrade.engine import grade_submission, prepare
+    from propgrade.engine.grading import grade_submission, prepare
 
     plan = prepare(load_course(root / "grading.yaml").assignment("linear_classifiers"))
     for name in ("correct_reference", "bug_svm_no_max", "stub"):

@@ -23,10 +23,10 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from propgrade.config import load_course
-from propgrade.engine import grade_submission, prepare
+from propgrade.engine.grading import grade_submission, prepare
+from propgrade.engine.results import Feedback, SubmissionResult
 from propgrade.export import write_record
 from propgrade.reports import FEEDBACK_NAME, ReportPaths, rebuild_reports
-from propgrade.results import Feedback, SubmissionResult
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "submissions"

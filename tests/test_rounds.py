@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from propgrade.config import load_course
-from propgrade.engine import grade_submission, prepare
+from propgrade.engine.grading import grade_submission, prepare
 
 GRADER = """
 from hypothesis import strategies as st

@@ -42,10 +42,11 @@ from test_worker import (  # noqa: F401
     test_warm_worker_serves_many_runs_and_large_batches,
 )
 
-from propgrade import sandbox, zygote
-from propgrade.calls import Call, CallOutcome, FailureKind, Limits
 from propgrade.errors import WorkerError
-from propgrade.worker import Worker
+from propgrade.sandbox import layers as sandbox
+from propgrade.sandbox import zygote
+from propgrade.sandbox.calls import Call, CallOutcome, FailureKind, Limits
+from propgrade.sandbox.worker import Worker
 
 
 def _full_layer_missing() -> str:
@@ -203,9 +204,9 @@ def test_concurrent_grader_processes_never_share_a_uid(make_worker: MakeWorker) 
 _OTHER_GRADER = f"""
 import sys, tempfile
 from pathlib import Path
-from propgrade import sandbox
-from propgrade.calls import Call, Limits
-from propgrade.worker import Worker
+from propgrade.sandbox import layers as sandbox
+from propgrade.sandbox.calls import Call, Limits
+from propgrade.sandbox.worker import Worker
 
 with tempfile.TemporaryDirectory() as tmp:
     graded = Path(tmp) / "losses.py"

@@ -15,9 +15,9 @@ import pytest
 
 from propgrade.cli import main
 from propgrade.config import load_course
-from propgrade.engine import grade_submission, prepare
+from propgrade.engine.grading import grade_submission, prepare
+from propgrade.engine.results import SubmissionResult
 from propgrade.export import grades_csv, gradescope_results
-from propgrade.results import SubmissionResult
 
 GRADER = """
 from hypothesis import strategies as st

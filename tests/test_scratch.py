@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from propgrade import scratch
+from propgrade.sandbox import scratch
 
 OLD = time.time() - 2 * scratch.GRACE_SECONDS
 
@@ -32,7 +32,7 @@ def test_an_abandoned_folder_is_removed_a_held_one_is_not(tmp_dir: Path) -> None
     # A grader killed with SIGKILL: its folder outlives it, and its lock dies with it.
     code = (
         "import os, signal\n"
-        "from propgrade import scratch\n"
+        "from propgrade.sandbox import scratch\n"
         "path = scratch.make('worker')\n"
         "(path / 'losses.py').write_text('x = 1')\n"
         "print(path, flush=True)\n"

@@ -11,13 +11,13 @@ import pytest
 from propgrade.batch import Submission, grade_batch
 from propgrade.cli import main
 from propgrade.config import load_course
-from propgrade.engine import prepare
-from propgrade.equivalence import equivalence_cases, equivalence_plan
+from propgrade.engine.grading import prepare
+from propgrade.engine.loading import load_reference
 from propgrade.errors import ConfigError
-from propgrade.loading import load_reference
-from propgrade.recording import record_calls
-from propgrade.selftest import _callers, run_selftest
-from propgrade.selftest_results import EQUIVALENT, KILLED, SURVIVED
+from propgrade.selftest.equivalence import equivalence_cases, equivalence_plan
+from propgrade.selftest.recording import record_calls
+from propgrade.selftest.results import EQUIVALENT, KILLED, SURVIVED
+from propgrade.selftest.run import _callers, run_selftest
 
 REFERENCE = '''import numpy as np
 

@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from propgrade.config import load_course
-from propgrade.engine import Plan, grade_submission, prepare
-from propgrade.results import SubmissionResult
+from propgrade.engine.grading import Plan, grade_submission, prepare
+from propgrade.engine.results import SubmissionResult
 
 CORPUS = Path(__file__).parent / "submissions"
 FIXTURES = sorted(p for p in CORPUS.iterdir() if (p / "expect.yaml").is_file())

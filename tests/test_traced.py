@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from propgrade.calls import Call, CallOutcome, FailureKind, StudentFailure, Unsupported
-from propgrade.traced import confirm, first_difference, untraced_twins
+from propgrade.engine.traced import confirm, first_difference, untraced_twins
+from propgrade.sandbox.calls import Call, CallOutcome, FailureKind, StudentFailure, Unsupported
 
 
 def test_numerical_noise_and_nan_in_the_same_places_agree() -> None:

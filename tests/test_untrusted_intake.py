@@ -24,12 +24,12 @@ import yaml
 
 from propgrade.cli import main
 from propgrade.config import UNKNOWN_TIME_LATE, UNKNOWN_TIME_ON_TIME, LatePolicy, load_course
-from propgrade.engine import prepare
+from propgrade.engine.grading import prepare
 from propgrade.errors import SubmissionProblem
-from propgrade.late import TIMESTAMP_NAME, lateness_of
-from propgrade.notebook import extract_functions
-from propgrade.student_ids import csv_cell, readable, terminal
-from propgrade.untrusted_files import FileRefused, read_beneath
+from propgrade.intake.late import TIMESTAMP_NAME, lateness_of
+from propgrade.intake.notebook import extract_functions
+from propgrade.intake.student_ids import csv_cell, readable, terminal
+from propgrade.intake.untrusted_files import FileRefused, read_beneath
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "linear_classifiers"

@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from propgrade import wire
-from propgrade.calls import Unsupported, Value
 from propgrade.errors import PropgradeError
+from propgrade.sandbox import wire
+from propgrade.sandbox.calls import Unsupported, Value
 
 
 def round_trip(value: Value) -> Value:

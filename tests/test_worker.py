@@ -11,9 +11,9 @@ from textwrap import dedent
 import numpy as np
 import pytest
 
-from propgrade import sandbox
-from propgrade.calls import Call, CallOutcome, FailureKind, Limits, Unsupported
-from propgrade.worker import Worker
+from propgrade.sandbox import layers as sandbox
+from propgrade.sandbox.calls import Call, CallOutcome, FailureKind, Limits, Unsupported
+from propgrade.sandbox.worker import Worker
 
 FAST = Limits(call_seconds=1.0, submission_seconds=60.0, memory_mb=1024, output_bytes=4096)
 

@@ -24,10 +24,11 @@ from pathlib import Path
 
 import pytest
 
-from propgrade import sandbox, zygote
-from propgrade.calls import Call, CallOutcome, FailureKind, Limits
 from propgrade.errors import WorkerError
-from propgrade.worker import Worker
+from propgrade.sandbox import layers as sandbox
+from propgrade.sandbox import zygote
+from propgrade.sandbox.calls import Call, CallOutcome, FailureKind, Limits
+from propgrade.sandbox.worker import Worker
 
 FAST = Limits(call_seconds=2.0, submission_seconds=60.0, memory_mb=1024, output_bytes=4096)
 REDUCED, FULL = sandbox.REDUCED, sandbox.FULL
@@ -486,9 +487,10 @@ _GRADER = """
 import json, multiprocessing, os, sys, tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from propgrade import sandbox, zygote
-from propgrade.calls import Call, Limits
-from propgrade.worker import Worker
+from propgrade.sandbox import layers as sandbox
+from propgrade.sandbox import zygote
+from propgrade.sandbox.calls import Call, Limits
+from propgrade.sandbox.worker import Worker
 
 SOURCE = "def add(a, b):\\n    return a + b\\n"
 layers = [sandbox.ProcessLayer(zygote=True)]

@@ -1,10 +1,11 @@
 """propgrade: property-based autograding for numerical exercises.
 
-The public API for grader authors is re-exported here; everything else is internal.
+This module is the whole public API for grader authors: graders import from ``propgrade``
+and nothing deeper (a test holds them to it). Everything else is internal.
 """
 
-from propgrade.calls import Unsupported
-from propgrade.checks import (
+from propgrade.engine import expect
+from propgrade.engine.checks import (
     Check,
     CheckFailed,
     CheckGroup,
@@ -13,7 +14,9 @@ from propgrade.checks import (
     check,
     check_each,
 )
+from propgrade.engine.display import format_array, format_value
 from propgrade.errors import ConfigError, GraderError, PropgradeError
+from propgrade.sandbox.calls import Unsupported
 
 __version__ = "0.1.0"
 
@@ -30,4 +33,7 @@ __all__ = [
     "assume",
     "check",
     "check_each",
+    "expect",
+    "format_array",
+    "format_value",
 ]

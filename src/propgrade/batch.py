@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from propgrade import scratch
-from propgrade.engine import FINGERPRINT_KEYS, Plan, zero_result
+from propgrade.engine.grading import FINGERPRINT_KEYS, Plan, zero_result
+from propgrade.engine.results import SubmissionResult
+from propgrade.engine.standing import Standing, read_standing, standing_of, write_standing
 from propgrade.errors import PropgradeError
 from propgrade.export import read_record, write_record, write_results_json
-from propgrade.intake import fingerprint, grade_upload
-from propgrade.late import lateness_of
-from propgrade.lms import write_lms_csv
-from propgrade.results import SubmissionResult
-from propgrade.standing import Standing, read_standing, standing_of, write_standing
+from propgrade.intake.late import lateness_of
+from propgrade.intake.submission import fingerprint, grade_upload
+from propgrade.integrations.lms import write_lms_csv
+from propgrade.sandbox import scratch
 
 
 @dataclass(frozen=True)

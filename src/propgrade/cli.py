@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 import propgrade
+from propgrade.authoring.release import release
 from propgrade.batch import discover, grade_batch
 from propgrade.config import (
     CONFIG_NAME,
@@ -23,16 +24,15 @@ from propgrade.config import (
     load_released,
 )
 from propgrade.doctor import diagnose, render
-from propgrade.engine import prepare
+from propgrade.engine.grading import prepare
+from propgrade.engine.results import SubmissionResult
+from propgrade.engine.standing import Standing
 from propgrade.errors import PropgradeError
 from propgrade.export import format_points
-from propgrade.intake import grade_notebook, grade_upload
-from propgrade.notebook import collapse_notes
-from propgrade.release import release
-from propgrade.results import SubmissionResult
-from propgrade.selftest_results import SelftestReport
-from propgrade.standing import Standing
-from propgrade.student_ids import terminal
+from propgrade.intake.notebook import collapse_notes
+from propgrade.intake.student_ids import terminal
+from propgrade.intake.submission import grade_notebook, grade_upload
+from propgrade.selftest.results import SelftestReport
 
 EPILOG = """\
 examples:
@@ -254,7 +254,7 @@ def _progress_printer(
 
 
 def _cmd_grade_nbgrader(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from propgrade.nbgrader_course import grade_nbgrader_course
+    from propgrade.integrations.nbgrader_course import grade_nbgrader_course
 
     if args.submissions is not None:
         raise PropgradeError("give either a SUBMISSIONS folder or --nbgrader COURSE_DIR, not both")
@@ -517,7 +517,7 @@ def _cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _cmd_gradescope(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from propgrade.gradescope import build_gradescope_bundle
+    from propgrade.integrations.gradescope import build_gradescope_bundle
 
     assignment = _course_assignment(args.config, args.assignment)
     path = build_gradescope_bundle(assignment, args.out.resolve())
@@ -527,7 +527,7 @@ def _cmd_gradescope(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _cmd_selftest(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from propgrade.reports.selftest_page import write_selftest_page
-    from propgrade.selftest import run_selftest
+    from propgrade.selftest.run import run_selftest
 
     if args.jobs < 1:
         raise PropgradeError(f"--jobs must be at least 1, got {args.jobs}")

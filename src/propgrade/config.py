@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from propgrade.calls import Limits
 from propgrade.errors import ConfigError
+from propgrade.sandbox.calls import Limits
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 CONFIG_NAME = "grading.yaml"

@@ -15,9 +15,9 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from propgrade import sandbox
-from propgrade.calls import Limits
 from propgrade.errors import WorkerError
+from propgrade.sandbox import layers as sandbox
+from propgrade.sandbox.calls import Limits
 
 _TOOL_SECONDS = 10.0
 _NUMPY_SECONDS = 60.0

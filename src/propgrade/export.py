@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from propgrade.results import CheckResult, SubmissionResult
-from propgrade.student_ids import csv_cell
+from propgrade.engine.results import CheckResult, SubmissionResult
+from propgrade.intake.student_ids import csv_cell
 
 if TYPE_CHECKING:
-    from propgrade.standing import Standing
+    from propgrade.engine.standing import Standing
 
 RESULTS_NAME = "results.json"
 RECORD_NAME = "propgrade.json"  # the full result, for resuming and rebuilding reports

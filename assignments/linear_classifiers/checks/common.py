@@ -17,9 +17,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from propgrade import expect
-from propgrade.checks import CheckFailed
-from propgrade.display import format_array
+from propgrade import CheckFailed, expect, format_array
 
 SVM = {"svm_naive": "svm_loss_naive", "svm_vec": "svm_loss_vectorized"}
 SOFTMAX = {"softmax_naive": "softmax_loss_naive", "softmax_vec": "softmax_loss_vectorized"}

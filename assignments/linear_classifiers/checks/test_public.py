@@ -9,8 +9,7 @@ import math
 
 import numpy as np
 
-from propgrade import assume, check_each, expect
-from propgrade.display import format_value
+from propgrade import assume, check_each, expect, format_value
 
 from .common import (
     ALL,

@@ -7,6 +7,8 @@ import statistics
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from propgrade.engine.results import SubmissionResult
+from propgrade.engine.standing import Standing
 from propgrade.export import atomic_write_text
 from propgrade.reports import charts
 from propgrade.reports.fragments import check_name, counterexample_block, expected_and_got, points
@@ -22,9 +24,7 @@ from propgrade.reports.stats import (
     sandbox_counts,
     timing,
 )
-from propgrade.results import SubmissionResult
-from propgrade.sandbox import REDUCED
-from propgrade.standing import Standing
+from propgrade.sandbox.layers import REDUCED
 
 Standings = Mapping[str, Standing]
 

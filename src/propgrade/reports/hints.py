@@ -78,7 +78,7 @@ HINTS: dict[str, str] = {
 
 # When the student's call produced no value at all, the property the check tests is beside
 # the point: the hint is about the kind of failure instead. Keyed by the phrases the engine
-# writes into the message (propgrade.checks._failure_phrase).
+# writes into the message (propgrade.engine.checks._failure_phrase).
 FAILURE_HINTS: dict[str, str] = {
     "(...) raised an exception": (
         "Your function raised an exception on this input. Read the last line of your "

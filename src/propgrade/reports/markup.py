@@ -13,7 +13,7 @@ import html
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from propgrade.student_ids import readable
+from propgrade.intake.student_ids import readable
 
 # What may appear as a child: text (escaped), markup, numbers, nothing, or a list of those.
 Node = str | int | float | None | Sequence["Node"]

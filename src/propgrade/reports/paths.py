@@ -6,7 +6,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from propgrade.errors import PropgradeError
-from propgrade.student_ids import id_problem, url_path
+from propgrade.intake.student_ids import id_problem, url_path
 
 FEEDBACK_NAME = "feedback.html"
 REPORT_NAME = "report.html"

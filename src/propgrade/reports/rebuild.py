@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from propgrade.engine.standing import read_standing
 from propgrade.errors import PropgradeError
 from propgrade.export import RECORD_NAME, read_record
 from propgrade.reports.class_report import write_class_report
 from propgrade.reports.student_page import write_student_page
 from propgrade.reports.visibility import STUDENT, check_audience
-from propgrade.standing import read_standing
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from propgrade.export import atomic_write_text
 from propgrade.reports.fragments import check_name, points
 from propgrade.reports.layout import page
 from propgrade.reports.markup import Markup, Node, element
-from propgrade.selftest_results import MutantOutcome, SelftestReport
+from propgrade.selftest.results import MutantOutcome, SelftestReport
 
 SELFTEST_NAME = "selftest.html"
 

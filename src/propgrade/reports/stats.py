@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from propgrade.results import SubmissionResult
+from propgrade.engine.results import SubmissionResult
 
 # A number that is not part of a name (float32, x2): replaced by "#" so that the same
 # mistake on different inputs groups together.

@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from propgrade.engine.results import CheckResult, Feedback, SubmissionResult
+from propgrade.engine.standing import Standing
 from propgrade.export import atomic_write_text
-from propgrade.notebook import collapse_notes
+from propgrade.intake.notebook import collapse_notes
 from propgrade.reports.fragments import (
     check_name,
     counterexample_block,
@@ -26,8 +28,6 @@ from propgrade.reports.visibility import (
     check_audience,
     disclosure,
 )
-from propgrade.results import CheckResult, Feedback, SubmissionResult
-from propgrade.standing import Standing
 
 
 def _anchor(check: CheckResult) -> str:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+from propgrade.engine.results import CheckResult
 from propgrade.errors import PropgradeError
-from propgrade.results import CheckResult
 
 STUDENT = "student"
 RELEASED = "released"  # a student after the due date (e.g. nbgrader's release_feedback)

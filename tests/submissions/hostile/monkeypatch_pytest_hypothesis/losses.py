@@ -94,9 +94,9 @@ for _name in (
     "hypothesis",
     "hypothesis.strategies",
     "propgrade",
-    "propgrade.checks",
-    "propgrade.expect",
-    "propgrade.engine",
+    "propgrade.engine.checks",
+    "propgrade.engine.expect",
+    "propgrade.engine.grading",
 ):
     _FAKES[_name] = sys.modules[_name] = _Everything(_name)
 _real_import = builtins.__import__

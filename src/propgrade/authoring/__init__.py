@@ -1,0 +1,1 @@
+"""What an instructor runs to make an assignment: the student release."""

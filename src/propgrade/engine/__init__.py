@@ -1,0 +1,1 @@
+"""The grading engine: drawing cases, replaying properties against a submission, scoring."""

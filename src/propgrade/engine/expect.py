@@ -1,0 +1,189 @@
+"""Coercing student values and comparing them, raising ``CheckFailed`` with expected vs got.
+
+Student values arrive as decoded data; these helpers turn them into float64 numbers and
+arrays of an expected shape, so a property never compares objects of the student's making.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from propgrade.engine.checks import CheckFailed
+from propgrade.engine.display import describe_shape
+from propgrade.sandbox.calls import Value
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def scalar(value: Value, what: str) -> float:
+    """A real number: Python/numpy scalar, or a 0-d / single-element 1-d array is refused."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "iuf":
+            return float(value)
+        raise CheckFailed(
+            f"{what} should be a single real number",
+            expected="a float (e.g. a Python float or numpy float64)",
+            got=describe_shape(value),
+        )
+    return float(value)
+
+
+def array(
+    value: Value, what: str, shape: tuple[int, ...], *, dtype: type[np.generic] | None = None
+) -> FloatArray:
+    """A real array of exactly ``shape`` (and ``dtype`` when given), as float64."""
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
+        raise CheckFailed(
+            f"{what} should be a real array of shape {shape}",
+            expected=f"array of shape {shape}",
+            got=describe_shape(value),
+        )
+    _require_shape(value.shape, what, shape)
+    if dtype is not None and value.dtype != np.dtype(dtype):
+        raise CheckFailed(
+            f"{what} has dtype {value.dtype}",
+            expected=f"dtype {np.dtype(dtype)}",
+            got=f"dtype {value.dtype}",
+        )
+    return value.astype(np.float64)
+
+
+# The lenient readers below serve checks about values. A value in a slightly wrong
+# container (a loss as a (1, 1) array, dW as a list or float32) is graded by its value;
+# only the check about the form (``scalar``, ``array``) fails, so one mistake costs once.
+
+
+def _as_real_array(value: Value) -> FloatArray | None:
+    if isinstance(value, np.ndarray):
+        return value.astype(np.float64) if value.dtype.kind in "biuf" else None
+    if isinstance(value, tuple):
+        try:
+            converted = np.array(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            return None
+        return converted
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return np.array(float(value))
+    return None
+
+
+def real_array(value: Value, what: str) -> FloatArray:
+    """Any real number, array or nested list, as a float64 array of its own shape."""
+    converted = _as_real_array(value)
+    if converted is None or converted.size == 0:
+        raise CheckFailed(
+            f"{what} should be a number", expected="a real number", got=describe_shape(value)
+        )
+    return converted
+
+
+def scalar_value(value: Value, what: str) -> float:
+    """The number a value stands for: a scalar, or any real array or list of one element."""
+    converted = _as_real_array(value)
+    if converted is None or converted.size != 1:
+        raise CheckFailed(
+            f"{what} should be a single real number",
+            expected="a float (e.g. a Python float or numpy float64)",
+            got=describe_shape(value),
+        )
+    return float(converted.reshape(()))
+
+
+def array_value(value: Value, what: str, shape: tuple[int, ...]) -> FloatArray:
+    """The float64 array a value stands for: any real array or nested list of ``shape``."""
+    converted = _as_real_array(value)
+    if converted is None or converted.ndim == 0:
+        raise CheckFailed(
+            f"{what} should be a real array of shape {shape}",
+            expected=f"array of shape {shape}",
+            got=describe_shape(value),
+        )
+    _require_shape(converted.shape, what, shape)
+    return converted
+
+
+def _require_shape(actual: tuple[int, ...], what: str, shape: tuple[int, ...]) -> None:
+    if actual != shape:
+        raise CheckFailed(
+            f"{what} has the wrong shape", expected=f"shape {shape}", got=f"shape {actual}"
+        )
+
+
+def pair(value: Value, what: str) -> tuple[Value, Value]:
+    if not isinstance(value, tuple) or len(value) != 2:
+        raise CheckFailed(
+            f"{what} should return a pair",
+            expected="a tuple of two values",
+            got=describe_shape(value),
+        )
+    return value[0], value[1]
+
+
+def finite(value: float | FloatArray, what: str) -> None:
+    if not np.all(np.isfinite(value)):
+        raise CheckFailed(f"{what} is not finite", expected="finite values", got=value)
+
+
+def relative_error(got: float | FloatArray, expected: float | FloatArray) -> float:
+    """max |got - expected| / max(|expected|) elementwise-max, with a floor of 1e-300.
+
+    One scale for the whole quantity: per-element relative error blows up on entries that
+    are legitimately ~0, and an absolute tolerance hides small terms such as a reg of 1e-9.
+    """
+    g = np.asarray(got, dtype=np.float64)
+    e = np.asarray(expected, dtype=np.float64)
+    if g.shape != e.shape:
+        return float("inf")
+    if not (np.all(np.isfinite(g)) and np.all(np.isfinite(e))):
+        return 0.0 if np.array_equal(g, e, equal_nan=True) else float("inf")
+    scale = max(float(np.max(np.abs(e), initial=0.0)), 1e-300)
+    return float(np.max(np.abs(g - e), initial=0.0)) / scale
+
+
+def close(
+    got: float | FloatArray,
+    expected: float | FloatArray,
+    what: str,
+    *,
+    rtol: float,
+    atol: float = 0.0,
+) -> None:
+    """Fail unless got ≈ expected: max|got-expected| <= atol + rtol * max|expected|."""
+    g = np.asarray(got, dtype=np.float64)
+    e = np.asarray(expected, dtype=np.float64)
+    if g.shape != e.shape:
+        raise CheckFailed(f"{what} has the wrong shape", expected=e.shape, got=g.shape)
+    scale = float(np.max(np.abs(e), initial=0.0)) if np.all(np.isfinite(e)) else 0.0
+    diff = np.abs(g - e)
+    ok = bool(np.all(np.isfinite(g))) and bool(np.all(diff <= atol + rtol * scale))
+    if not ok:
+        error = (
+            f"relative error {relative_error(g, e):.3g}, allowed {rtol:g}"
+            if scale > 0
+            else f"absolute error {float(np.max(diff, initial=0.0)):.3g}, allowed {atol:g}"
+        )
+        raise CheckFailed(
+            f"{what} is wrong ({error})",
+            expected=_plain(expected),
+            got=_plain(got),
+        )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.ndarray) and value.shape == ():
+        return float(value)
+    return value
+
+
+def unchanged(before: Any, after: Value, what: str) -> None:
+    if not isinstance(after, np.ndarray) or not isinstance(before, np.ndarray):
+        raise CheckFailed(f"{what} could not be compared after the call")
+    if before.shape != after.shape or not np.array_equal(before, after, equal_nan=True):
+        raise CheckFailed(
+            f"the function modified its input {what} in place",
+            expected=before,
+            got=after,
+        )

@@ -1,0 +1,504 @@
+"""Grading one submission: replay the drawn cases, then shrink what failed.
+
+``prepare`` does the per-assignment work once (load graders and reference, draw cases);
+``grade_submission`` then costs one worker and a few batched round trips per student.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import hypothesis
+
+import propgrade
+from propgrade.config import AssignmentConfig
+from propgrade.engine import gating
+from propgrade.engine.cases import draw_cases
+from propgrade.engine.checks import CaseRejected, Check, CheckFailed, StudentCallFailed
+from propgrade.engine.display import format_value
+from propgrade.engine.loading import load_checks, load_reference
+from propgrade.engine.proxies import CallKey, NeedCalls, ReferenceModule, ReplayProxy
+from propgrade.engine.results import FAILED, PASSED, CheckResult, Feedback, SubmissionResult
+from propgrade.errors import ConfigError
+from propgrade.sandbox.calls import Call, CallOutcome, FailureKind, Limits
+from propgrade.sandbox.layers import Layer, default_layer
+from propgrade.sandbox.worker import Worker
+
+MAX_SHRINK_STEPS = 40
+SHRINK_CHUNK = 12
+_NO_SHRINK = {FailureKind.TIMEOUT, FailureKind.CRASH, FailureKind.BUDGET, FailureKind.SKIPPED}
+
+
+@dataclass
+class Plan:
+    """Everything about an assignment that does not depend on the submission."""
+
+    assignment: AssignmentConfig
+    checks: list[Check]
+    cases: dict[str, list[Any]]
+    budgets: dict[str, int]
+    reference: ReferenceModule | None
+    layer: Layer | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def limits(self) -> Limits:
+        return self.assignment.limits
+
+
+def prepare(
+    assignment: AssignmentConfig, *, public_only: bool = False, layer: Layer | None = None
+) -> Plan:
+    """Load graders and reference and draw every check's cases."""
+    loaded = {c.id: c for c in load_checks(assignment.graders, public_only=public_only)}
+    configured = [c.id for c in assignment.checks]
+    _match_checks(assignment, loaded, configured, public_only)
+    checks = [loaded[cid] for cid in configured if cid in loaded]
+    reference = None
+    if any(c.uses_reference for c in checks):
+        ref_file = assignment.reference_file
+        if ref_file is None:
+            raise ConfigError(
+                f"{assignment.source}: assignments.{assignment.name}.solution: "
+                "hidden checks need the reference solution but no 'solution' folder is set"
+            )
+        reference = ReferenceModule(load_reference(ref_file))
+    budgets: dict[str, int] = {}
+    cases: dict[str, list[Any]] = {}
+    seed = assignment.hypothesis.seed
+    # Checks sharing a strategy object get the very same cases: drawing is the costly part,
+    # and identical cases let the call cache answer several checks with one worker call.
+    drawn: dict[tuple[int, int], list[Any]] = {}
+    for c in checks:
+        cfg = assignment.check(c.id)
+        budgets[c.id] = cfg.max_examples or c.max_examples or assignment.hypothesis.max_examples
+        key = (id(c.strategy), budgets[c.id])
+        if key not in drawn:
+            drawn[key] = draw_cases(c, budgets[c.id], seed)
+        cases[c.id] = drawn[key]
+    meta = {
+        "propgrade_version": propgrade.__version__,
+        # Another Hypothesis may draw other examples from the same seed.
+        "hypothesis_version": hypothesis.__version__,
+        "config_hash": assignment.digest,
+        "hypothesis_seed": seed,
+        "graders_hash": _graders_hash(assignment.graders),
+        "reference_hash": ""
+        if reference is None or assignment.reference_file is None
+        else file_digest(assignment.reference_file)[:16],
+    }
+    layer = layer or default_layer()
+    meta["sandbox"] = layer.name
+    return Plan(assignment, checks, cases, budgets, reference, layer, meta)
+
+
+def _graders_hash(folder: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(folder.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _match_checks(
+    assignment: AssignmentConfig,
+    loaded: dict[str, Check],
+    configured: list[str],
+    public_only: bool,
+) -> None:
+    import difflib
+
+    where = f"{assignment.source}: assignments.{assignment.name}.checks"
+    for cid in configured:
+        if cid not in loaded and not public_only:
+            close = difflib.get_close_matches(cid, list(loaded), n=1)
+            raise ConfigError(
+                f"{where}.{cid}: no grader defines this check",
+                hint=f"did you mean {close[0]!r}?"
+                if close
+                else f"graders are in {assignment.graders}",
+            )
+    for cid in loaded:
+        if cid not in configured:
+            raise ConfigError(
+                f"{where}: check {cid!r} is defined by a grader but has no entry here",
+                hint=f"add '{cid}: {{points: 1, visibility: visible}}' under checks",
+            )
+
+
+@dataclass
+class _Run:
+    check: Check
+    index: int
+    case: Any
+    error: BaseException | None = None
+    done: bool = False
+    skipped: bool = False
+
+
+def _evaluate(
+    plan: Plan,
+    worker: Worker,
+    cache: dict[CallKey, CallOutcome],
+    runs: list[_Run],
+    *,
+    stop_at_first_failure: bool = True,
+) -> list[_Run]:
+    """Run properties on cases, fetching missing answers from the worker in batched rounds.
+
+    There is no cap on rounds: a property may chain many dependent calls (optimizer
+    steps). Every round answers at least one new call, and once the submission's time
+    budget is spent each further call is answered at once with a budget failure, which
+    ends the property.
+    """
+    pending = list(runs)
+    while True:
+        missing: dict[CallKey, Call] = {}
+        still: list[_Run] = []
+        for run in pending:
+            proxy = ReplayProxy(cache, missing)
+            try:
+                run.check.run(run.case, proxy, plan.reference)
+            except NeedCalls:
+                still.append(run)
+                continue
+            except CaseRejected:
+                run.skipped = True
+            except Exception as exc:
+                run.error = exc
+            run.done = True
+        pending = _drop_after_first_failure(still, runs) if stop_at_first_failure else still
+        if not missing or not pending:
+            break
+        batch = _without_echo_twins(missing)
+        answers = worker.run(list(batch.values()))
+        cache.update(zip(batch.keys(), answers, strict=True))
+        _answer_from_echo_twins(cache, missing)
+    for run in pending:
+        # Only a property that raises NeedCalls itself gets here: it asked for no call.
+        run.error = RuntimeError("the property waited for calls without making any")
+        run.done = True
+    return runs
+
+
+def _echo_twin(key: CallKey) -> CallKey | None:
+    function, trace, echo_args, digest = key
+    return None if trace or echo_args else (function, False, True, digest)
+
+
+def _without_echo_twins(missing: dict[CallKey, Call]) -> dict[CallKey, Call]:
+    """The calls to send: a plain call is left out when the same call with echo_args is
+    sent too, since the echoing call's value answers it (checks of a function's value and
+    of its arguments after the call share cases, so this halves their student calls)."""
+    return {k: c for k, c in missing.items() if _echo_twin(k) not in missing}
+
+
+def _answer_from_echo_twins(
+    cache: dict[CallKey, CallOutcome], missing: dict[CallKey, Call]
+) -> None:
+    for key in missing:
+        twin = _echo_twin(key)
+        if key in cache or twin is None:
+            continue
+        echoed = cache.get(twin)
+        # Only a value is shared: a failed call is sent again on its own, so timeouts and
+        # crashes are counted towards the function's limit as before.
+        if echoed is not None and echoed.ok:
+            cache[key] = replace(echoed, args_after=None)
+
+
+def _drop_after_first_failure(pending: list[_Run], runs: list[_Run]) -> list[_Run]:
+    # Only the first failing case of a check is reported, so later cases need no calls.
+    first_fail: dict[str, int] = {}
+    for run in runs:
+        if run.error is not None:
+            first_fail[run.check.id] = min(first_fail.get(run.check.id, run.index), run.index)
+    return [r for r in pending if r.index < first_fail.get(r.check.id, len(runs) + 1)]
+
+
+def feedback_for(error: BaseException, case: Any, shrunk: bool) -> Feedback:
+    counterexample = repr(case)
+    if isinstance(error, CheckFailed):
+        return Feedback(
+            message=error.message,
+            counterexample=counterexample,
+            expected="" if error.expected is None else format_value(error.expected),
+            got="" if error.got is None else format_value(error.got),
+            shrunk=shrunk,
+        )
+    if isinstance(error, StudentCallFailed):
+        return Feedback(
+            message=str(error),
+            counterexample=counterexample,
+            traceback=error.failure.traceback,
+            shrunk=shrunk,
+        )
+    if isinstance(error, AssertionError):
+        # A plain ``assert`` in a property: the property does not hold, as in pytest.
+        return Feedback(
+            message=str(error) or "a property of this check does not hold",
+            counterexample=counterexample,
+            shrunk=shrunk,
+        )
+    return Feedback(
+        message=f"the grader itself failed on this input (not your fault): {error!r}",
+        counterexample=counterexample,
+        internal_error=True,
+    )
+
+
+def _worth_shrinking(error: BaseException) -> bool:
+    if isinstance(error, StudentCallFailed):
+        return error.failure.kind not in _NO_SHRINK
+    return isinstance(error, AssertionError)
+
+
+def _check_result(
+    plan: Plan, check: Check, feedback: Feedback | None, examples: int = 0
+) -> CheckResult:
+    """A scored check: full points when there is no feedback (nothing failed), else 0."""
+    cfg = plan.assignment.check(check.id)
+    return CheckResult(
+        id=check.id,
+        sentence=check.sentence,
+        points=cfg.points if feedback is None else 0.0,
+        max_points=cfg.points,
+        status=PASSED if feedback is None else FAILED,
+        visibility=cfg.visibility,
+        feedback=feedback,
+        examples=examples,
+    )
+
+
+def zero_result(
+    plan: Plan,
+    student: str,
+    message: str,
+    *,
+    seconds: float = 0.0,
+    internal_error: bool = False,
+) -> SubmissionResult:
+    """Every check failed for one reason: no file, no import, or a grader fault."""
+    feedback = Feedback(message=message, internal_error=internal_error)
+    return SubmissionResult(
+        student=student,
+        assignment=plan.assignment.name,
+        checks=[_check_result(plan, c, feedback) for c in plan.checks],
+        error=message,
+        seconds=seconds,
+        meta=dict(plan.meta),
+    )
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+FINGERPRINT_KEYS = (
+    "propgrade_version",
+    "hypothesis_version",
+    "config_hash",
+    "hypothesis_seed",
+    "graders_hash",
+    "reference_hash",
+    "file_sha256",
+)
+
+
+def grade_submission(plan: Plan, student: str, folder: Path) -> SubmissionResult:
+    """Grade the graded file in ``folder``. Student misbehaviour never raises here."""
+    started = time.monotonic()
+    graded = folder / plan.assignment.graded_file
+    if not graded.is_file():
+        present = sorted(p.name for p in folder.iterdir())[:10] if folder.is_dir() else []
+        listing = ", ".join(present) if present else "nothing"
+        return zero_result(
+            plan,
+            student,
+            f"no {plan.assignment.graded_file} found in the submission (found: {listing})",
+            seconds=time.monotonic() - started,
+        ).with_meta(file_sha256="missing")
+    with Worker(graded, plan.limits, layer=plan.layer) as worker:
+        report = worker.start()
+        if not report.ok:
+            assert report.failure is not None
+            result = zero_result(
+                plan, student, report.failure.describe(), seconds=time.monotonic() - started
+            )
+            result.output = worker.output()
+            result.meta["file_sha256"] = file_digest(graded)
+            return result
+        cache: dict[CallKey, CallOutcome] = {}
+        runs, blocked = _evaluate_in_stages(plan, worker, cache)
+        checks = _score(plan, worker, cache, runs, blocked, started)
+        output = worker.output()
+    meta = dict(plan.meta)
+    meta["file_sha256"] = file_digest(graded)
+    faults = _grader_faults(runs, checks)
+    if faults:
+        # Flagged like a submission that broke the grader: reported, kept out of
+        # gradebooks, and graded again by the next run.
+        meta["internal_error"] = faults
+    return SubmissionResult(
+        student=student,
+        assignment=plan.assignment.name,
+        checks=checks,
+        output=output,
+        seconds=time.monotonic() - started,
+        meta=meta,
+    )
+
+
+def _requirements(plan: Plan) -> dict[str, tuple[str, ...]]:
+    loaded = {c.id for c in plan.checks}
+    # In a public-only run (``propgrade check``) a hidden requirement is not there to wait for.
+    return {
+        c.id: tuple(r for r in plan.assignment.check(c.id).requires if r in loaded)
+        for c in plan.checks
+    }
+
+
+def _evaluate_in_stages(
+    plan: Plan, worker: Worker, cache: dict[CallKey, CallOutcome]
+) -> tuple[list[_Run], dict[str, str]]:
+    """Evaluate checks stage by stage; a check whose requirement failed is not run.
+
+    Returns the runs made and, for each blocked check, the requirement that failed.
+    """
+    requires = _requirements(plan)
+    passed: dict[str, bool] = {}
+    blocked: dict[str, str] = {}
+    all_runs: list[_Run] = []
+    for stage in gating.stages(plan.checks, requires):
+        runnable = []
+        for c in stage:
+            unmet = gating.first_unmet(c.id, requires, passed)
+            if unmet is None:
+                runnable.append(c)
+            else:
+                blocked[c.id] = unmet
+                passed[c.id] = False
+        runs = [_Run(c, i, case) for c in runnable for i, case in enumerate(plan.cases[c.id])]
+        _evaluate(plan, worker, cache, runs)
+        for c in runnable:
+            own = [r for r in runs if r.check is c]
+            passed[c.id] = all(r.error is None for r in own) and any(
+                r.done and not r.skipped for r in own
+            )
+        all_runs.extend(runs)
+    return all_runs, blocked
+
+
+def _is_grader_fault(error: BaseException) -> bool:
+    # pytest's meaning of assert: an AssertionError says the property does not hold.
+    return not isinstance(error, AssertionError)
+
+
+def _grader_faults(runs: Sequence[_Run], checks: Sequence[CheckResult]) -> str:
+    """For the instructor: each check the grader failed on, with the grader's traceback."""
+    first: dict[str, BaseException] = {}
+    for run in runs:
+        if run.error is not None and _is_grader_fault(run.error):
+            first.setdefault(run.check.id, run.error)
+    parts = []
+    for c in checks:
+        if c.feedback is None or not c.feedback.internal_error:
+            continue
+        error = first.get(c.id)
+        if error is None:
+            parts.append(f"check {c.id}: {c.feedback.message}")
+        else:
+            trace = "".join(traceback.format_exception(error, limit=-8))
+            parts.append(f"check {c.id} raised {type(error).__name__}: {error}\n{trace}")
+    return "\n".join(parts)
+
+
+def _same_failure(a: BaseException, b: BaseException) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, StudentCallFailed) and isinstance(b, StudentCallFailed):
+        return a.failure.kind == b.failure.kind
+    return True
+
+
+def shrink_greedily(
+    plan: Plan,
+    worker: Worker,
+    cache: dict[CallKey, CallOutcome],
+    check: Check,
+    case: Any,
+    error: BaseException,
+) -> tuple[Any, BaseException, bool]:
+    """Walk to a smaller failing case through the case's own ``shrink_candidates()``.
+
+    Hypothesis' shrinker regenerates through the strategy, which costs ~20 ms per attempt
+    on array-valued cases: seconds per failed check. Cases that know how to propose
+    smaller valid versions of themselves are shrunk here instead: every step tries all
+    candidates in one batch of worker calls and keeps the first (in the case's order) that
+    fails the same way. Deterministic, and a few dozen round trips at most.
+    """
+    shrunk = False
+    for _ in range(MAX_SHRINK_STEPS):
+        propose = getattr(case, "shrink_candidates", None)
+        candidates = list(propose()) if callable(propose) else []
+        better = None
+        # Candidates come most aggressive first; trying them a chunk at a time finds the
+        # first failing one without paying for the long tail of small simplifications.
+        for start in range(0, len(candidates), SHRINK_CHUNK):
+            chunk = candidates[start : start + SHRINK_CHUNK]
+            runs = [_Run(check, i, candidate) for i, candidate in enumerate(chunk)]
+            _evaluate(plan, worker, cache, runs)
+            better = next(
+                (r for r in runs if r.error is not None and _same_failure(r.error, error)), None
+            )
+            if better is not None:
+                break
+        if better is None or better.error is None:
+            break
+        case, error, shrunk = better.case, better.error, True
+    return case, error, shrunk
+
+
+def _score(
+    plan: Plan,
+    worker: Worker,
+    cache: dict[CallKey, CallOutcome],
+    runs: Sequence[_Run],
+    blocked: dict[str, str],
+    started: float,
+) -> list[CheckResult]:
+    by_check: dict[str, list[_Run]] = {}
+    for run in runs:
+        by_check.setdefault(run.check.id, []).append(run)
+    by_id = {c.id: c for c in plan.checks}
+    done: dict[str, CheckResult] = {}
+    for c in plan.checks:
+        check_runs = by_check.get(c.id, [])
+        failures = [r for r in check_runs if r.error is not None]
+        evaluated = sum(1 for r in check_runs if r.done and not r.skipped)
+        feedback: Feedback | None = None
+        if c.id in blocked:
+            # a required check is listed earlier, so its result is already known
+            required = done[blocked[c.id]]
+            broken = required.feedback is not None and required.feedback.internal_error
+            feedback = gating.blocked_feedback(by_id[required.id], grader_fault=broken)
+        elif not failures and evaluated == 0:
+            feedback = Feedback(
+                message="the grader drew no usable example for this check",
+                internal_error=True,
+            )
+        elif failures:
+            first = min(failures, key=lambda r: r.index)
+            assert first.error is not None
+            case, error, shrunk = first.case, first.error, False
+            over_budget = time.monotonic() - started > plan.limits.submission_seconds
+            if _worth_shrinking(error) and not over_budget:
+                case, error, shrunk = shrink_greedily(plan, worker, cache, c, case, error)
+            feedback = feedback_for(error, case, shrunk=shrunk)
+        done[c.id] = _check_result(plan, c, feedback, evaluated)
+    return list(done.values())

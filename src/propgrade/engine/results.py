@@ -1,0 +1,100 @@
+"""What grading produced: per-check and per-submission results, as plain data.
+
+These are built in the trusted process and serialised to JSON; presentation (CSV,
+Gradescope JSON, terminal text) lives elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+PASSED = "passed"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """Why a check failed, in words a student can act on."""
+
+    message: str
+    counterexample: str = ""  # the minimal failing input Hypothesis found, rendered
+    expected: str = ""
+    got: str = ""
+    traceback: str = ""  # the student's own traceback, trimmed to their file
+    shrunk: bool = False  # whether the counterexample is Hypothesis' minimal one
+    internal_error: bool = False  # the grader itself failed: not the student's fault
+    blocked_by: str = ""  # not graded: this required check failed (see propgrade.engine.gating)
+
+    def render(self) -> str:
+        parts = [self.message]
+        if self.counterexample:
+            label = "Smallest failing input" if self.shrunk else "Failing input"
+            parts.append(f"{label}:\n{self.counterexample}")
+        if self.expected:
+            parts.append(f"Expected: {self.expected}")
+        if self.got:
+            parts.append(f"Got: {self.got}")
+        if self.traceback:
+            parts.append(f"Your traceback:\n{self.traceback}")
+        return "\n".join(parts)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    id: str
+    sentence: str
+    points: float
+    max_points: float
+    status: str
+    visibility: str
+    feedback: Feedback | None = None
+    examples: int = 0  # how many cases were evaluated
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASSED
+
+
+@dataclass
+class SubmissionResult:
+    student: str
+    assignment: str
+    checks: list[CheckResult]
+    error: str = ""  # why nothing could be graded (no file, syntax error, import failure)
+    output: str = ""  # what the student's code printed (capped)
+    seconds: float = 0.0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def score(self) -> float:
+        return sum(c.points for c in self.checks)
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.max_points for c in self.checks)
+
+    @property
+    def internal_error_checks(self) -> list[str]:
+        """Checks whose grader code failed: their 0 is no grade, so it is never reported."""
+        return [c.id for c in self.checks if c.feedback is not None and c.feedback.internal_error]
+
+    def with_meta(self, **values: Any) -> SubmissionResult:
+        self.meta.update(values)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SubmissionResult:
+        checks = [
+            CheckResult(
+                **{
+                    **c,
+                    "feedback": Feedback(**c["feedback"]) if c.get("feedback") else None,
+                }
+            )
+            for c in data["checks"]
+        ]
+        return cls(**{**data, "checks": checks})

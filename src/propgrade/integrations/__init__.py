@@ -1,0 +1,1 @@
+"""Course tools propgrade grades for: nbgrader, Gradescope, an LMS gradebook, and pytest."""

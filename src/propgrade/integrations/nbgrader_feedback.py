@@ -1,0 +1,82 @@
+"""propgrade's feedback page in an nbgrader course, never written over an instructor's.
+
+``feedback/<student>/<assignment>/<notebook>.html`` is also where ``nbgrader
+generate_feedback`` renders the hand-graded notebook, with the grader's scores and
+comments. Whose page is there is told by a digest: beside every page it writes, propgrade
+stores the SHA-256 of that page; a page that no longer matches it (or has none) was
+written by someone else, usually ``generate_feedback``, which removes the folder and with
+it the digest. Such a page, and the files ``release_feedback`` reads beside it, are left
+alone unless the instructor forces propgrade's page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from pathlib import Path
+
+from propgrade.export import atomic_write_text
+from propgrade.intake.late import TIMESTAMP_NAME
+
+SECRET_NAME = "submission_secret.txt"  # written by nbgrader's submit, read by release_feedback
+DIGEST_NAME = ".propgrade-page.sha256"  # not *.html: release_feedback never ships it
+NBGRADER_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"
+
+
+class PageFate(Enum):
+    WRITTEN = "written"  # there was none, or propgrade's own: it is up to date now
+    KEPT = "kept"  # someone else's page, left as it was
+    REPLACED = "replaced"  # someone else's page, replaced on the instructor's request
+
+
+@dataclass(frozen=True)
+class PageOutcome:
+    page: Path
+    fate: PageFate
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def is_propgrades(page: Path) -> bool:
+    """Whether ``page`` is exactly what propgrade last wrote there."""
+    try:
+        recorded = (page.parent / DIGEST_NAME).read_text(encoding="ascii").strip()
+        return recorded == _digest(page.read_bytes())
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def write_page(
+    folder: Path, notebook: str, html: str, submitted: Path, *, force: bool = False
+) -> PageOutcome:
+    """Write propgrade's page ``folder/<notebook>.html`` and what ``release_feedback``
+    needs beside it, unless someone else's page is there and ``force`` is not given."""
+    page = folder / f"{notebook}.html"
+    theirs = page.exists() and not is_propgrades(page)
+    if theirs and not force:
+        return PageOutcome(page, PageFate.KEPT)
+    data = html.encode("utf-8")
+    if theirs or not page.exists() or page.read_bytes() != data:
+        atomic_write_text(page, html)
+    atomic_write_text(folder / DIGEST_NAME, _digest(data) + "\n")
+    _copy_release_files(folder, submitted)
+    return PageOutcome(page, PageFate.REPLACED if theirs else PageFate.WRITTEN)
+
+
+def _copy_release_files(folder: Path, submitted: Path) -> None:
+    # release_feedback reads both files beside the page: the time for its log, the
+    # secret to name the released file so only the submitting student can fetch it.
+    stamp = submitted / TIMESTAMP_NAME
+    if stamp.is_file():
+        shutil.copyfile(stamp, folder / TIMESTAMP_NAME)
+    else:
+        now = datetime.now(UTC).strftime(NBGRADER_TIMESTAMP_FORMAT)
+        atomic_write_text(folder / TIMESTAMP_NAME, now)
+    secret = submitted / SECRET_NAME
+    if secret.is_file():
+        shutil.copyfile(secret, folder / SECRET_NAME)

@@ -1,0 +1,116 @@
+"""The data that crosses the trust boundary: calls into student code and their outcomes.
+
+Everything here is plain data built in the trusted process. A student's return value is
+decoded into ``Value`` (numbers, numeric arrays, tuples) or ``Unsupported`` - never into
+an object of the student's making.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TypeAlias, Union
+
+import numpy as np
+import numpy.typing as npt
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """A returned value that cannot cross the boundary as data (an object, a string, ...)."""
+
+    type_name: str
+
+    def __repr__(self) -> str:
+        return f"<unsupported value of type {self.type_name}>"
+
+
+Value: TypeAlias = Union[
+    "npt.NDArray[np.generic]",
+    float,
+    int,
+    bool,
+    complex,
+    str,
+    Unsupported,
+    tuple["Value", ...],
+    None,
+]
+"""A decoded value. Lists come back as tuples; ``str`` only appears in call arguments."""
+
+
+class FailureKind(StrEnum):
+    EXCEPTION = "exception"  # the student's function raised
+    TIMEOUT = "timeout"  # the call ran past its time limit and the worker was killed
+    CRASH = "crash"  # the worker died during the call (exit, signal, memory limit)
+    BUDGET = "budget"  # the submission's total time budget was used up before this call
+    PROTOCOL = "protocol"  # the worker's reply was not valid data (e.g. stdout tampering)
+    MISSING = "missing"  # the module has no callable of that name
+    SKIPPED = "skipped"  # not run: the same function timed out or crashed too often already
+    INCONSISTENT = "inconsistent"  # a traced call returned something else than untraced
+
+
+@dataclass(frozen=True)
+class StudentFailure:
+    """Why a call into student code produced no value."""
+
+    kind: FailureKind
+    message: str
+    traceback: str = ""  # the student's traceback, trimmed to frames in their own file
+
+    def describe(self) -> str:
+        text = self.message
+        if self.traceback:
+            text += "\n" + self.traceback
+        return text
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call of a student function with positional arguments."""
+
+    function: str
+    args: tuple[Value, ...]
+    # Count the Python line/call events the call runs; the call is then run again untraced
+    # and must return the same value (propgrade.engine.traced).
+    trace: bool = False
+    echo_args: bool = False  # send array arguments back as they are after the call
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    value: Value = None
+    failure: StudentFailure | None = None
+    trace_events: int | None = None
+    args_after: tuple[Value, ...] | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one submission's worker may use: resources, and the packages it may import."""
+
+    call_seconds: float = 5.0
+    submission_seconds: float = 120.0
+    memory_mb: int = 1024
+    output_bytes: int = 64 * 1024
+    # The largest graded file or notebook read from a submission: a larger one is refused
+    # before it is read (the trusted side reads it, so it must not be unbounded).
+    file_bytes: int = 1024 * 1024
+    max_failures_per_function: int = 2  # timeouts/crashes before further calls are skipped
+    # Top-level packages student code may import besides the standard library; numpy is
+    # always among them (the worker itself needs it). Enforced inside the worker.
+    imports: tuple[str, ...] = ("numpy",)
+
+
+@dataclass
+class ImportReport:
+    """What happened when the worker imported the graded file."""
+
+    ok: bool
+    failure: StudentFailure | None = None
+    functions: tuple[str, ...] = field(default_factory=tuple)

@@ -1,0 +1,404 @@
+"""Framing and value codec for the data that crosses the worker boundary.
+
+A frame is a 4-byte big-endian header length, a UTF-8 JSON header, then raw blobs whose
+byte lengths the header lists under ``"blobs"``. Arrays travel as little-endian C-order
+bytes described in JSON as ``{"blob": i, "dtype": "<f8", "shape": [...]}``.
+
+The trusted side decodes bytes written by a hostile process, so every size is checked
+against a cap before anything is read or allocated, the JSON structure is validated
+strictly and only a whitelist of plain numeric dtypes is accepted. Nothing here unpickles
+or evaluates anything. ``worker_main.py`` holds its own small copy of the encoder because
+it must not import propgrade.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from propgrade.errors import PropgradeError
+from propgrade.sandbox.calls import (
+    Call,
+    CallOutcome,
+    FailureKind,
+    ImportReport,
+    StudentFailure,
+    Unsupported,
+    Value,
+)
+
+HEADER_LIMIT = 1 << 20
+DEFAULT_FRAME_LIMIT = 64 << 20
+MAX_DEPTH = 4  # nesting of tuples/lists inside one value
+MAX_ITEMS = 64  # items in one tuple/list
+MAX_NDIM = 8
+MAX_TEXT = 8192  # longest string accepted inside a value or message
+MAX_FUNCTIONS = 1000  # public callables an import report may list
+
+ALLOWED_DTYPES: frozenset[str] = frozenset(
+    {
+        "|b1",
+        "|i1",
+        "<i2",
+        "<i4",
+        "<i8",
+        "|u1",
+        "<u2",
+        "<u4",
+        "<u8",
+        "<f2",
+        "<f4",
+        "<f8",
+        "<c8",
+        "<c16",
+    }
+)
+
+_LENGTH = struct.Struct(">I")
+
+
+class WireError(PropgradeError):
+    """Bytes from the worker (or a value to send) do not follow the wire format."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    header: dict[str, Any]
+    blobs: tuple[memoryview, ...]
+
+
+def encode_frame(header: Mapping[str, object], blobs: Sequence[bytes] = ()) -> bytes:
+    """Serialise one frame; ``header`` must not already contain ``"blobs"``."""
+    if "blobs" in header:
+        raise ValueError("the frame header key 'blobs' is reserved for blob lengths")
+    full = dict(header)
+    full["blobs"] = [len(blob) for blob in blobs]
+    text = json.dumps(full, separators=(",", ":")).encode("utf-8")
+    if len(text) > HEADER_LIMIT:
+        raise WireError(f"frame header too large: {len(text)} bytes > {HEADER_LIMIT}")
+    return b"".join([_LENGTH.pack(len(text)), text, *blobs])
+
+
+def decode_frame(data: bytes, *, max_frame_bytes: int = DEFAULT_FRAME_LIMIT) -> Frame:
+    """Decode exactly one complete frame held in ``data``."""
+    reader = FrameReader(max_frame_bytes=max_frame_bytes)
+    reader.feed(data)
+    frame = reader.next_frame()
+    if frame is None:
+        raise WireError(f"incomplete frame: {len(data)} bytes")
+    if reader.buffered:
+        raise WireError(f"{reader.buffered} bytes after the end of the frame")
+    return frame
+
+
+class FrameReader:
+    """Incremental frame parser for bytes arriving from a non-blocking pipe.
+
+    Checks run as soon as the bytes that carry a size have arrived, so a hostile length
+    is rejected before the body it announces is waited for or stored.
+    """
+
+    def __init__(self, *, max_frame_bytes: int = DEFAULT_FRAME_LIMIT) -> None:
+        self.max_frame_bytes = max_frame_bytes
+        self._buf = bytearray()
+        self._header: dict[str, Any] | None = None
+        self._header_end = 0
+        self._frame_end = 0
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> None:
+        self._buf += data
+        self._check_sizes()
+
+    def next_frame(self) -> Frame | None:
+        self._check_sizes()
+        if self._header is None or len(self._buf) < self._frame_end:
+            return None
+        body = bytes(self._buf[self._header_end : self._frame_end])
+        view = memoryview(body)
+        blobs: list[memoryview] = []
+        offset = 0
+        for length in self._header["blobs"]:
+            blobs.append(view[offset : offset + length])
+            offset += length
+        header = self._header
+        del self._buf[: self._frame_end]
+        self._header = None
+        return Frame(header, tuple(blobs))
+
+    def _check_sizes(self) -> None:
+        if self._header is not None or len(self._buf) < _LENGTH.size:
+            return
+        (header_len,) = _LENGTH.unpack_from(self._buf)
+        if header_len > HEADER_LIMIT or _LENGTH.size + header_len > self.max_frame_bytes:
+            raise WireError(f"frame header length {header_len} exceeds the limit")
+        header_end = _LENGTH.size + header_len
+        if len(self._buf) < header_end:
+            return
+        header = _parse_header(bytes(self._buf[_LENGTH.size : header_end]))
+        total = header_end + sum(header["blobs"])
+        if total > self.max_frame_bytes:
+            raise WireError(f"frame exceeds the limit of {self.max_frame_bytes} bytes")
+        self._header, self._header_end, self._frame_end = header, header_end, total
+
+
+def _parse_header(raw: bytes) -> dict[str, Any]:
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise WireError(f"frame header is not valid JSON: {type(exc).__name__}") from None
+    if type(header) is not dict:
+        raise WireError("frame header is not a JSON object")
+    lengths = header.get("blobs")
+    if type(lengths) is not list or not all(type(n) is int and n >= 0 for n in lengths):
+        raise WireError("frame header has no valid 'blobs' list")
+    return header
+
+
+class BlobTable:
+    """Collects array bytes for one frame, storing each distinct array once."""
+
+    def __init__(self) -> None:
+        self.blobs: list[bytes] = []
+        self._by_id: dict[int, tuple[npt.NDArray[Any], dict[str, object]]] = {}
+        self._by_content: dict[tuple[str, tuple[int, ...], bytes], int] = {}
+
+    def add(self, array: npt.NDArray[Any]) -> dict[str, object]:
+        # Identity first: the same object is usually passed to many calls of a batch.
+        known = self._by_id.get(id(array))
+        if known is not None and known[0] is array:
+            return known[1]
+        dtype = array.dtype.newbyteorder("<") if array.dtype.byteorder == ">" else array.dtype
+        if dtype.str not in ALLOWED_DTYPES:
+            raise WireError(f"arrays of dtype {array.dtype} cannot be sent")
+        data = np.ascontiguousarray(array, dtype=dtype).tobytes()
+        key = (dtype.str, tuple(array.shape), data)
+        index = self._by_content.get(key)
+        if index is None:
+            index = len(self.blobs)
+            self.blobs.append(data)
+            self._by_content[key] = index
+        ref: dict[str, object] = {"blob": index, "dtype": dtype.str, "shape": list(array.shape)}
+        self._by_id[id(array)] = (array, ref)
+        return ref
+
+
+def encode_value(value: Value, table: BlobTable, *, depth: int = 0) -> object:
+    """JSON form of a trusted value (call arguments); arrays go into ``table``."""
+    kind = type(value)
+    if value is None or kind in (bool, int, float, str):
+        return value
+    if isinstance(value, np.ndarray):
+        return table.add(value)
+    if isinstance(value, np.generic) and value.dtype.kind in "biufc":
+        return encode_value(value.item(), table, depth=depth)
+    if kind is complex:
+        assert isinstance(value, complex)
+        return {"complex": [value.real, value.imag]}
+    if isinstance(value, tuple | list):
+        if depth >= MAX_DEPTH or len(value) > MAX_ITEMS:
+            raise WireError("tuple too large or nested too deep to send")
+        return [encode_value(item, table, depth=depth + 1) for item in value]
+    raise WireError(f"values of type {kind.__name__} cannot be sent")
+
+
+def decode_value(
+    obj: object, blobs: Sequence[memoryview | bytes], *, allow_str: bool = False, depth: int = 0
+) -> Value:
+    """Strictly decode the JSON form of a value; arrays are fresh writable copies."""
+    kind = type(obj)
+    if obj is None or kind is bool or kind is float:
+        return obj  # type: ignore[return-value]
+    if kind is int:
+        assert isinstance(obj, int)
+        if not -(2**63) <= obj < 2**64:
+            raise WireError("integer out of range")
+        return obj
+    if kind is str:
+        assert isinstance(obj, str)
+        if not allow_str or len(obj) > MAX_TEXT:
+            raise WireError("unexpected string value")
+        return obj
+    if kind is list:
+        assert isinstance(obj, list)
+        if depth >= MAX_DEPTH or len(obj) > MAX_ITEMS:
+            raise WireError("tuple too large or nested too deep")
+        return tuple(
+            decode_value(item, blobs, allow_str=allow_str, depth=depth + 1) for item in obj
+        )
+    if kind is dict:
+        assert isinstance(obj, dict)
+        return _decode_tagged(obj, blobs)
+    raise WireError(f"unexpected JSON value of type {kind.__name__}")
+
+
+def _decode_tagged(obj: dict[str, Any], blobs: Sequence[memoryview | bytes]) -> Value:
+    keys = set(obj)
+    if keys == {"blob", "dtype", "shape"}:
+        return _decode_array(obj, blobs)
+    if keys == {"unsupported"}:
+        name = obj["unsupported"]
+        if type(name) is not str or len(name) > MAX_TEXT:
+            raise WireError("malformed 'unsupported' value")
+        return Unsupported(name)
+    if keys == {"complex"}:
+        parts = obj["complex"]
+        if type(parts) is not list or len(parts) != 2:
+            raise WireError("malformed complex value")
+        re, im = (_number(part) for part in parts)
+        return complex(re, im)
+    raise WireError(f"unknown tagged value with keys {str(sorted(keys)[:5])[:100]}")
+
+
+def _number(obj: object) -> float:
+    if type(obj) is float:
+        assert isinstance(obj, float)
+        return obj
+    if type(obj) is int:
+        assert isinstance(obj, int)
+        if abs(obj) > 2**64:
+            raise WireError("integer out of range")
+        return float(obj)
+    raise WireError("expected a number")
+
+
+def _decode_array(obj: dict[str, Any], blobs: Sequence[memoryview | bytes]) -> Value:
+    index, dtype_str, shape = obj["blob"], obj["dtype"], obj["shape"]
+    if type(index) is not int or not 0 <= index < len(blobs):
+        raise WireError("array refers to a missing blob")
+    if type(dtype_str) is not str or dtype_str not in ALLOWED_DTYPES:
+        raise WireError(f"array dtype {str(dtype_str)[:40]!r} is not allowed")
+    if type(shape) is not list or len(shape) > MAX_NDIM:
+        raise WireError("array shape is malformed or has too many dimensions")
+    if not all(type(n) is int and n >= 0 for n in shape):
+        raise WireError("array shape must hold non-negative integers")
+    dtype = np.dtype(dtype_str)
+    blob = blobs[index]
+    if math.prod(shape) * dtype.itemsize != len(blob):
+        described = str(shape)[:100]
+        raise WireError(f"array of shape {described} and dtype {dtype_str} does not match its blob")
+    return np.frombuffer(blob, dtype=dtype).reshape(shape).copy()
+
+
+# -- protocol messages --------------------------------------------------------------------
+# Requests: {"op": "run", "max_reply_bytes": n, "calls": [{"id", "function", "args",
+# "trace", "echo_args"}]}. Replies: one "ready" frame before the student's file is
+# imported, one "import" frame, then one "result" frame per call, in order.
+
+
+def request_frame(
+    calls: Sequence[Mapping[str, object]], blobs: Sequence[bytes], *, max_reply_bytes: int
+) -> bytes:
+    """One request running ``calls`` (already in wire form) against ``blobs``."""
+    header = {"op": "run", "max_reply_bytes": max_reply_bytes, "calls": list(calls)}
+    return encode_frame(header, blobs)
+
+
+def _text(header: dict[str, Any], key: str) -> str:
+    value = header.get(key)
+    if type(value) is not str:
+        raise WireError(f"reply field {key!r} is not a string")
+    return value[:MAX_TEXT]
+
+
+def _check_keys(header: dict[str, Any], expected: set[str]) -> None:
+    if set(header) != expected:
+        unexpected = len(set(header) - expected)
+        missing = sorted(expected - set(header))
+        raise WireError(f"reply has {unexpected} unexpected fields and lacks {missing}")
+
+
+_OK_KEYS = {"op", "id", "ok", "value", "seconds", "trace", "args_after", "blobs"}
+_FAIL_KEYS = {"op", "id", "ok", "kind", "type", "message", "traceback", "blobs"}
+_IMPORT_OK_KEYS = {"op", "ok", "functions", "blobs"}
+_IMPORT_FAIL_KEYS = {"op", "ok", "kind", "type", "message", "traceback", "blobs"}
+
+
+def parse_result(
+    frame: Frame, call: Call, expected_id: int, since_sent: float, since_previous: float
+) -> CallOutcome:
+    """Decode a call's reply; a success's time is the worker's own, bounded by what we saw."""
+    header = frame.header
+    if header.get("op") != "result" or type(header.get("id")) is not int:
+        raise WireError("expected a result frame")
+    if header["id"] != expected_id:
+        raise WireError(f"reply for another call while waiting for call {expected_id}")
+    if header.get("ok") is True:
+        _check_keys(header, _OK_KEYS)
+        return CallOutcome(
+            value=decode_value(header["value"], frame.blobs),
+            trace_events=_trace_count(header["trace"]),
+            args_after=_args_after(header["args_after"], frame.blobs),
+            seconds=_seconds(header["seconds"], since_sent),
+        )
+    if header.get("ok") is not False:
+        raise WireError("reply field 'ok' is not a boolean")
+    _check_keys(header, _FAIL_KEYS)
+    kind = _text(header, "kind")
+    message = _text(header, "message")
+    if kind == "missing":
+        failure = StudentFailure(FailureKind.MISSING, message)
+        return CallOutcome(failure=failure, seconds=since_previous)
+    if kind != "exception":
+        raise WireError(f"unknown failure kind {kind[:40]!r}")
+    failure = StudentFailure(
+        FailureKind.EXCEPTION,
+        f"{call.function}() raised {_text(header, 'type')}: {message}",
+        _text(header, "traceback"),
+    )
+    return CallOutcome(failure=failure, seconds=since_previous)
+
+
+def _trace_count(value: object) -> int | None:
+    if value is None:
+        return None
+    if type(value) is int and -1 <= value < 2**62:
+        return value
+    raise WireError("reply field 'trace' is not a count")
+
+
+def _args_after(value: object, blobs: Sequence[memoryview]) -> tuple[Value, ...] | None:
+    if value is None:
+        return None
+    if type(value) is not list:
+        raise WireError("reply field 'args_after' is not a list")
+    decoded = decode_value(value, blobs)
+    assert isinstance(decoded, tuple)
+    return decoded
+
+
+def _seconds(value: object, bound: float) -> float:
+    if type(value) is float and math.isfinite(value) and value >= 0:
+        return min(value, bound)
+    raise WireError("reply field 'seconds' is not a duration")
+
+
+def parse_import(frame: Frame, name: str) -> ImportReport:
+    """Decode the worker's report on importing the graded file ``name``."""
+    header = frame.header
+    if header.get("op") != "import":
+        raise WireError("expected an import frame")
+    if header.get("ok") is True:
+        _check_keys(header, _IMPORT_OK_KEYS)
+        functions = header["functions"]
+        if type(functions) is not list or len(functions) > MAX_FUNCTIONS:
+            raise WireError("import reply field 'functions' is not a list")
+        if not all(type(f) is str and len(f) <= 200 for f in functions):
+            raise WireError("import reply lists a function name that is not a string")
+        return ImportReport(ok=True, functions=tuple(functions))
+    if header.get("ok") is not False:
+        raise WireError("import reply field 'ok' is not a boolean")
+    _check_keys(header, _IMPORT_FAIL_KEYS)
+    message = f"importing {name} failed: {_text(header, 'type')}: {_text(header, 'message')}"
+    failure = StudentFailure(FailureKind.EXCEPTION, message, _text(header, "traceback"))
+    return ImportReport(ok=False, failure=failure)
