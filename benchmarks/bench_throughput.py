@@ -294,7 +294,7 @@ def main_() -> None:
         klass, out, jobs, phases = sys.argv[2:]
         grade_once(Path(klass), Path(out), int(jobs), Path(phases))
         return
-    from propgrade.sandbox.layers import default_layer
+    from propgrade.sandbox.layer_choice import default_layer
 
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument(

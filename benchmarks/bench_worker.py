@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from propgrade.sandbox import layers as sandbox
+from propgrade.sandbox import bwrap_layer, layer_choice, layers, process_layer
 from propgrade.sandbox.calls import Call, Limits
 from propgrade.sandbox.worker import Worker
 from propgrade.sandbox.zygote import ZYGOTE_ENV
@@ -53,7 +53,7 @@ def calls_per_second(worker: Worker, batch: int, total: int) -> float:
     return (total // batch) * batch / (time.perf_counter() - started)
 
 
-def starts_per_second(graded: Path, count: int, layer: sandbox.Layer) -> float:
+def starts_per_second(graded: Path, count: int, layer: layers.Layer) -> float:
     started = time.perf_counter()
     for _ in range(count):
         with Worker(graded, LIMITS, layer=layer) as worker:
@@ -61,15 +61,15 @@ def starts_per_second(graded: Path, count: int, layer: sandbox.Layer) -> float:
     return count / (time.perf_counter() - started)
 
 
-def layers(choice: str, zygote: bool) -> list[sandbox.Layer]:
+def layers_to_measure(choice: str, zygote: bool) -> list[layers.Layer]:
     if choice == "default":
         with patched_env(ZYGOTE_ENV, "1" if zygote else "0"):
-            return [sandbox.default_layer()]
-    chosen: list[sandbox.Layer] = []
+            return [layer_choice.default_layer()]
+    chosen: list[layers.Layer] = []
     if choice in ("reduced", "both"):
-        chosen.append(sandbox.ProcessLayer(zygote=zygote))
+        chosen.append(process_layer.ProcessLayer(zygote=zygote))
     if choice in ("full", "both"):
-        chosen.append(sandbox.BwrapLayer(zygote=zygote))
+        chosen.append(bwrap_layer.BwrapLayer(zygote=zygote))
     return chosen
 
 
@@ -97,7 +97,7 @@ def main() -> None:
         graded = Path(tmp) / "losses.py"
         graded.write_text(STUDENT)
         for zygote in modes:
-            for layer in layers(args.layer, zygote):
+            for layer in layers_to_measure(args.layer, zygote):
                 how = "forked from the zygote" if zygote else "started by exec"
                 with Worker(graded, LIMITS, layer=layer) as worker:
                     assert worker.start().ok  # also starts the zygote, outside the timing

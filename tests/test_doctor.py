@@ -9,7 +9,7 @@ import pytest
 
 from propgrade import doctor
 from propgrade.errors import WorkerError
-from propgrade.sandbox import layers as sandbox
+from propgrade.sandbox import layer_choice
 
 _real_which = shutil.which
 
@@ -19,7 +19,7 @@ def _full_layer_missing() -> str:
         return "bwrap (bubblewrap) is not installed"
     if os.geteuid() != 0:
         return "the full sandbox needs root"
-    probe = sandbox.probe_full_layer()
+    probe = layer_choice.probe_full_layer()
     return "" if probe.ok else f"bwrap does not work here: {probe.detail}"
 
 
@@ -29,7 +29,7 @@ needs_full = pytest.mark.skipif(bool(_MISSING), reason=_MISSING or "full layer a
 
 @pytest.fixture(autouse=True)
 def _no_forced_layer(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(sandbox.SANDBOX_ENV, raising=False)
+    monkeypatch.delenv(layer_choice.SANDBOX_ENV, raising=False)
 
 
 @pytest.fixture
@@ -83,9 +83,9 @@ def test_without_bwrap_the_reduced_layer_is_active_and_advice_says_how_to_fix(
 def test_without_bwrap_forcing_full_is_an_error_with_a_hint(
     no_bwrap: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(sandbox.SANDBOX_ENV, "full")
+    monkeypatch.setenv(layer_choice.SANDBOX_ENV, "full")
     with pytest.raises(WorkerError) as raised:
-        sandbox.default_layer()
+        layer_choice.default_layer()
     assert "PROPGRADE_SANDBOX=full" in raised.value.message
     assert raised.value.hint is not None and "apt-get install bubblewrap" in raised.value.hint
     report = doctor.diagnose()
@@ -106,13 +106,13 @@ def test_a_grader_that_is_not_root_gets_the_reduced_layer(
 
 
 def test_forcing_reduced_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(sandbox.SANDBOX_ENV, "reduced")
+    monkeypatch.setenv(layer_choice.SANDBOX_ENV, "reduced")
     report = doctor.diagnose()
     assert report.layer == "reduced"
-    assert report.check(f"{sandbox.SANDBOX_ENV} set").detail == "'reduced'"
+    assert report.check(f"{layer_choice.SANDBOX_ENV} set").detail == "'reduced'"
 
 
 def test_an_unknown_layer_name_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(sandbox.SANDBOX_ENV, "strict")
+    monkeypatch.setenv(layer_choice.SANDBOX_ENV, "strict")
     with pytest.raises(WorkerError, match="'strict' is not a sandbox layer"):
-        sandbox.default_layer()
+        layer_choice.default_layer()

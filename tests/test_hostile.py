@@ -44,7 +44,7 @@ import yaml
 
 from propgrade.cli import main
 from propgrade.config import load_course
-from propgrade.sandbox import layers as sandbox
+from propgrade.sandbox import bwrap_layer, layer_choice, layers, uid_slots
 from propgrade.sandbox.calls import Call, Limits
 from propgrade.sandbox.worker import Worker
 
@@ -53,14 +53,14 @@ CORPUS = Path(__file__).parent / "submissions"
 HOSTILE = CORPUS / "hostile"
 ASSIGNMENT = "linear_classifiers"
 CORRECT = ("correct_reference", "correct_einsum", "correct_onehot")
-FULL, REDUCED = sandbox.FULL, sandbox.REDUCED
+FULL, REDUCED = layers.FULL, layers.REDUCED
 JOBS = 2
 CALL_SECONDS = 1
 SUBMISSION_SECONDS = 20
 # Each run of this module reserves a sandbox uid range of its own (an flock per range),
 # so every process under it after the batch is a leftover of this run, and only of this
 # run, even while other graders (default 64000-64255) or other runs of this test go on.
-UID_SPAN = sandbox.DEFAULT_SLOTS
+UID_SPAN = uid_slots.DEFAULT_SLOTS
 UID_FIRST_BASE = 64512
 UID_RANGES = 32
 LAYOUT_NAME = "layout.yaml"  # a folder-shaped attack: links, FIFOs, sizes, made at test time
@@ -592,14 +592,14 @@ def run_batch(layer: str, base: Path, uids: range) -> Batch:
         survivors: dict[int, str] = {}
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("PROPGRADE_CANARY", canary)
-            mp.setenv(sandbox.UID_BASE_ENV, str(uids.start))
+            mp.setenv(uid_slots.UID_BASE_ENV, str(uids.start))
             if layer == REDUCED:
-                mp.setenv(sandbox.SANDBOX_ENV, REDUCED)
+                mp.setenv(layer_choice.SANDBOX_ENV, REDUCED)
             else:
-                mp.delenv(sandbox.SANDBOX_ENV, raising=False)
+                mp.delenv(layer_choice.SANDBOX_ENV, raising=False)
             # Scratch folders under the base folder: every worker's command line names it.
             mp.setattr(tempfile, "tempdir", str(scratch))
-            default = sandbox.default_layer().name
+            default = layer_choice.default_layer().name
             hostile = grade(klass, out, config)
             survivors |= batch_processes([str(base), marker], uids)
             # A surviving escapee would start forging a second after it was spawned.
@@ -644,7 +644,7 @@ def run_batch(layer: str, base: Path, uids: range) -> Batch:
 
 
 def _full_layer_missing() -> str:
-    probe = sandbox.probe_full_layer()
+    probe = layer_choice.probe_full_layer()
     if not probe.ok:
         return (
             f"the full sandbox does not work here ({probe.detail}); under the reduced layer "
@@ -891,7 +891,7 @@ def test_worker_processes_together_stay_within_the_memory_limit() -> None:
     limits = Limits(call_seconds=30, submission_seconds=60, memory_mb=1024)
     W, X, y = np.zeros((3, 2)), np.ones((2, 3)), np.array([0, 1])
     graded = HOSTILE / "memory_fork_aggregate" / "losses.py"
-    with Worker(graded, limits, layer=sandbox.BwrapLayer()) as worker:
+    with Worker(graded, limits, layer=bwrap_layer.BwrapLayer()) as worker:
         (outcome,) = worker.run([Call("svm_loss_naive", (W, X, y, 0.0))])
         output = worker.output()
     if not outcome.ok:

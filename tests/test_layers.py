@@ -14,14 +14,14 @@ from propgrade.cli import main
 from propgrade.config import load_course
 from propgrade.engine.grading import prepare
 from propgrade.intake.submission import grade_upload
-from propgrade.sandbox import layers as sandbox
+from propgrade.sandbox import bwrap_layer, layer_choice, layers, process_layer, view
 
 ASSIGNMENT = "linear_classifiers"
 REFUSED = "import of 'yaml' refused: student code may import only matplotlib, numpy and the "
 
 
 def _full_layer_missing() -> str:
-    probe = sandbox.probe_full_layer()
+    probe = layer_choice.probe_full_layer()
     return "" if probe.ok else f"bwrap does not work here: {probe.detail}"
 
 
@@ -83,7 +83,7 @@ def submissions(root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[st
 Outcome = dict[str, tuple[bool, str]]
 
 
-def _graded(course: Path, submission: Path, layer: sandbox.Layer) -> Outcome:
+def _graded(course: Path, submission: Path, layer: layers.Layer) -> Outcome:
     assignment = load_course(course / "grading.yaml").assignment(ASSIGNMENT)
     result = grade_upload(prepare(assignment, layer=layer), "student", submission)
     return {
@@ -95,7 +95,7 @@ def _checked(course: Path, submission: Path, layer: str, monkeypatch: pytest.Mon
     student = course / f"student-{layer}-{submission.name}"
     shutil.copytree(course / "release", student, dirs_exist_ok=True)
     shutil.copyfile(submission / "losses.py", student / "losses.py")
-    monkeypatch.setenv(sandbox.SANDBOX_ENV, layer)
+    monkeypatch.setenv(layer_choice.SANDBOX_ENV, layer)
     out = io.StringIO()
     main(["check", str(student)], out, io.StringIO())
     return out.getvalue()
@@ -120,8 +120,8 @@ def test_every_route_grades_imports_alike(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     submission = submissions[name]
-    full = _graded(course, submission, sandbox.BwrapLayer())
-    reduced = _graded(course, submission, sandbox.ProcessLayer())
+    full = _graded(course, submission, bwrap_layer.BwrapLayer())
+    reduced = _graded(course, submission, process_layer.ProcessLayer())
     assert full == reduced
     passed = {check for check, (ok, _) in full.items() if ok}
     if name == "plots":
@@ -138,7 +138,7 @@ def test_every_route_grades_imports_alike(
         assert all(
             "Not counted yet" in full[check][1] for check in naive - {"svm_naive_implemented"}
         )
-    for layer in (sandbox.FULL, sandbox.REDUCED):
+    for layer in (layers.FULL, layers.REDUCED):
         output = _checked(course, submission, layer, monkeypatch)
         in_check = _passed_in_check(output)
         assert in_check, output
@@ -152,12 +152,12 @@ def test_the_full_layer_shows_the_site_folder_of_an_allowed_package_and_no_other
 ) -> None:
     matplotlib = pytest.importorskip("matplotlib")
     site = Path(matplotlib.__file__).resolve().parent.parent
-    roots = {Path(root).resolve() for root in sandbox.python_roots(("numpy", "matplotlib"))}
+    roots = {Path(root).resolve() for root in view.python_roots(("numpy", "matplotlib"))}
     assert any(site == root or root in site.parents for root in roots)
     # A name the grader finds through its working folder (a course folder on sys.path)
     # must not bind that folder, solutions and all, into the sandbox.
     (tmp_path / "course_module").mkdir()
     (tmp_path / "course_module" / "__init__.py").write_text("")
     monkeypatch.syspath_prepend(str(tmp_path))
-    roots = {Path(root).resolve() for root in sandbox.python_roots(("numpy", "course_module"))}
+    roots = {Path(root).resolve() for root in view.python_roots(("numpy", "course_module"))}
     assert not any(root == tmp_path or tmp_path in root.parents for root in roots)

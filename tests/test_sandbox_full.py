@@ -43,8 +43,16 @@ from test_worker import (  # noqa: F401
 )
 
 from propgrade.errors import WorkerError
-from propgrade.sandbox import layers as sandbox
-from propgrade.sandbox import zygote
+from propgrade.sandbox import (
+    bwrap_layer,
+    layer_choice,
+    layers,
+    process_layer,
+    processes,
+    seccomp,
+    uid_slots,
+    zygote,
+)
 from propgrade.sandbox.calls import Call, CallOutcome, FailureKind, Limits
 from propgrade.sandbox.worker import Worker
 
@@ -54,7 +62,7 @@ def _full_layer_missing() -> str:
         return "bwrap (bubblewrap) is not installed"
     if os.geteuid() != 0:
         return "the full sandbox needs root to drop workers to their own uid"
-    probe = sandbox.probe_full_layer()
+    probe = layer_choice.probe_full_layer()
     return "" if probe.ok else f"bwrap does not work here: {probe.detail}"
 
 
@@ -68,14 +76,14 @@ FORKING_PROCESSES = 64
 
 
 @pytest.fixture(scope="module", params=["zygote", "exec"])
-def layer(request: pytest.FixtureRequest) -> sandbox.BwrapLayer:
+def layer(request: pytest.FixtureRequest) -> bwrap_layer.BwrapLayer:
     # Room for a few processes, so the tests below can check that whatever a worker
     # starts dies with it; the default layer allows the worker no second process at all.
-    return sandbox.BwrapLayer(zygote=request.param == "zygote", processes=FORKING_PROCESSES)
+    return bwrap_layer.BwrapLayer(zygote=request.param == "zygote", processes=FORKING_PROCESSES)
 
 
 @pytest.fixture
-def make_worker(tmp_path: Path, layer: sandbox.BwrapLayer) -> Iterator[MakeWorker]:
+def make_worker(tmp_path: Path, layer: bwrap_layer.BwrapLayer) -> Iterator[MakeWorker]:
     workers: list[Worker] = []
 
     def make(source: str, limits: Limits = FAST, **kwargs: object) -> Worker:
@@ -133,7 +141,7 @@ def zygote_processes() -> set[int]:
 
 
 def assert_nothing_left(uid: int) -> None:
-    assert sandbox.processes_of_uid(uid) == []
+    assert processes.processes_of_uid(uid) == []
     # Only zygotes may remain: no worker, no zombie, no bwrap of a closed worker.
     zygotes = zygote_processes()
     assert [c for c in children_of(os.getpid()) if c[0] not in zygotes] == []
@@ -204,14 +212,14 @@ def test_concurrent_grader_processes_never_share_a_uid(make_worker: MakeWorker) 
 _OTHER_GRADER = f"""
 import sys, tempfile
 from pathlib import Path
-from propgrade.sandbox import layers as sandbox
+from propgrade.sandbox import bwrap_layer
 from propgrade.sandbox.calls import Call, Limits
 from propgrade.sandbox.worker import Worker
 
 with tempfile.TemporaryDirectory() as tmp:
     graded = Path(tmp) / "losses.py"
     graded.write_text({PROBE!r})
-    with Worker(graded, Limits(), layer=sandbox.BwrapLayer()) as worker:
+    with Worker(graded, Limits(), layer=bwrap_layer.BwrapLayer()) as worker:
         [outcome] = worker.run([Call("uid", ())])
         print(outcome.value[0], flush=True)
         sys.stdin.readline()
@@ -219,7 +227,7 @@ with tempfile.TemporaryDirectory() as tmp:
 
 
 def test_root_only_files_stay_closed_even_where_visible(
-    layer: sandbox.BwrapLayer, tmp_path: Path
+    layer: bwrap_layer.BwrapLayer, tmp_path: Path
 ) -> None:
     # With a user namespace alone the sandbox's uid maps to host root and could read this.
     scratch = tmp_path / "scratch"
@@ -255,7 +263,7 @@ def test_files_outside_the_view_do_not_exist(
         str(reference),
         str(root / "solutions" / "linear_classifiers" / "losses.py"),
         str(root / "grading.yaml"),
-        str(Path(sandbox.__file__)),  # the grader's own code, next to worker_main.py
+        str(Path(layers.__file__)),  # the grader's own code, beside inside/worker_main.py
         "/etc/passwd",
         "/root/.bash_history",
     ]
@@ -270,7 +278,7 @@ def test_files_outside_the_view_do_not_exist(
 
 
 def test_writes_reach_only_a_private_tmp(
-    make_worker: MakeWorker, tmp_path: Path, layer: sandbox.BwrapLayer
+    make_worker: MakeWorker, tmp_path: Path, layer: bwrap_layer.BwrapLayer
 ) -> None:
     outside = tmp_path / "pwned" / "note.txt"
     worker = make_worker(PROBE)
@@ -353,7 +361,7 @@ def test_no_connection_reaches_a_host_listener(make_worker: MakeWorker) -> None:
 
 
 def layer_filters_sockets() -> bool:
-    return sandbox.seccomp_status().program is not None
+    return seccomp.seccomp_status().program is not None
 
 
 @pytest.mark.skipif(not layer_filters_sockets(), reason="pyseccomp not installed")
@@ -432,21 +440,21 @@ ESCAPE = PROBE + textwrap.dedent(
 
 
 def test_setsid_double_fork_escapee_is_gone_after_close(
-    make_worker: MakeWorker, layer: sandbox.BwrapLayer
+    make_worker: MakeWorker, layer: bwrap_layer.BwrapLayer
 ) -> None:
     worker = make_worker(ESCAPE)
     identity, escaped = worker.run([Call("uid", ()), Call("escape", ())])
     assert escaped.value == 1 and isinstance(identity.value, tuple)
     uid = identity.value[0]
     assert isinstance(uid, int)
-    processes = sandbox.processes_of_uid(uid)
-    assert len(processes) == 2  # the worker and the escapee
+    alive = processes.processes_of_uid(uid)
+    assert len(alive) == 2  # the worker and the escapee
     worker_pid = worker.pid
     assert worker_pid is not None
     if layer.use_zygote:
         # Forked by the zygote: the worker is the zygote's child, and the escapee, an
         # orphan, now belongs to the zygote's pid-namespace init.
-        gone_after = processes
+        gone_after = alive
     else:
         inner = [pid for pid, _ in children_of(worker_pid)]  # bwrap's pid-namespace init
         assert inner
@@ -547,10 +555,10 @@ def test_environment_holds_nothing_of_the_grader(
 
 
 def test_slots_are_exclusive_and_reused_after_release(tmp_path: Path) -> None:
-    pool = sandbox.SlotPool(tmp_path / "slots", uid_base=64900, count=2)
+    pool = uid_slots.SlotPool(tmp_path / "slots", uid_base=64900, count=2)
     first, second = pool.acquire(), pool.acquire()
     assert {first.uid, second.uid} == {64900, 64901}
-    other_pool = sandbox.SlotPool(tmp_path / "slots", uid_base=64900, count=2)
+    other_pool = uid_slots.SlotPool(tmp_path / "slots", uid_base=64900, count=2)
     with pytest.raises(WorkerError, match="in use"):
         other_pool.acquire()
     pool.release(first)
@@ -563,20 +571,20 @@ def test_a_slot_directory_others_can_write_is_refused(tmp_path: Path) -> None:
     slots.mkdir(mode=0o777)
     slots.chmod(0o777)
     with pytest.raises(WorkerError, match="not a private directory"):
-        sandbox.SlotPool(slots, uid_base=64900, count=1).acquire()
+        uid_slots.SlotPool(slots, uid_base=64900, count=1).acquire()
 
 
 def test_forcing_full_uses_bwrap(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(sandbox.SANDBOX_ENV, "full")
-    assert isinstance(sandbox.default_layer(), sandbox.BwrapLayer)
-    monkeypatch.setenv(sandbox.SANDBOX_ENV, "reduced")
-    assert isinstance(sandbox.default_layer(), sandbox.ProcessLayer)
+    monkeypatch.setenv(layer_choice.SANDBOX_ENV, "full")
+    assert isinstance(layer_choice.default_layer(), bwrap_layer.BwrapLayer)
+    monkeypatch.setenv(layer_choice.SANDBOX_ENV, "reduced")
+    assert isinstance(layer_choice.default_layer(), process_layer.ProcessLayer)
 
 
 def test_without_seccomp_the_network_namespace_alone_blocks_connections(
     tmp_path: Path,
 ) -> None:
-    layer = sandbox.BwrapLayer(seccomp=False)
+    layer = bwrap_layer.BwrapLayer(seccomp=False)
     assert "socket() is not filtered" in layer.describe()
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
@@ -615,7 +623,7 @@ def test_default_full_layer_allows_no_second_process(tmp_path: Path, zygote: boo
         "        os._exit(0)\n"
         "    return pid\n"
     )
-    with Worker(graded, Limits(), layer=sandbox.BwrapLayer(zygote=zygote)) as worker:
+    with Worker(graded, Limits(), layer=bwrap_layer.BwrapLayer(zygote=zygote)) as worker:
         assert worker.start().ok
         [outcome] = worker.run([Call("fork", ())])
     assert outcome.failure is not None

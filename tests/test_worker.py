@@ -11,7 +11,7 @@ from textwrap import dedent
 import numpy as np
 import pytest
 
-from propgrade.sandbox import layers as sandbox
+from propgrade.sandbox import limits, process_layer
 from propgrade.sandbox.calls import Call, CallOutcome, FailureKind, Limits, Unsupported
 from propgrade.sandbox.worker import Worker
 
@@ -21,13 +21,13 @@ MakeWorker = Callable[..., Worker]
 
 
 @pytest.fixture(scope="module", params=["zygote", "exec"])
-def reduced_layer(request: pytest.FixtureRequest) -> sandbox.ProcessLayer:
+def reduced_layer(request: pytest.FixtureRequest) -> process_layer.ProcessLayer:
     """The reduced layer, with workers forked from its zygote or started by exec."""
-    return sandbox.ProcessLayer(zygote=request.param == "zygote")
+    return process_layer.ProcessLayer(zygote=request.param == "zygote")
 
 
 @pytest.fixture
-def make_worker(tmp_path: Path, reduced_layer: sandbox.ProcessLayer) -> Iterator[MakeWorker]:
+def make_worker(tmp_path: Path, reduced_layer: process_layer.ProcessLayer) -> Iterator[MakeWorker]:
     workers: list[Worker] = []
 
     def make(source: str, limits: Limits = FAST, **kwargs: object) -> Worker:
@@ -590,8 +590,8 @@ def test_warm_worker_serves_many_runs_and_large_batches(make_worker: MakeWorker)
 def test_rlimits_bound_processes_only_for_unprivileged_graders() -> None:
     import resource
 
-    root = sandbox.rlimits(FAST, is_root=True, user_processes=0)
-    user = sandbox.rlimits(FAST, is_root=False, user_processes=10)
+    root = limits.rlimits(FAST, is_root=True, user_processes=0)
+    user = limits.rlimits(FAST, is_root=False, user_processes=10)
     assert resource.RLIMIT_NPROC not in root
     assert user[resource.RLIMIT_NPROC] == (74, 74)
     assert root[resource.RLIMIT_AS] == (1024 << 20, 1024 << 20)
@@ -601,7 +601,7 @@ def test_rlimits_bound_processes_only_for_unprivileged_graders() -> None:
 def test_worker_env_passes_through_only_openblas_tuning(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
     monkeypatch.setenv("SECRET_TOKEN", "x")
-    env = sandbox.worker_env(Path("/tmp/scratch"))
+    env = limits.worker_env(Path("/tmp/scratch"))
     assert env["OPENBLAS_CORETYPE"] == "Haswell" and env["HOME"] == "/tmp/scratch"
     assert "SECRET_TOKEN" not in env
     assert env["OPENBLAS_NUM_THREADS"] == "1"

@@ -25,13 +25,20 @@ from pathlib import Path
 import pytest
 
 from propgrade.errors import WorkerError
-from propgrade.sandbox import layers as sandbox
-from propgrade.sandbox import zygote
+from propgrade.sandbox import (
+    bwrap_layer,
+    layer_choice,
+    layers,
+    process_layer,
+    processes,
+    seccomp,
+    zygote,
+)
 from propgrade.sandbox.calls import Call, CallOutcome, FailureKind, Limits
 from propgrade.sandbox.worker import Worker
 
 FAST = Limits(call_seconds=2.0, submission_seconds=60.0, memory_mb=1024, output_bytes=4096)
-REDUCED, FULL = sandbox.REDUCED, sandbox.FULL
+REDUCED, FULL = layers.REDUCED, layers.FULL
 
 
 def _full_layer_missing() -> str:
@@ -39,7 +46,7 @@ def _full_layer_missing() -> str:
         return "bwrap (bubblewrap) is not installed"
     if os.geteuid() != 0:
         return "the full sandbox needs root"
-    probe = sandbox.probe_full_layer()
+    probe = layer_choice.probe_full_layer()
     return "" if probe.ok else f"bwrap does not work here: {probe.detail}"
 
 
@@ -51,18 +58,18 @@ LAYERS = [
 ]
 
 MakeWorker = Callable[..., Worker]
-_LAYERS: dict[str, sandbox.Layer] = {}
+_LAYERS: dict[str, layers.Layer] = {}
 
 
-def layer_named(name: str) -> sandbox.Layer:
+def layer_named(name: str) -> layers.Layer:
     """One layer instance per kind for the module, with the zygote on (whatever the
     environment says: this module is about the zygote). The full layer leaves room for a
     few processes so that escapees can be tested; by default a worker may not fork."""
     if name not in _LAYERS:
-        made: sandbox.Layer = (
-            sandbox.BwrapLayer(zygote=True, processes=64)
+        made: layers.Layer = (
+            bwrap_layer.BwrapLayer(zygote=True, processes=64)
             if name == FULL
-            else sandbox.ProcessLayer(zygote=True)
+            else process_layer.ProcessLayer(zygote=True)
         )
         _LAYERS[name] = made
     return _LAYERS[name]
@@ -210,7 +217,7 @@ def test_worker_runs_without_privileges_under_another_uid_than_the_zygote(
     for caps in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
         assert int(mine[caps], 16) == 0, caps
     assert mine["NoNewPrivs"] == "1"
-    if sandbox.seccomp_status().program is not None:
+    if seccomp.seccomp_status().program is not None:
         assert mine["Seccomp"] == "2"
     # The zygote: root inside the sandbox, with the four capabilities it needs and an
     # empty bounding set (nothing more can be gained, not even through an exec).
@@ -333,7 +340,7 @@ def test_nothing_of_one_submission_reaches_the_next(make_worker: MakeWorker) -> 
     assert isinstance(left.value, tuple)
     uid, segment = left.value
     assert isinstance(uid, int) and isinstance(segment, int) and segment >= 0
-    assert len(sandbox.processes_of_uid(uid)) == 2  # the worker and its escapee
+    assert len(processes.processes_of_uid(uid)) == 2  # the worker and its escapee
     # A concurrent worker of the same zygote sees none of it either.
     neighbour = make_worker(FULL, LEAVER)
     assert started_zygote_of(neighbour) == zygote_pid
@@ -342,7 +349,7 @@ def test_nothing_of_one_submission_reaches_the_next(make_worker: MakeWorker) -> 
     neighbour.close()
     first.close()
     # Closed: everything of its uid is gone before any later worker starts.
-    assert sandbox.processes_of_uid(uid) == []
+    assert processes.processes_of_uid(uid) == []
     later = make_worker(FULL, LEAVER)
     assert started_zygote_of(later) == zygote_pid
     [found] = later.run([Call("find_traces", (uid,))])
@@ -446,7 +453,7 @@ def test_the_zygote_refuses_a_forged_request_for_another_uid(make_worker: MakeWo
 # -- zygotes follow their grading process ----------------------------------------------------
 
 
-_POOL_LAYER: list[sandbox.Layer] = []
+_POOL_LAYER: list[layers.Layer] = []
 
 
 def _worker_in_pool_child(path: str) -> tuple[int, int, list[int], list[str]]:
@@ -487,15 +494,15 @@ _GRADER = """
 import json, multiprocessing, os, sys, tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from propgrade.sandbox import layers as sandbox
+from propgrade.sandbox import bwrap_layer, layer_choice, layers, process_layer, processes, seccomp
 from propgrade.sandbox import zygote
 from propgrade.sandbox.calls import Call, Limits
 from propgrade.sandbox.worker import Worker
 
 SOURCE = "def add(a, b):\\n    return a + b\\n"
-layers = [sandbox.ProcessLayer(zygote=True)]
+layers = [process_layer.ProcessLayer(zygote=True)]
 if sys.argv[1] == "full":
-    layers.append(sandbox.BwrapLayer(zygote=True))
+    layers.append(bwrap_layer.BwrapLayer(zygote=True))
 graded = Path(tempfile.mkdtemp()) / "losses.py"
 graded.write_text(SOURCE)
 
@@ -595,7 +602,7 @@ def test_the_zygote_can_be_turned_off(monkeypatch: pytest.MonkeyPatch, tmp_path:
         monkeypatch.setenv(zygote.ZYGOTE_ENV, text)
         assert zygote.enabled() is expected
     monkeypatch.setenv(zygote.ZYGOTE_ENV, "0")
-    layer = sandbox.ProcessLayer()
+    layer = process_layer.ProcessLayer()
     graded = tmp_path / "losses.py"
     graded.write_text(SIMPLE)
     with Worker(graded, FAST, layer=layer) as worker:
@@ -609,7 +616,7 @@ def test_a_zygote_that_cannot_start_leaves_workers_to_exec(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(zygote, "_FAILED", {})
-    layer = sandbox.ProcessLayer(zygote=True)
+    layer = process_layer.ProcessLayer(zygote=True)
     broken = [sys.executable, "-c", "raise SystemExit('no numpy here')"]
     monkeypatch.setattr(layer, "_zygote_key", lambda limits: ("broken", tmp_path))
     monkeypatch.setattr(layer, "_zygote_launch", lambda limits: zygote.Launch(broken, {}, {}))
@@ -621,7 +628,7 @@ def test_a_zygote_that_cannot_start_leaves_workers_to_exec(
             assert worker.pid is not None and parent_of(worker.pid) == os.getpid()
     assert layer.zygote_problem is not None and "no numpy here" in layer.zygote_problem
     # Remembered for the process: another layer alike does not pay for a failed start.
-    again = sandbox.ProcessLayer(zygote=True)
+    again = process_layer.ProcessLayer(zygote=True)
     monkeypatch.setattr(again, "_zygote_key", lambda limits: ("broken", tmp_path))
     with Worker(graded, FAST, layer=again) as worker:
         assert worker.start().ok
@@ -635,8 +642,8 @@ def test_a_full_zygote_whose_children_cannot_isolate_themselves_is_not_used(
     # Without CAP_SYS_ADMIN no child could make its private namespaces: the zygote's
     # self-test fails before it serves anyone, and workers start by exec instead.
     monkeypatch.setattr(zygote, "_FAILED", {})
-    monkeypatch.setattr(sandbox, "_ZYGOTE_CAPS", ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP"))
-    layer = sandbox.BwrapLayer(zygote=True)
+    monkeypatch.setattr(bwrap_layer, "_ZYGOTE_CAPS", ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP"))
+    layer = bwrap_layer.BwrapLayer(zygote=True)
     monkeypatch.setattr(layer, "_zygote_key", lambda limits: ("no-sys-admin", tmp_path))
     graded = tmp_path / "losses.py"
     graded.write_text(SIMPLE)

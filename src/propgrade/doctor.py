@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from propgrade.errors import WorkerError
-from propgrade.sandbox import layers as sandbox
+from propgrade.sandbox import bwrap_layer, layer_choice, layers, seccomp, uid_slots
 from propgrade.sandbox.calls import Limits
 
 _TOOL_SECONDS = 10.0
@@ -103,31 +103,31 @@ def diagnose() -> DoctorReport:
     if bwrap and not namespaces.ok:
         advice.append(ADVICE_NAMESPACES)
 
-    probe = sandbox.probe_full_layer()
+    probe = layer_choice.probe_full_layer()
     uid_base = _uid_base_or_none()
     drop_name = f"can drop to uid {uid_base}+slot" if uid_base is not None else "can drop uid"
     checks.append(Check(drop_name, probe.ok, probe.detail))
     if bwrap and setpriv and root and namespaces.ok and not probe.ok:
         advice.append(f"the full layer fails its trial run: {probe.detail}")
 
-    seccomp = sandbox.seccomp_status()
-    checks.append(Check(SECCOMP_CHECK, seccomp.program is not None, seccomp.detail))
-    if probe.ok and seccomp.program is None:
+    syscall_filter = seccomp.seccomp_status()
+    checks.append(Check(SECCOMP_CHECK, syscall_filter.program is not None, syscall_filter.detail))
+    if probe.ok and syscall_filter.program is None:
         advice.append(ADVICE_SECCOMP)
 
-    choice = os.environ.get(sandbox.SANDBOX_ENV, "").strip()
+    choice = os.environ.get(layer_choice.SANDBOX_ENV, "").strip()
     if choice:
-        checks.append(Check(f"{sandbox.SANDBOX_ENV} set", True, f"{choice!r}"))
+        checks.append(Check(f"{layer_choice.SANDBOX_ENV} set", True, f"{choice!r}"))
     try:
-        layer = sandbox.default_layer()
+        layer = layer_choice.default_layer()
     except WorkerError as exc:
         advice.append(
-            f"or unset {sandbox.SANDBOX_ENV} to grade with the reduced layer, which does not "
+            f"or unset {layer_choice.SANDBOX_ENV} to grade with the reduced layer, which does not "
             "stop student code from reading files"
         )
         return DoctorReport("none", "no layer: grading would stop", checks, advice, exc.message)
-    if layer.name == sandbox.REDUCED and probe.ok:
-        advice.append(f"{sandbox.SANDBOX_ENV}={choice} forces the reduced layer; unset it")
+    if layer.name == layers.REDUCED and probe.ok:
+        advice.append(f"{layer_choice.SANDBOX_ENV}={choice} forces the reduced layer; unset it")
     checks.append(_numpy_check(layer))
     if not checks[-1].ok:
         advice.append(
@@ -171,7 +171,7 @@ def _version(tool: str) -> str:
 
 def _uid_base_or_none() -> int | None:
     try:
-        return sandbox.default_uid_base()
+        return uid_slots.default_uid_base()
     except WorkerError:
         return None
 
@@ -181,7 +181,7 @@ def _namespaces_check(bwrap: str | None) -> Check:
     if not bwrap:
         return Check(name, False, "not tried: no bwrap")
     true = shutil.which("true", path="/usr/bin:/bin") or "/usr/bin/true"
-    command = [bwrap, *sandbox.NAMESPACE_FLAGS, "--ro-bind", "/usr", "/usr"]
+    command = [bwrap, *bwrap_layer.NAMESPACE_FLAGS, "--ro-bind", "/usr", "/usr"]
     for link in ("bin", "lib", "lib64"):
         if os.path.islink("/" + link):
             command += ["--symlink", os.readlink("/" + link), "/" + link]
@@ -197,11 +197,11 @@ def _namespaces_check(bwrap: str | None) -> Check:
     return Check(name, True, "bwrap ran a program in new namespaces")
 
 
-def _numpy_check(layer: sandbox.Layer) -> Check:
+def _numpy_check(layer: layers.Layer) -> Check:
     name = NUMPY_CHECK
     code = "import os, numpy; print(numpy.__version__, os.getuid())"
     try:
-        status, output, _ = sandbox.run_in_layer(
+        status, output, _ = layer_choice.run_in_layer(
             layer, [sys.executable, "-I", "-c", code], _NUMPY_SECONDS, Limits()
         )
     except (OSError, WorkerError) as exc:

@@ -27,7 +27,8 @@ from propgrade.engine.proxies import CallKey, NeedCalls, ReferenceModule, Replay
 from propgrade.engine.results import FAILED, PASSED, CheckResult, Feedback, SubmissionResult
 from propgrade.errors import ConfigError
 from propgrade.sandbox.calls import Call, CallOutcome, FailureKind, Limits
-from propgrade.sandbox.layers import Layer, default_layer
+from propgrade.sandbox.layer_choice import default_layer
+from propgrade.sandbox.layers import Layer
 from propgrade.sandbox.worker import Worker
 
 MAX_SHRINK_STEPS = 40

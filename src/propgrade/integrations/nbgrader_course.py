@@ -3,7 +3,7 @@
 The pipeline, in the order the steps run:
 
 1. take in every ``submitted/<student>/<assignment>/``: its graded file (nested or not)
-   or, failing that, a module synthesized from its notebook (``intake.py``);
+   or, failing that, a module synthesized from its notebook (``intake/submission.py``);
 2. grade all of them with the engine (``batch.grade_batch``, parallel with ``jobs``);
 3. in this process only (SQLite has one writer), record every check as an autograded
    grade cell of the assignment's notebook, the submission time and the late penalty, so

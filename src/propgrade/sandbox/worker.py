@@ -33,7 +33,8 @@ from propgrade.sandbox.calls import (
     Limits,
     StudentFailure,
 )
-from propgrade.sandbox.layers import Layer, WorkerProcess, default_layer
+from propgrade.sandbox.layer_choice import default_layer
+from propgrade.sandbox.layers import Layer, WorkerProcess
 
 # Names through which Python code can switch tracing off or look at it: a graded file that
 # mentions any of them gets no trusted Python-event count (see Worker.run).

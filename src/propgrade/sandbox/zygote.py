@@ -2,8 +2,9 @@
 
 Starting a worker as a new interpreter costs ~100 ms, most of it importing numpy and site.
 A zygote (``zygote_main.py``) pays that once and then forks a worker per request, in a few
-milliseconds. The layers in ``sandbox.py`` decide how a zygote is started (bubblewrap or a
-plain process) and what each child must become; this module runs the conversation:
+milliseconds. The layers (``bwrap_layer.py``, ``process_layer.py``) decide how a zygote is
+started (bubblewrap or a plain process) and what each child must become; this module runs
+the conversation:
 
 - the trusted side creates each worker's three pipes and sends the child's ends over a
   Unix socket (SCM_RIGHTS) with a small JSON request; the zygote answers with the child's
