@@ -40,6 +40,10 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from propgrade.errors import WorkerError
+
+# Re-exported: the layers are named by these everywhere (doctor, tests, results).
+from propgrade.isolation import FULL as FULL
+from propgrade.isolation import REDUCED as REDUCED
 from propgrade.sandbox import scratch as scratch_dirs
 from propgrade.sandbox import zygote
 from propgrade.sandbox.calls import Limits
@@ -54,8 +58,6 @@ _EXTRA_PROCESSES = 64
 _SANDBOX_PROCESSES = 1
 _REAP_SECONDS = 10.0
 
-FULL = "full"
-REDUCED = "reduced"
 SANDBOX_ENV = "PROPGRADE_SANDBOX"
 UID_BASE_ENV = "PROPGRADE_UID_BASE"
 DEFAULT_UID_BASE = 64000
