@@ -328,10 +328,10 @@ def _cmd_grade(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.submissions is None or args.out is None:
         raise PropgradeError(
             "grade needs a SUBMISSIONS folder and --out (or --nbgrader COURSE_DIR)",
-            hint="e.g. propgrade grade examples/submissions -a linear_classifiers -o out/demo",
+            hint="e.g. propgrade grade submissions/ --assignment NAME --out out/",
         )
     assignment = _course_assignment(args.config, args.assignment)
-    submissions = discover(args.submissions)
+    submissions = discover(args.submissions, assignment.graded_file)
     if not args.quiet:
         print(f"preparing {assignment.name}: {len(assignment.checks)} checks", file=err)
     plan = prepare(assignment)

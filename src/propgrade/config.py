@@ -432,7 +432,7 @@ def parse_assignment(
     if "/" in graded_file or not graded_file.endswith(".py"):
         raise r.fail(
             _join(path, "graded_file"),
-            f"expected a file name like 'losses.py', got {graded_file!r}",
+            f"expected a Python file name like 'answers.py', got {graded_file!r}",
         )
 
     def directory(key: str, default: str | None) -> Path | None:
