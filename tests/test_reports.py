@@ -575,8 +575,9 @@ def test_reports_from_really_graded_submissions(root: Path, tmp_path: Path) -> N
     from propgrade.engine.grading import grade_submission, prepare
 
     plan = prepare(load_course(root / "grading.yaml").assignment("linear_classifiers"))
+    corpus = root / "tests" / "submissions" / "linear_classifiers"
     for name in ("correct_reference", "bug_svm_no_max", "stub"):
-        write_record(tmp_path, grade_submission(plan, name, root / "tests" / "submissions" / name))
+        write_record(tmp_path, grade_submission(plan, name, corpus / name))
     paths = rebuild_reports(tmp_path)
     bug = audit(paths.students["bug_svm_no_max"])
     bug.assert_inert()
