@@ -2,16 +2,18 @@
 
 A tiny course of its own: one check declares its hint, one gets it per variant from
 ``check_each``, one has its hint replaced in grading.yaml, and one has none. The student
-page (also nbgrader's feedback page), Gradescope's results.json and ``propgrade check``
-must all show the same hint for the same failure; a check without one gets the generic
-hint, whatever it is called.
+page (also nbgrader's feedback page), the check cells of nbgrader's autograded notebook,
+Gradescope's results.json and ``propgrade check`` must all show the same hint for the same
+failure; a check without one gets the generic hint, whatever it is called.
 """
 
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
+import nbformat
 import pytest
 from hypothesis import strategies as st
 
@@ -22,6 +24,7 @@ from propgrade.engine.grading import grade_submission, prepare
 from propgrade.engine.results import SubmissionResult
 from propgrade.errors import ConfigError
 from propgrade.export import gradescope_results, read_record, write_record
+from propgrade.integrations.nbgrader_notebook import with_checks
 from propgrade.reports.hints import GENERIC_HINT, hint_for
 from propgrade.reports.student_page import render_student_page
 
@@ -155,12 +158,20 @@ def test_every_route_shows_the_same_hint(
     out = io.StringIO()
     assert main(["check", str(released)], out, io.StringIO()) == 1
     terminal = out.getvalue()
+    # nbgrader: the check cells of the autograded notebook, which generate_feedback renders
+    notebook = with_checks(nbformat.v4.new_notebook(), wrong)
+    cells = {
+        c.metadata["propgrade"]["check"]: json.dumps(c.outputs)
+        for c in notebook.cells
+        if "check" in c.metadata.get("propgrade", {})
+    }
     for c in wrong.checks:
         hint = hint_for(c)
         assert hint is not None
         assert hint in page, c.id
         assert f"Hint: {hint}" in gradescope[c.id], c.id
         assert f"Hint: {hint}" in terminal, c.id
+        assert json.dumps(f"Hint: {hint}")[1:-1] in cells[c.id], c.id
     # A stored record rebuilds the pages with the same hints.
     write_record(tmp_path / "out", wrong)
     again = read_record(tmp_path / "out", "wrong")
