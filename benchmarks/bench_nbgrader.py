@@ -30,7 +30,7 @@ from pathlib import Path
 from propgrade.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "tests" / "submissions"
+CORPUS = ROOT / "tests" / "submissions" / "linear_classifiers"
 ASSIGNMENT = "linear_classifiers"
 NBGRADER_TIME = "%Y-%m-%d %H:%M:%S.%f %Z"
 

@@ -1,8 +1,9 @@
 """Time to rebuild every report page of a 300-submission class from its stored records.
 
-A few fixtures from tests/submissions are graded for real (correct, buggy, a stub and a
-missing file); their results are cloned under 300 student ids, with per-student grading
-times varied, and stored as OUT/<student>/propgrade.json. The timed part is
+A few fixtures from tests/submissions/linear_classifiers are graded for real (correct,
+buggy, a stub and a missing file); their results are cloned under 300 student ids, with
+per-student grading times varied, and stored as OUT/<student>/propgrade.json. The timed
+part is
 ``rebuild_reports(OUT)``: reading the records, writing 300 feedback pages and the class
 report (plots included).
 
@@ -27,7 +28,7 @@ from propgrade.reports import rebuild_reports
 from propgrade.reports.class_report import HEATMAP_MAX_STUDENTS
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "tests" / "submissions"
+CORPUS = ROOT / "tests" / "submissions" / "linear_classifiers"
 # (fixture, weight): mostly correct or nearly correct work, some bugs, a few broken ones.
 MIX = [
     ("correct_reference", 8),

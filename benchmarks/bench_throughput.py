@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "tests" / "submissions"
+CORPUS = ROOT / "tests" / "submissions" / "linear_classifiers"
 PHASES = (
     "prepare",
     "grading",

@@ -152,6 +152,20 @@ def test_grade_reports_bad_arguments(root: Path, klass: Path, tmp_path: Path) ->
         config,
     )
     assert code == 2 and "submissions folder not found" in err
+    (tmp_path / "empty").mkdir()
+    code, _, err = run(
+        "grade",
+        str(tmp_path / "empty"),
+        "-a",
+        "linear_classifiers",
+        "-o",
+        str(tmp_path),
+        "-c",
+        config,
+    )
+    # The hint names this assignment's graded file, not one propgrade knows of.
+    assert code == 2 and "hint: each student's files go in their own subfolder" in err
+    assert "empty/alice/losses.py" in err
     code, _, err = run(
         "grade",
         str(klass),

@@ -1,7 +1,8 @@
 """Hostile submissions graded as one class: scores stay honest and nothing leaks or survives.
 
-Every folder under ``tests/submissions/hostile/`` is a plausible ``losses.py`` whose author
-tries to gain points without correct code or to do harm; its docstring says how. The whole
+Every folder under ``tests/submissions/linear_classifiers/hostile/`` is a plausible
+``losses.py`` whose author tries to gain points without correct code or to do harm; its
+docstring says how. The whole
 corpus plus three correct submissions is graded in ONE batch through ``propgrade grade``
 with ``--jobs 2`` and the default sandbox (the full bubblewrap layer here and in CI), then
 checked from the outside: grades, files, processes, network, environment. The attacks the
@@ -49,7 +50,7 @@ from propgrade.sandbox.calls import Call, Limits
 from propgrade.sandbox.worker import Worker
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = Path(__file__).parent / "submissions"
+CORPUS = Path(__file__).parent / "submissions" / "linear_classifiers"
 HOSTILE = CORPUS / "hostile"
 ASSIGNMENT = "linear_classifiers"
 CORRECT = ("correct_reference", "correct_einsum", "correct_onehot")

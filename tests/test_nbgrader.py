@@ -632,7 +632,7 @@ def test_check_cells_score_as_nbgrader_reads_them_and_hide_what_is_hidden() -> N
     secret = "W = [[ 0., -2.]]"
     feedback = Feedback("wrong loss", counterexample=secret, shrunk=True)
     result = _result(
-        CheckResult("a_partial", "partly right", 0.5, 2, "failed", "visible", feedback),
+        CheckResult("a_partial", "partly right", 0.5, 2, "failed", "visible", feedback, hint="H1"),
         CheckResult("b_hidden", "hidden one", 0, 2, "failed", "hidden", feedback),
         CheckResult("c_later", "after the due date", 0, 1, "failed", "after_due_date", feedback),
         CheckResult("d_passed", "fine", 1, 1, "passed", "visible", None, examples=20),
@@ -654,6 +654,8 @@ def test_check_cells_score_as_nbgrader_reads_them_and_hide_what_is_hidden() -> N
     assert secret not in text["b_hidden"] and "hidden check" in text["b_hidden"]
     # Feedback is released after the due date: those checks are shown then.
     assert secret in text["c_later"] and secret in text["a_partial"]
+    # The hint the feedback page shows, with the details it belongs to.
+    assert "Hint: H1" in text["a_partial"] and "Hint:" not in text["b_hidden"]
 
 
 def test_student_text_in_check_cells_is_escaped_in_nbgraders_feedback() -> None:

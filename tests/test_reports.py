@@ -6,6 +6,7 @@ alone: the escaping tests look for real <script> elements and on* attributes.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import pytest
 
 from propgrade.config import LatePolicy
 from propgrade.engine.checks import StudentCallFailed
+from propgrade.engine.loading import load_checks
 from propgrade.engine.results import FAILED, PASSED, CheckResult, Feedback, SubmissionResult
 from propgrade.engine.standing import Standing, Written, standing_of
 from propgrade.errors import PropgradeError
@@ -33,7 +35,7 @@ from propgrade.reports import (
 )
 from propgrade.reports import class_report as class_report_module
 from propgrade.reports.counterexample import ArrayValue, TextLine, parse_counterexample
-from propgrade.reports.hints import GENERIC_HINT, HINTS, hint_for
+from propgrade.reports.hints import GENERIC_HINT, INTERNAL_ERROR_HINT, hint_for
 from propgrade.reports.markup import element, escape
 from propgrade.reports.paths import feedback_href
 from propgrade.reports.stats import failure_groups, normalise_message, pass_rates
@@ -68,6 +70,7 @@ def check(
     visibility: str = "visible",
     points: float = 1.0,
     feedback: Feedback | None = None,
+    hint: str = "",
 ) -> CheckResult:
     return CheckResult(
         id=id,
@@ -78,6 +81,7 @@ def check(
         visibility=visibility,
         feedback=None if passed else feedback,
         examples=20,
+        hint=hint or f"the declared hint of {id}.",
     )
 
 
@@ -204,7 +208,8 @@ def test_student_page_shows_score_checks_and_failure_details(tmp_path: Path) -> 
     assert "svm_loss_vectorized returned a negative loss" in text
     assert "a loss >= 0" in text and "-20" in text
     assert "ZeroDivisionError: division by zero" in text  # the traceback
-    assert HINTS["_nonnegative"] in text and HINTS["_shift_invariance"] not in text
+    assert "the declared hint of svm_vec_nonnegative." in text
+    assert "the declared hint of softmax_vec_shift_invariance." not in text
     # An exception is hinted as an exception, whatever property the check tests.
     assert "Your function raised an exception" in text
     # The counterexample: arrays as tables (a 2 x 1 X), the full text kept alongside.
@@ -352,29 +357,47 @@ def test_feedback_href_is_relative_and_encoded() -> None:
 # --- hints and counterexamples ------------------------------------------------------------
 
 
-def test_hints_by_suffix_with_generic_fallback() -> None:
-    assert hint_for("svm_vec_nonnegative") == HINTS["_nonnegative"]
-    assert hint_for("softmax_naive_zero_weights") == HINTS["_zero_weights"]
-    assert hint_for("svm_naive_reference_reg") == HINTS["_reference_reg"]
-    assert hint_for("svm_naive_reference_noreg") == HINTS["_reference_noreg"]
-    assert hint_for("svm_vec_no_per_sample_loop") == HINTS["_no_per_sample_loop"]
-    assert hint_for("matrix_inverse_is_symmetric") == GENERIC_HINT
-    # hints now reach results.json too: none may quote a line of the reference solution
-    solution = (ROOT / "solutions/linear_classifiers/losses.py").read_text()
-    regions = [r.split("### END SOLUTION")[0] for r in solution.split("### BEGIN SOLUTION")[1:]]
-    body = [line.strip() for region in regions for line in region.splitlines()]
-    assert not [line for line in body if len(line) > 12 and any(line in h for h in HINTS.values())]
-    # the usual ways of looping without writing a loop are named
-    assert "np.vectorize" in HINTS["_no_per_sample_loop"]
-    assert "np.apply_along_axis" in HINTS["_no_per_sample_loop"]
-    # the numerical gradient is the student's own too: either side may be wrong
-    assert "either one can be the wrong one" in hint_for("svm_naive_numerical_gradient")
+def _failed(check_id: str, message: str = "wrong", hint: str = "") -> CheckResult:
+    return check(check_id, passed=False, feedback=Feedback(message=message), hint=hint)
+
+
+def test_a_failure_shows_its_declared_hint_or_the_generic_one() -> None:
+    assert hint_for(_failed("svm_vec_nonnegative", hint="H.")) == "H."
+    # Not chosen by the id: reports/ knows no assignment.
+    assert hint_for(_failed("matrix_output_shapes")) == "the declared hint of matrix_output_shapes."
+    no_hint = dataclasses.replace(_failed("matrix_inverse_is_symmetric"), hint="")
+    assert hint_for(no_hint) == GENERIC_HINT
+    # A call that produced no value is hinted by the kind of failure, whatever the check.
     timeout = "svm_loss_naive(...) ran past its time limit: did not return within 2 s"
-    assert "did not return in time" in hint_for("svm_naive_nonnegative", timeout)
+    assert "did not return in time" in str(hint_for(_failed("svm_naive_nonnegative", timeout)))
     changed = StudentCallFailed(
         "svm_loss_vectorized", StudentFailure(FailureKind.INCONSISTENT, "item 0 differs")
     )
-    assert "no checks for tracers" in hint_for("svm_vec_no_per_sample_loop", str(changed))
+    assert "no checks for tracers" in str(hint_for(_failed("svm_vec_loop", str(changed))))
+    # No hint where it would point at a mistake nobody made.
+    assert hint_for(check("passed_check")) is None
+    blocked = check("b", passed=False, feedback=Feedback(message="x", blocked_by="a"))
+    assert hint_for(blocked) is None
+    assert hint_for(_failed("c"), graded=False) is None
+    broken = check("g", passed=False, feedback=Feedback(message="x", internal_error=True))
+    assert hint_for(broken) == INTERNAL_ERROR_HINT
+
+
+def test_linear_classifiers_hints_are_declared_with_its_checks() -> None:
+    hints = {c.id: c.hint for c in load_checks(ROOT / "graders" / "linear_classifiers")}
+    assert all(hints.values()), [cid for cid, h in hints.items() if not h]
+    # hints reach results.json too: none may quote a line of the reference solution
+    solution = (ROOT / "solutions/linear_classifiers/losses.py").read_text()
+    regions = [r.split("### END SOLUTION")[0] for r in solution.split("### BEGIN SOLUTION")[1:]]
+    body = [line.strip() for region in regions for line in region.splitlines()]
+    assert not [line for line in body if len(line) > 12 and any(line in h for h in hints.values())]
+    # the usual ways of looping without writing a loop are named
+    assert "np.vectorize" in hints["svm_vec_no_per_sample_loop"]
+    assert "np.apply_along_axis" in hints["softmax_vec_no_per_sample_loop"]
+    # the numerical gradient is the student's own too: either side may be wrong
+    assert "either one can be the wrong one" in hints["svm_naive_numerical_gradient"]
+    # check_each fills in each function's name
+    assert "softmax_loss_naive" in hints["softmax_naive_implemented"]
 
 
 def test_counterexample_arrays_are_parsed_and_the_rest_kept_as_text() -> None:
@@ -552,8 +575,9 @@ def test_reports_from_really_graded_submissions(root: Path, tmp_path: Path) -> N
     from propgrade.engine.grading import grade_submission, prepare
 
     plan = prepare(load_course(root / "grading.yaml").assignment("linear_classifiers"))
+    corpus = root / "tests" / "submissions" / "linear_classifiers"
     for name in ("correct_reference", "bug_svm_no_max", "stub"):
-        write_record(tmp_path, grade_submission(plan, name, root / "tests" / "submissions" / name))
+        write_record(tmp_path, grade_submission(plan, name, corpus / name))
     paths = rebuild_reports(tmp_path)
     bug = audit(paths.students["bug_svm_no_max"])
     bug.assert_inert()

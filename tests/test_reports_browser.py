@@ -29,7 +29,7 @@ from propgrade.export import write_record
 from propgrade.reports import FEEDBACK_NAME, ReportPaths, rebuild_reports
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "tests" / "submissions"
+CORPUS = ROOT / "tests" / "submissions" / "linear_classifiers"
 CHROMIUM = next(
     (found for name in ("chromium", "chromium-browser") if (found := shutil.which(name))), None
 )

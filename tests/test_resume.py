@@ -15,7 +15,7 @@ import pytest
 
 from propgrade.cli import main
 
-CORPUS = Path(__file__).parent / "submissions"
+CORPUS = Path(__file__).parent / "submissions" / "linear_classifiers"
 PICK = [
     "correct_reference",
     "bug_svm_no_max",

@@ -29,6 +29,11 @@ def _against_reference(case: Case, student, fn: str, reference) -> None:
     "{key}_reference_noreg",
     "{fn} returns the same loss and dW as the reference solution when reg = 0.",
     REG_ZERO_CASES,
+    hint=(
+        "Your result differs from the reference solution with no regularization. Check the "
+        "averaging over N, the margin, which class is treated as correct, and float64 "
+        "precision (no float32 intermediates)."
+    ),
 )
 def reference_noreg(case: Case, student, fn: str, reference) -> None:
     _against_reference(case, student, fn, reference)
@@ -40,6 +45,11 @@ def reference_noreg(case: Case, student, fn: str, reference) -> None:
     "{fn} returns the same loss and dW as the reference solution when reg > 0 "
     "(the regularization term reg * sum(W**2) and its gradient 2 * reg * W).",
     REG_POSITIVE_CASES,
+    hint=(
+        "Your result differs from the reference solution only when reg > 0. The expected "
+        "convention adds reg times the sum of the squared weights to the loss, and 2 * reg * W "
+        "to dW, once, after averaging over N."
+    ),
 )
 def reference_reg(case: Case, student, fn: str, reference) -> None:
     _against_reference(case, student, fn, reference)

@@ -43,6 +43,11 @@ from .common import (
     "The other checks of {fn} count once this one passes.",
     two_weights(),
     max_examples=3,
+    hint=(
+        "None of the other checks of {fn} count until it returns (loss, dW) with a loss "
+        "computed from its inputs. Replace the starter code's pass and constant return "
+        "values with your computation."
+    ),
 )
 def implemented(drawn: TwoWeights, student, fn: str) -> None:
     # Deliberately loose about the form (a swapped pair, per-sample losses, a loss without
@@ -80,6 +85,11 @@ def _first_value(value: object, fn: str) -> np.ndarray:
     "{fn} returns a finite loss as a single number and a finite float64 gradient dW with "
     "the shape of W.",
     ANY_CASES,
+    hint=(
+        "Return a pair (loss, dW): loss a single finite number, dW a finite float array with "
+        "exactly the shape of W. Check for a missing return value, a transposed dW, or a "
+        "NaN/inf from an overflow."
+    ),
 )
 def output_shapes(case: Case, student, fn: str) -> None:
     loss, dW = exact_loss_and_grad(student.call(fn, *case.args), case, fn)
@@ -87,7 +97,17 @@ def output_shapes(case: Case, student, fn: str) -> None:
     expect.finite(dW, f"the gradient dW returned by {fn}")
 
 
-@check_each(ALL, "{key}_nonnegative", "{fn} never returns a negative loss (reg >= 0).", GRID_CASES)
+@check_each(
+    ALL,
+    "{key}_nonnegative",
+    "{fn} never returns a negative loss (reg >= 0).",
+    GRID_CASES,
+    hint=(
+        "Every term of these losses is >= 0 (a hinge max(0, ·) or a -log of a probability), "
+        "and so is reg * sum(W**2). A negative loss usually means a missing max(0, ·), a "
+        "flipped sign, or the correct class counted as a margin."
+    ),
+)
 def nonnegative(case: Case, student, fn: str) -> None:
     loss = loss_of(student.call(fn, *case.args), fn)
     # A loss that is 0 in exact arithmetic may come out as -1e-16, and which one depends on
@@ -100,6 +120,11 @@ def nonnegative(case: Case, student, fn: str) -> None:
     "{key}_zero_weights",
     "With W = 0 (all scores 0) and reg = 0, {fn} returns C - 1 for the SVM and log(C) for softmax.",
     near_zero_weights(),
+    hint=(
+        "With W = 0 all scores are equal, so the loss is known in closed form (C - 1 for the "
+        "SVM with margin 1, log(C) for softmax). Check the margin, that the correct class is "
+        "skipped, and that you average over the N samples."
+    ),
 )
 def zero_weights(case: Case, student, fn: str) -> None:
     loss = loss_of(student.call(fn, *case.args), fn)
@@ -113,6 +138,11 @@ def zero_weights(case: Case, student, fn: str) -> None:
     "{key}_inputs_unchanged",
     "{fn} does not modify its arguments W, X and y.",
     ANY_CASES,
+    hint=(
+        "Your function changed an argument the caller still uses. Operations like W += ..., "
+        "X -= ..., scores -= ... on a view, or np.subtract(..., out=X) modify the caller's "
+        "array in place: compute into a new array (or .copy() first)."
+    ),
 )
 def inputs_unchanged(case: Case, student, fn: str) -> None:
     outcome = student.outcome(fn, *case.args, echo_args=True)
@@ -132,6 +162,12 @@ STEP = 1e-5
     "The gradient dW returned by {fn} matches a centered numerical gradient of its own loss.",
     ANY_CASES,
     max_examples=10,
+    hint=(
+        "dW is compared with finite differences of your own loss, so the loss and dW disagree: "
+        "either one can be the wrong one (the message says which when it can tell). "
+        "Check the sign of each term, that dW gets the same 1/N averaging as the loss, and "
+        "the gradient of reg * sum(W**2), which is 2 * reg * W."
+    ),
 )
 def numerical_gradient(case: Case, student, fn: str) -> None:
     if fn.startswith("svm"):
@@ -196,6 +232,11 @@ def _near(got: float | np.ndarray, expected: float | np.ndarray) -> bool:
     "{key}_scale_zero_loss",
     "If W has zero SVM loss, so does 2W: {fn} returns 0 for both (reg = 0).",
     zero_svm_loss(),
+    hint=(
+        "When every margin is already satisfied, scaling W only makes the margins larger, so "
+        "the loss must stay 0. A non-zero loss means negative margins are being added "
+        "(a missing max(0, ·)) or the correct class is counted."
+    ),
 )
 def scale_zero_loss(case: Case, student, fn: str) -> None:
     for factor in (1.0, 2.0):
@@ -209,6 +250,11 @@ def scale_zero_loss(case: Case, student, fn: str) -> None:
     "Adding a constant to all scores of a sample leaves the loss of {fn} unchanged and finite, "
     "also with a different constant for each sample (from -4000 to 2500).",
     row_shifts(),
+    hint=(
+        "Adding a constant to every score of a sample must not change softmax. Subtract each "
+        "row's own maximum score (not the whole batch's, and not a running max started at 0) "
+        "before calling exp, so exp never overflows to inf or underflows to a sum of 0."
+    ),
 )
 def shift_invariance(drawn: RowShifted, student, fn: str) -> None:
     case, shifted = drawn.case, drawn.shifted()
@@ -230,6 +276,11 @@ def shift_invariance(drawn: RowShifted, student, fn: str) -> None:
     "Raising reg from 0 adds exactly reg * sum(W**2) to the loss of {fn} and 2 * reg * W to "
     "its dW.",
     REG_POSITIVE_CASES,
+    hint=(
+        "The regularization part is checked on its own: L(W, reg) - L(W, 0) must be "
+        "reg * np.sum(W * W) and dW(reg) - dW(0) must be 2 * reg * W. A factor 0.5, reg * W "
+        "in dW, or a term divided by N shows here."
+    ),
 )
 def regularization(case: Case, student, fn: str) -> None:
     loss_r, dW_r = loss_and_grad(student.call(fn, *case.args), case, fn)
@@ -260,6 +311,10 @@ def regularization(case: Case, student, fn: str) -> None:
     "{key}_matches_naive",
     "{fn[0]} returns the same loss and dW as your {fn[1]}.",
     ANY_CASES,
+    hint=(
+        "Your vectorized and naive versions disagree on the same input. Compare them on the "
+        "small input shown; the naive version is usually the one to trust first."
+    ),
 )
 def matches_naive(case: Case, student, fns: tuple[str, str]) -> None:
     vec, naive = fns
@@ -277,6 +332,12 @@ def matches_naive(case: Case, student, fns: tuple[str, str]) -> None:
     "samples.",
     two_batch_sizes(),
     max_examples=2,
+    hint=(
+        "The vectorized version must not loop over samples in Python: express the loss and "
+        "dW with array operations (matrix products, indexing with np.arange(N) and y, sums "
+        "along an axis). np.vectorize and np.apply_along_axis are Python loops too: they call "
+        "your function once per element or row."
+    ),
 )
 def no_per_sample_loop(drawn: tuple[Case, Case], student, fns: tuple[str, str]) -> None:
     vec = fns[0]

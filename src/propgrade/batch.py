@@ -30,8 +30,10 @@ class Submission:
     folder: Path
 
 
-def discover(submissions: Path) -> list[Submission]:
-    """Every immediate subdirectory is one student; its name is the student id."""
+def discover(submissions: Path, graded_file: str = "") -> list[Submission]:
+    """Every immediate subdirectory is one student; its name is the student id.
+
+    ``graded_file`` only names the file in the hint when there are no student folders."""
     if not submissions.is_dir():
         raise PropgradeError(
             f"{submissions}: submissions folder not found",
@@ -45,7 +47,8 @@ def discover(submissions: Path) -> list[Submission]:
     if not found:
         raise PropgradeError(
             f"{submissions}: no student folders found",
-            hint="each student's files go in their own subfolder, e.g. submissions/alice/losses.py",
+            hint="each student's files go in their own subfolder, e.g. "
+            f"{submissions.name or 'submissions'}/alice/{graded_file}",
         )
     return found
 

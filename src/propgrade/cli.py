@@ -328,10 +328,10 @@ def _cmd_grade(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.submissions is None or args.out is None:
         raise PropgradeError(
             "grade needs a SUBMISSIONS folder and --out (or --nbgrader COURSE_DIR)",
-            hint="e.g. propgrade grade examples/submissions -a linear_classifiers -o out/demo",
+            hint="e.g. propgrade grade submissions/ --assignment NAME --out out/",
         )
     assignment = _course_assignment(args.config, args.assignment)
-    submissions = discover(args.submissions)
+    submissions = discover(args.submissions, assignment.graded_file)
     if not args.quiet:
         print(f"preparing {assignment.name}: {len(assignment.checks)} checks", file=err)
     plan = prepare(assignment)
@@ -472,6 +472,9 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _print_check(result: SubmissionResult, out: TextIO) -> None:
+    # Imported here like every reports module: the CLI starts without loading them.
+    from propgrade.reports.hints import hint_for
+
     if result.error:
         print(f"error: {terminal(result.error)}", file=out)
     for note in collapse_notes([str(n) for n in result.meta.get("intake_notes", [])]):
@@ -495,6 +498,10 @@ def _print_check(result: SubmissionResult, out: TextIO) -> None:
         first_with.setdefault(same, c.id)
         for line in feedback.render().splitlines():
             print(f"        {line}", file=out)
+        # The hint the feedback page and results.json show for this check.
+        hint = hint_for(c)
+        if hint is not None:
+            print(f"        Hint: {hint}", file=out)
     failed = len(result.checks) - passed
     print(f"{passed} passed, {failed} failed", file=out)
 

@@ -33,6 +33,8 @@ class CheckConfig:
     # Checks that must pass before this one counts: a property that trivial code also
     # satisfies earns its points only once the function is shown to do the work.
     requires: tuple[str, ...] = ()
+    # Replaces the hint the grader declares with the check ("" keeps the grader's).
+    hint: str = ""
 
 
 @dataclass(frozen=True)
@@ -249,7 +251,9 @@ def _checks(r: _Reader, raw: object, path: str) -> tuple[CheckConfig, ...]:
         if isinstance(spec, int | float) and not isinstance(spec, bool):
             spec = {"points": spec}
         body = r.mapping(spec, cpath)
-        r.keys(body, cpath, {"points", "visibility", "max_examples", "requires"}, {"points"})
+        r.keys(
+            body, cpath, {"points", "visibility", "max_examples", "requires", "hint"}, {"points"}
+        )
         visibility = body.get("visibility", "visible")
         if visibility not in VISIBILITIES:
             raise r.fail(
@@ -267,9 +271,17 @@ def _checks(r: _Reader, raw: object, path: str) -> tuple[CheckConfig, ...]:
                 if max_examples is None
                 else r.integer(max_examples, _join(cpath, "max_examples"), 1),
                 requires=_requires(r, body.get("requires", []), _join(cpath, "requires"), out),
+                hint=_hint(r, body["hint"], _join(cpath, "hint")) if "hint" in body else "",
             )
         )
     return tuple(out)
+
+
+def _hint(r: _Reader, raw: object, path: str) -> str:
+    text = r.string(raw, path).strip()
+    if not text:
+        raise r.fail(path, "expected a hint for a student who fails this check, got blanks")
+    return text
 
 
 def _requires(r: _Reader, raw: object, path: str, earlier: list[CheckConfig]) -> tuple[str, ...]:
@@ -420,7 +432,7 @@ def parse_assignment(
     if "/" in graded_file or not graded_file.endswith(".py"):
         raise r.fail(
             _join(path, "graded_file"),
-            f"expected a file name like 'losses.py', got {graded_file!r}",
+            f"expected a Python file name like 'answers.py', got {graded_file!r}",
         )
 
     def directory(key: str, default: str | None) -> Path | None:

@@ -103,14 +103,12 @@ def _output(check: CheckResult, *, graded: bool) -> str:
     graded at all (no file, a syntax error) gets its reason only: a check's hint would
     point at a mistake nobody made."""
     # Imported here: the reports package imports this module for its atomic writes.
-    from propgrade.reports.hints import INTERNAL_ERROR_HINT, hint_for
+    from propgrade.reports.hints import hint_for
 
     assert check.feedback is not None
-    feedback = check.feedback
-    if feedback.blocked_by or not graded:
-        return feedback.render()
-    hint = INTERNAL_ERROR_HINT if feedback.internal_error else hint_for(check.id, feedback.message)
-    return f"{feedback.render()}\nHint: {hint}"
+    hint = hint_for(check, graded=graded)
+    text = check.feedback.render()
+    return text if hint is None else f"{text}\nHint: {hint}"
 
 
 def write_results_json(

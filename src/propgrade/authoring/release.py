@@ -88,6 +88,8 @@ def _public_config(assignment: AssignmentConfig, public_ids: list[str]) -> str:
                     "visibility": c.visibility,
                     **({"max_examples": c.max_examples} if c.max_examples else {}),
                     **_released_requires(c.requires, public_ids),
+                    # propgrade check shows the hint the graded run shows.
+                    **({"hint": c.hint} if c.hint else {}),
                 }
                 for c in assignment.checks
                 if c.id in public_ids

@@ -53,6 +53,9 @@ class Check:
     prop: Property
     uses_reference: bool
     max_examples: int | None = None
+    # What a student who fails this check should look at. Declared with the check, so a
+    # hint never depends on how the check happens to be named; grading.yaml may override it.
+    hint: str = ""
 
     def run(self, case: Any, student: StudentProxy, reference: ReferenceProxy | None) -> None:
         if self.uses_reference:
@@ -94,18 +97,50 @@ def _uses_reference(fn: Callable[..., Any], extra: int) -> bool:
     )
 
 
+def _validate_hint(check_id: str, hint: object) -> str:
+    if hint is None:
+        return ""
+    if not isinstance(hint, str) or not hint.strip():
+        raise GraderError(
+            f"check {check_id!r}: hint={hint!r} is not a hint",
+            hint="pass a sentence for a student who fails this check, or leave hint out",
+        )
+    return hint.strip()
+
+
+def _format(text: str, what: str, check_id: str, key: str, value: Any) -> str:
+    try:
+        return text.format(key=key, fn=value)
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        raise GraderError(
+            f"check {check_id!r}: its {what} cannot be formatted: {exc!r}",
+            hint="only {key} and {fn} are filled in; write a literal brace as {{ or }}",
+        ) from None
+
+
 def check(
     check_id: str,
     sentence: str,
     strategy: SearchStrategy[Any],
     *,
     max_examples: int | None = None,
+    hint: str | None = None,
 ) -> Callable[[Property], Check]:
-    """Declare one check."""
+    """Declare one check. ``hint`` is shown to a student whose code fails it (a check
+    without one gets a generic hint)."""
     _validate_id(check_id)
+    declared = _validate_hint(check_id, hint)
 
     def wrap(fn: Property) -> Check:
-        return Check(check_id, sentence, strategy, fn, _uses_reference(fn, 0), max_examples)
+        return Check(
+            check_id,
+            sentence,
+            strategy,
+            fn,
+            _uses_reference(fn, 0),
+            max_examples,
+            hint=declared,
+        )
 
     return wrap
 
@@ -117,19 +152,21 @@ def check_each(
     strategy: SearchStrategy[Any] | Callable[[Any], SearchStrategy[Any]],
     *,
     max_examples: int | None = None,
+    hint: str | None = None,
 ) -> Callable[[Callable[..., None]], CheckGroup]:
     """Declare one check per variant: ``prop(case, student, variant[, reference])``.
 
-    ``check_id`` and ``sentence`` are formatted with ``key`` (the variant's key) and
-    ``fn`` (its value) — e.g. ``"{key}_nonnegative"`` with ``{"svm_naive": "svm_loss_naive"}``.
-    ``strategy`` may be a function of the variant's value.
+    ``check_id``, ``sentence`` and ``hint`` are formatted with ``key`` (the variant's key)
+    and ``fn`` (its value) — e.g. ``"{key}_nonnegative"`` with
+    ``{"svm_naive": "svm_loss_naive"}``. ``strategy`` may be a function of the variant's value.
     """
+    declared = _validate_hint(check_id, hint)
 
     def wrap(fn: Callable[..., None]) -> CheckGroup:
         uses_reference = _uses_reference(fn, 1)
         made = []
         for key, value in variants.items():
-            cid = check_id.format(key=key, fn=value)
+            cid = _format(check_id, "id", check_id, key, value)
             _validate_id(cid)
             strat = (
                 strategy(value)
@@ -140,11 +177,12 @@ def check_each(
             made.append(
                 Check(
                     cid,
-                    sentence.format(key=key, fn=value),
+                    _format(sentence, "sentence", cid, key, value),
                     strat,
                     _bind(fn, value, uses_reference),
                     uses_reference,
                     max_examples,
+                    hint=_format(declared, "hint", cid, key, value),
                 )
             )
         return CheckGroup(tuple(made))

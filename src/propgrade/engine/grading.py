@@ -273,6 +273,7 @@ def _check_result(
         visibility=cfg.visibility,
         feedback=feedback,
         examples=examples,
+        hint=cfg.hint or check.hint,
     )
 
 

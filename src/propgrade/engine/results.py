@@ -50,6 +50,9 @@ class CheckResult:
     visibility: str
     feedback: Feedback | None = None
     examples: int = 0  # how many cases were evaluated
+    # The check's declared hint (grading.yaml's, else the grader's; "" for none): kept with
+    # the result so every page and file shows the same one, also when rebuilt from records.
+    hint: str = ""
 
     @property
     def passed(self) -> bool:

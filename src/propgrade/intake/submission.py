@@ -139,6 +139,7 @@ def problem_result(plan: Plan, student: str, message: str) -> SubmissionResult:
             status=FAILED,
             visibility=plan.assignment.check(c.id).visibility,
             feedback=Feedback(message=message),
+            hint=plan.assignment.check(c.id).hint or c.hint,
         )
         for c in plan.checks
     ]

@@ -35,6 +35,7 @@ from propgrade.intake.late import TIMESTAMP_MAX_BYTES, TIMESTAMP_NAME
 from propgrade.intake.notebook import MAX_JSON_DEPTH, json_depth
 from propgrade.intake.untrusted_files import FileRefused, lstat_kind, read_beneath
 from propgrade.integrations.nbgrader_layout import nbgrader_module
+from propgrade.reports.hints import hint_for
 from propgrade.reports.visibility import RELEASED, Disclosure, disclosure
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -75,7 +76,7 @@ def _cell(
     return cell
 
 
-def _check_cell(check: CheckResult, minor: int) -> dict[str, Any]:
+def _check_cell(check: CheckResult, minor: int, *, graded: bool) -> dict[str, Any]:
     points = format_points(check.max_points)
     unit = "point" if points == 1 else "points"
     source = f"# propgrade check {check.id} ({points} {unit}): {check.sentence}\n{CELL_NOTE}"
@@ -94,7 +95,7 @@ def _check_cell(check: CheckResult, minor: int) -> dict[str, Any]:
         META_KEY: {"check": check.id},
     }
     cell = _cell("code", source, metadata, f"propgrade-{check.id}", minor)
-    cell["outputs"] = _outputs(check)
+    cell["outputs"] = _outputs(check, graded=graded)
     return cell
 
 
@@ -102,7 +103,7 @@ def _stream(text: str) -> dict[str, Any]:
     return {"output_type": "stream", "name": "stdout", "text": text}
 
 
-def _outputs(check: CheckResult) -> list[dict[str, Any]]:
+def _outputs(check: CheckResult, *, graded: bool) -> list[dict[str, Any]]:
     shown = disclosure(check, RELEASED) is Disclosure.SHOWN
     examples = f" ({check.examples} examples)" if check.examples else ""
     if check.passed:
@@ -112,6 +113,11 @@ def _outputs(check: CheckResult) -> list[dict[str, Any]]:
         # sequences would restyle the page.
         detail = _CONTROL.sub("", check.feedback.render())
         message = _CONTROL.sub("", check.feedback.message)
+        # nbgrader's generate_feedback renders these cells for the student: the same hint
+        # as propgrade's feedback page and results.json.
+        hint = hint_for(check, graded=graded)
+        if hint is not None:
+            detail = f"{detail}\nHint: {hint}"
     else:
         detail = message = "a hidden check: its details are not shown"
     if check.points <= 0:
@@ -320,7 +326,8 @@ def base_notebooks(
 
 def with_checks(nb: NotebookNode, result: SubmissionResult) -> NotebookNode:
     minor = int(nb.get("nbformat_minor", 0))
-    cells = [_header(result, minor), *(_check_cell(c, minor) for c in result.checks)]
+    graded = not result.error
+    cells = [_header(result, minor), *(_check_cell(c, minor, graded=graded) for c in result.checks)]
     nb.cells.extend(_nbformat().from_dict(cells))
     return nb
 

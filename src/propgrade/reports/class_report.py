@@ -10,6 +10,7 @@ from pathlib import Path
 from propgrade.engine.results import SubmissionResult
 from propgrade.engine.standing import Standing
 from propgrade.export import atomic_write_text
+from propgrade.isolation import GAPS
 from propgrade.reports import charts
 from propgrade.reports.fragments import check_name, counterexample_block, expected_and_got, points
 from propgrade.reports.layout import page
@@ -24,7 +25,6 @@ from propgrade.reports.stats import (
     sandbox_counts,
     timing,
 )
-from propgrade.sandbox.layers import REDUCED
 
 Standings = Mapping[str, Standing]
 
@@ -87,20 +87,21 @@ def _isolation(results: Sequence[SubmissionResult], sandbox: str) -> Markup:
         element("li", element("b", layer), f": {n} submissions")
         for layer, n in counts.most_common()
     ]
-    warning: Node = None
-    if counts.get(REDUCED):
-        warning = element(
+    warnings = [
+        element(
             "p",
-            f"{counts[REDUCED]} submissions ran under the reduced layer, which does not stop "
-            "student code from reading files (solutions, graders) or using the network.",
+            f"{counts[layer]} submissions ran under the {layer} layer, which {gap}.",
             class_="note",
         )
+        for layer, gap in GAPS.items()
+        if counts.get(layer)
+    ]
     return element(
         "section",
         element("h2", "Isolation"),
         element("ul", items),
         element("p", sandbox, class_="small muted") if sandbox else None,
-        warning,
+        warnings,
     )
 
 

@@ -17,7 +17,7 @@ from propgrade.reports.fragments import (
     labelled,
     points,
 )
-from propgrade.reports.hints import INTERNAL_ERROR_HINT, hint_for
+from propgrade.reports.hints import hint_for
 from propgrade.reports.layout import page
 from propgrade.reports.markup import Markup, Node, element
 from propgrade.reports.paths import FEEDBACK_NAME, student_dir
@@ -167,8 +167,9 @@ def _failure_card(check: CheckResult, feedback: Feedback) -> Markup:
         body.append(expected_and_got(feedback.expected, feedback.got))
     if feedback.traceback:
         body.append(labelled("Your traceback", element("pre", feedback.traceback)))
-    hint = INTERNAL_ERROR_HINT if feedback.internal_error else hint_for(check.id, feedback.message)
-    body.append(element("p", element("b", "Hint: "), hint, class_="hint"))
+    hint = hint_for(check)
+    if hint is not None:
+        body.append(element("p", element("b", "Hint: "), hint, class_="hint"))
     return element("section", body, class_="failure", id=_anchor(check))
 
 

@@ -31,12 +31,14 @@ from pathlib import Path
 from typing import Protocol, cast
 
 from propgrade.errors import WorkerError
+
+# Re-exported: the layers are named by these everywhere (doctor, tests, results).
+from propgrade.isolation import FULL as FULL
+from propgrade.isolation import REDUCED as REDUCED
 from propgrade.sandbox import scratch as scratch_dirs
 from propgrade.sandbox import zygote
 from propgrade.sandbox.calls import Limits
 
-FULL = "full"
-REDUCED = "reduced"
 WORKER_MAIN = Path(__file__).parent / "inside" / "worker_main.py"
 
 
