@@ -60,6 +60,9 @@ def _as_real_array(value: Value) -> FloatArray | None:
     if isinstance(value, np.ndarray):
         return value.astype(np.float64) if value.dtype.kind in "biuf" else None
     if isinstance(value, tuple):
+        if not _numbers_only(value):
+            # np.array would read "1.5" as 1.5: a string is not a number here.
+            return None
         try:
             converted = np.array(value, dtype=np.float64)
         except (TypeError, ValueError):
@@ -68,6 +71,14 @@ def _as_real_array(value: Value) -> FloatArray | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return np.array(float(value))
     return None
+
+
+def _numbers_only(value: Value) -> bool:
+    if isinstance(value, tuple):
+        return all(_numbers_only(item) for item in value)
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "biuf"
+    return isinstance(value, int | float)
 
 
 def real_array(value: Value, what: str) -> FloatArray:
