@@ -366,5 +366,5 @@ def test_an_unsendable_argument_fails_that_call_alone(worker: Any) -> None:
 
     bad, good = worker.run([Call("keywords", ({1, 2},)), Call("keywords", (1,))])  # type: ignore[arg-type]
     assert bad.failure is not None and bad.failure.kind is FailureKind.UNSENDABLE
-    assert "values of type set" in bad.failure.message
+    assert "argument 1: a value of type set" in bad.failure.message
     assert good.value == {"args": 1}

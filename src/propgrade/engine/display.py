@@ -10,7 +10,7 @@ import numpy as np
 from propgrade.sandbox.calls import Unsupported
 
 _MAX_ELEMENTS = 64
-_SPACE_AFTER_BRACKET = re.compile(r"\[ +")
+_PADDING = re.compile(r"(?<=\[) +| +(?=,)")  # numpy's column alignment, useless on one line
 
 
 def format_value(value: Any, *, precision: int = 6) -> str:
@@ -58,7 +58,7 @@ def _format_inline_array(array: np.ndarray[Any, Any], precision: int) -> str:
     body = np.array2string(
         array, precision=precision, suppress_small=False, separator=", ", max_line_width=10**6
     )
-    return f"array({_SPACE_AFTER_BRACKET.sub('[', ' '.join(body.split()))}{dtype})"
+    return f"array({_PADDING.sub('', ' '.join(body.split()))}{dtype})"
 
 
 def format_array(array: np.ndarray[Any, Any], *, precision: int = 6) -> str:

@@ -6,6 +6,7 @@ arrays of an expected shape, so a property never compares objects of the student
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -131,6 +132,24 @@ def pair(value: Value, what: str) -> tuple[Value, Value]:
             got=describe_shape(value),
         )
     return value[0], value[1]
+
+
+def mapping(value: Value, what: str, keys: Sequence[str] = ()) -> dict[str, Value]:
+    """A dict (e.g. an optimizer's config) that has at least ``keys``."""
+    if not isinstance(value, dict):
+        raise CheckFailed(
+            f"{what} should be a dict",
+            expected=f"a dict with keys {', '.join(map(repr, keys))}" if keys else "a dict",
+            got=describe_shape(value),
+        )
+    missing = [key for key in keys if key not in value]
+    if missing:
+        raise CheckFailed(
+            f"{what} has no {', '.join(map(repr, missing))}",
+            expected=f"a dict with keys {', '.join(map(repr, keys))}",
+            got=describe_shape(value),
+        )
+    return value
 
 
 def finite(value: float | FloatArray, what: str) -> None:

@@ -204,10 +204,7 @@ def _blame_unsendable_result(proxy: ReplayProxy, error: Exception) -> Exception:
     if isinstance(error, AssertionError) or not proxy.unsupported:
         return error
     function, where, value = proxy.unsupported[0]
-    message = (
-        f"{where} is a {value.type_name} value, which cannot be sent back to the grader; "
-        f"a function may return {SENDABLE}"
-    )
+    message = f"{function}(...){where} is a {value.type_name}; a function may return {SENDABLE}"
     return StudentCallFailed(function, StudentFailure(FailureKind.UNSUPPORTED, message))
 
 

@@ -133,13 +133,16 @@ def fresh_copy(value: Value) -> Value:
     return value
 
 
-def find_unsupported(value: Value, where: str = "the result") -> tuple[str, Unsupported] | None:
-    """The first part of ``value`` that could not be received, and where it sits, in words."""
+def find_unsupported(value: Value, where: str = "") -> tuple[str, Unsupported] | None:
+    """The first part of ``value`` that could not be received, and its index path.
+
+    The path is written as Python would index the value: ``[1]['velocity']``.
+    """
     if isinstance(value, Unsupported):
         return where, value
     if isinstance(value, tuple):
         for index, item in enumerate(value):
-            found = find_unsupported(item, f"item {index} of {where}")
+            found = find_unsupported(item, f"{where}[{index}]")
             if found is not None:
                 return found
     elif isinstance(value, dict):

@@ -73,9 +73,15 @@ class WireError(PropgradeError):
 class UnsendableValue(WireError, TypeError):
     """A value the grader passes to a student function that cannot cross the boundary."""
 
-    def __init__(self, what: str) -> None:
-        super().__init__(f"cannot send {what} to the worker; what can be sent: {SENDABLE}")
+    def __init__(self, what: str, where: str = "") -> None:
+        place = f"{where}: " if where else ""
+        super().__init__(f"cannot send {place}{what}; what can be sent: {SENDABLE}")
         self.what = what
+        self.where = where
+
+    def inside(self, prefix: str) -> UnsendableValue:
+        """The same complaint, about the container that holds the value at ``prefix``."""
+        return UnsendableValue(self.what, prefix + self.where)
 
 
 @dataclass(frozen=True)
@@ -248,16 +254,23 @@ def encode_value(value: Value, table: BlobTable, *, depth: int = 0) -> object:
         if len(value) > MAX_ITEMS:
             raise UnsendableValue(f"a {kind.__name__} of {len(value)} items (at most {MAX_ITEMS})")
         if not isinstance(value, dict):
-            return [encode_value(item, table, depth=depth + 1) for item in value]
+            return [_encode_at(f"[{i}]", item, table, depth + 1) for i, item in enumerate(value)]
         pairs = []
         for key, item in value.items():
             if type(key) is not str:
                 raise UnsendableValue(f"a dict with a key of type {type(key).__name__}")
             if len(key) > MAX_TEXT:
                 raise UnsendableValue(f"a dict key of {len(key)} characters")
-            pairs.append([key, encode_value(item, table, depth=depth + 1)])
+            pairs.append([key, _encode_at(f"[{key[:40]!r}]", item, table, depth + 1)])
         return {"dict": pairs}
-    raise UnsendableValue(f"values of type {kind.__name__}")
+    raise UnsendableValue(f"a value of type {kind.__name__}")
+
+
+def _encode_at(where: str, value: Value, table: BlobTable, depth: int) -> object:
+    try:
+        return encode_value(value, table, depth=depth)
+    except UnsendableValue as exc:
+        raise exc.inside(where) from None
 
 
 def decode_value(obj: object, blobs: Sequence[memoryview | bytes], *, depth: int = 0) -> Value:
@@ -370,12 +383,12 @@ def encode_call(call: Call, table: BlobTable) -> tuple[list[object], list[list[o
     """A call's positional and keyword arguments in wire form; arrays go into ``table``."""
     if len(call.args) > MAX_ARGS or len(call.kwargs) > MAX_ARGS:
         raise UnsendableValue(f"more than {MAX_ARGS} arguments")
-    args = [encode_value(arg, table) for arg in call.args]
+    args = [_encode_at(f"argument {i + 1}", arg, table, 0) for i, arg in enumerate(call.args)]
     kwargs: list[list[object]] = []
     for name, value in call.kwargs:
         if type(name) is not str or not name.isidentifier():
             raise UnsendableValue(f"a keyword argument named {str(name)[:40]!r}")
-        kwargs.append([name, encode_value(value, table)])
+        kwargs.append([name, _encode_at(name, value, table, 0)])
     return args, kwargs
 
 
