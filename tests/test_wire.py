@@ -22,7 +22,7 @@ def round_trip(value: Value) -> Value:
     table = wire.BlobTable()
     encoded = wire.encode_value(value, table)
     frame = wire.decode_frame(wire.encode_frame({"value": encoded}, table.blobs))
-    return wire.decode_value(frame.header["value"], frame.blobs, allow_str=True)
+    return wire.decode_value(frame.header["value"], frame.blobs)
 
 
 def raw_frame(header: Any, *blobs: bytes, header_bytes: bytes | None = None) -> bytes:
@@ -235,7 +235,7 @@ def test_bad_array_descriptions_raise_wire_error(ref: dict[str, Any], blob: byte
     [
         [[[[[1.0]]]]],  # nested deeper than MAX_DEPTH
         list(range(wire.MAX_ITEMS + 1)),
-        "a string",
+        "x" * (wire.MAX_TEXT + 1),
         2**64,
         {"complex": [1.0]},
         {"complex": ["1", 2]},
@@ -248,7 +248,7 @@ def test_bad_values_raise_wire_error(value: object) -> None:
         wire.decode_value(value, [])
 
 
-def test_strings_are_accepted_only_when_allowed() -> None:
-    assert wire.decode_value("x", [], allow_str=True) == "x"
-    with pytest.raises(wire.WireError):
-        wire.decode_value("x", [])
+def test_strings_are_accepted_up_to_the_text_limit() -> None:
+    assert wire.decode_value("x" * wire.MAX_TEXT, []) == "x" * wire.MAX_TEXT
+    with pytest.raises(wire.WireError, match="characters"):
+        wire.decode_value("x" * (wire.MAX_TEXT + 1), [])

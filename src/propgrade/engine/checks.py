@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,14 +25,29 @@ _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class StudentProxy(Protocol):
-    """Calls into the submission. Every call crosses the process boundary as data."""
+    """Calls into the submission. Every call crosses the process boundary as data.
 
-    def call(self, function: str, *args: Value) -> Value: ...
+    Keyword arguments are passed on (``student.call("adam", w, dw, config=cfg)``), except
+    that ``outcome`` keeps ``trace`` and ``echo_args`` for itself.
+    """
 
-    def map(self, function: str, arg_tuples: list[tuple[Value, ...]]) -> list[Value]: ...
+    def call(self, function: str, /, *args: Value, **kwargs: Value) -> Value: ...
+
+    def map(
+        self,
+        function: str,
+        arg_tuples: Sequence[tuple[Value, ...]],
+        kwargs: Mapping[str, Value] | None = None,
+    ) -> list[Value]: ...
 
     def outcome(
-        self, function: str, *args: Value, trace: bool = False, echo_args: bool = False
+        self,
+        function: str,
+        /,
+        *args: Value,
+        trace: bool = False,
+        echo_args: bool = False,
+        **kwargs: Value,
     ) -> CallOutcome: ...
 
     def __getattr__(self, function: str) -> Callable[..., Value]: ...
@@ -254,6 +269,7 @@ def _failure_phrase(failure: StudentFailure) -> str:
         "missing": "is not defined in the submission",
         "skipped": "was not run: it timed out or crashed too often already",
         "inconsistent": "returned a different result while its Python work was counted",
+        "unsupported": "returned a value that cannot be sent back to the grader",
     }.get(failure.kind.value, "failed") + f": {failure.message}"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -9,6 +10,7 @@ import numpy as np
 from propgrade.sandbox.calls import Unsupported
 
 _MAX_ELEMENTS = 64
+_PADDING = re.compile(r"(?<=\[) +| +(?=,)")  # numpy's column alignment, useless on one line
 
 
 def format_value(value: Any, *, precision: int = 6) -> str:
@@ -19,12 +21,44 @@ def format_value(value: Any, *, precision: int = 6) -> str:
         return str(bool(value))
     if isinstance(value, float | np.floating):
         return f"{float(value):.{precision + 2}g}"
-    if isinstance(value, tuple):
-        inner = ", ".join(format_value(v, precision=precision) for v in value)
-        return f"({inner}{',' if len(value) == 1 else ''})"
+    if isinstance(value, tuple | dict):
+        return _format_item(value, precision)
     if isinstance(value, str):
         return value
     return repr(value)
+
+
+def _format_item(value: Any, precision: int) -> str:
+    """A value inside a tuple or dict: on one line, as Python would write it."""
+    if isinstance(value, tuple):
+        inner = ", ".join(_format_item(v, precision) for v in value)
+        return f"({inner}{',' if len(value) == 1 else ''})"
+    if isinstance(value, dict):
+        inner = ", ".join(f"{k!r}: {_format_item(v, precision)}" for k, v in value.items())
+        return f"{{{inner}}}"
+    if isinstance(value, np.ndarray):
+        return _format_inline_array(value, precision)
+    if isinstance(value, str):
+        return repr(value)
+    if type(value) is float:
+        # Next to ints, 1.0 must not read as 1.
+        text = f"{value:.{precision + 2}g}"
+        return text if any(c in text for c in ".einf") else text + ".0"
+    return format_value(value, precision=precision)
+
+
+def _format_inline_array(array: np.ndarray[Any, Any], precision: int) -> str:
+    dtype = "" if array.dtype == np.float64 else f", dtype={array.dtype}"
+    if array.size == 0:
+        return f"array(<empty, shape {array.shape}{dtype}>)"
+    if array.size > _MAX_ELEMENTS:
+        summary = format_array(array, precision=precision).partition("[")[2].rstrip("]")
+        detail = f", {summary}" if summary else ""
+        return f"array(<shape {array.shape}{dtype}{detail}>)"
+    body = np.array2string(
+        array, precision=precision, suppress_small=False, separator=", ", max_line_width=10**6
+    )
+    return f"array({_PADDING.sub('', ' '.join(body.split()))}{dtype})"
 
 
 def format_array(array: np.ndarray[Any, Any], *, precision: int = 6) -> str:
@@ -50,6 +84,10 @@ def describe_shape(value: Any) -> str:
         return f"array of shape {value.shape} and dtype {value.dtype}"
     if isinstance(value, tuple):
         return f"tuple of length {len(value)}"
+    if isinstance(value, dict):
+        shown = ", ".join(repr(key[:40]) for key in list(value)[:8])
+        more = ", ..." if len(value) > 8 else ""
+        return f"dict with keys {shown}{more}" if value else "empty dict"
     if isinstance(value, Unsupported):
         return f"a {value.type_name} object"
     return type(value).__name__

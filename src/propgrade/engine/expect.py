@@ -6,6 +6,7 @@ arrays of an expected shape, so a property never compares objects of the student
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -60,6 +61,9 @@ def _as_real_array(value: Value) -> FloatArray | None:
     if isinstance(value, np.ndarray):
         return value.astype(np.float64) if value.dtype.kind in "biuf" else None
     if isinstance(value, tuple):
+        if not _numbers_only(value):
+            # np.array would read "1.5" as 1.5: a string is not a number here.
+            return None
         try:
             converted = np.array(value, dtype=np.float64)
         except (TypeError, ValueError):
@@ -68,6 +72,14 @@ def _as_real_array(value: Value) -> FloatArray | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return np.array(float(value))
     return None
+
+
+def _numbers_only(value: Value) -> bool:
+    if isinstance(value, tuple):
+        return all(_numbers_only(item) for item in value)
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "biuf"
+    return isinstance(value, int | float)
 
 
 def real_array(value: Value, what: str) -> FloatArray:
@@ -120,6 +132,24 @@ def pair(value: Value, what: str) -> tuple[Value, Value]:
             got=describe_shape(value),
         )
     return value[0], value[1]
+
+
+def mapping(value: Value, what: str, keys: Sequence[str] = ()) -> dict[str, Value]:
+    """A dict (e.g. an optimizer's config) that has at least ``keys``."""
+    if not isinstance(value, dict):
+        raise CheckFailed(
+            f"{what} should be a dict",
+            expected=f"a dict with keys {', '.join(map(repr, keys))}" if keys else "a dict",
+            got=describe_shape(value),
+        )
+    missing = [key for key in keys if key not in value]
+    if missing:
+        raise CheckFailed(
+            f"{what} has no {', '.join(map(repr, missing))}",
+            expected=f"a dict with keys {', '.join(map(repr, keys))}",
+            got=describe_shape(value),
+        )
+    return value
 
 
 def finite(value: float | FloatArray, what: str) -> None:

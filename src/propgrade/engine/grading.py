@@ -26,7 +26,14 @@ from propgrade.engine.loading import load_checks, load_reference
 from propgrade.engine.proxies import CallKey, NeedCalls, ReferenceModule, ReplayProxy
 from propgrade.engine.results import FAILED, PASSED, CheckResult, Feedback, SubmissionResult
 from propgrade.errors import ConfigError
-from propgrade.sandbox.calls import Call, CallOutcome, FailureKind, Limits
+from propgrade.sandbox.calls import (
+    SENDABLE,
+    Call,
+    CallOutcome,
+    FailureKind,
+    Limits,
+    StudentFailure,
+)
 from propgrade.sandbox.layer_choice import default_layer
 from propgrade.sandbox.layers import Layer
 from propgrade.sandbox.worker import Worker
@@ -171,7 +178,7 @@ def _evaluate(
             except CaseRejected:
                 run.skipped = True
             except Exception as exc:
-                run.error = exc
+                run.error = _blame_unsendable_result(proxy, exc)
             run.done = True
         pending = _drop_after_first_failure(still, runs) if stop_at_first_failure else still
         if not missing or not pending:
@@ -185,6 +192,21 @@ def _evaluate(
         run.error = RuntimeError("the property waited for calls without making any")
         run.done = True
     return runs
+
+
+def _blame_unsendable_result(proxy: ReplayProxy, error: Exception) -> Exception:
+    """The error to report when a property raised ``error`` itself.
+
+    A property that breaks on a student's value that could not be sent (a set, an object,
+    a dict with int keys where a dict was due) failed because of that value: the check
+    fails for the student, and says what could have been sent, instead of being reported
+    as the grader's own fault.
+    """
+    if isinstance(error, AssertionError) or not proxy.unsupported:
+        return error
+    function, where, value = proxy.unsupported[0]
+    message = f"{function}(...){where} is a {value.type_name}; a function may return {SENDABLE}"
+    return StudentCallFailed(function, StudentFailure(FailureKind.UNSUPPORTED, message))
 
 
 def _echo_twin(key: CallKey) -> CallKey | None:

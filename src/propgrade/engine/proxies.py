@@ -10,14 +10,24 @@ case and the answers, so replaying them is safe.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from propgrade.engine.checks import StudentCallFailed
-from propgrade.sandbox.calls import Call, CallOutcome, Value
+from propgrade.errors import GraderError
+from propgrade.sandbox.calls import (
+    Call,
+    CallOutcome,
+    FailureKind,
+    Unsupported,
+    Value,
+    find_unsupported,
+    fresh_copy,
+)
 
 CallKey = tuple[str, bool, bool, bytes]
 
@@ -32,6 +42,10 @@ class NeedCalls(BaseException):
 def call_key(call: Call) -> CallKey:
     h = hashlib.blake2b(digest_size=16)
     _feed(h, call.args)
+    if call.kwargs:
+        # Only when present: keys of calls without keywords stay what they were.
+        h.update(b"K")
+        _feed(h, dict(call.kwargs))
     return (call.function, call.trace, call.echo_args, h.digest())
 
 
@@ -44,39 +58,91 @@ def _feed(h: Any, value: Any) -> None:
         for item in value:
             _feed(h, item)
         h.update(b")")
+    elif isinstance(value, dict):
+        # Order counts: the student's function sees the dict in this order.
+        h.update(b"D%d{" % len(value))
+        for key, item in value.items():
+            _feed(h, key)
+            _feed(h, item)
+        h.update(b"}")
     else:
         h.update(b"S" + type(value).__name__.encode() + repr(value).encode())
 
 
 def _unwrap(call: Call, outcome: CallOutcome) -> CallOutcome:
-    if outcome.failure is not None:
-        raise StudentCallFailed(call.function, outcome.failure)
+    """The outcome a property sees: raises for a failure, and never shares a cached value."""
+    failure = outcome.failure
+    if failure is not None:
+        if failure.kind is FailureKind.UNSENDABLE:
+            raise UnsendableArgument(failure.message)
+        raise StudentCallFailed(call.function, failure)
+    if isinstance(outcome.value, np.ndarray | tuple | dict) or outcome.args_after is not None:
+        args_after = outcome.args_after
+        return replace(
+            outcome,
+            value=fresh_copy(outcome.value),
+            args_after=None if args_after is None else tuple(fresh_copy(a) for a in args_after),
+        )
     return outcome
 
 
+class UnsendableArgument(GraderError, TypeError):
+    """A property passed a value that cannot be sent: the grader's mistake, this check only."""
+
+
+def _as_kwargs(kwargs: Mapping[str, Value] | None) -> dict[str, Value]:
+    return dict(kwargs) if kwargs else {}
+
+
 class _ProxyBase:
+    def __init__(self) -> None:
+        # Values the student returned that could not be sent, with where they were: a
+        # property that then breaks on one failed because of the student, not the grader.
+        self.unsupported: list[tuple[str, str, Unsupported]] = []
+
     def _fetch(self, calls: Sequence[Call]) -> list[CallOutcome]:
         raise NotImplementedError
 
     def outcome(
-        self, function: str, *args: Value, trace: bool = False, echo_args: bool = False
+        self,
+        function: str,
+        /,
+        *args: Value,
+        trace: bool = False,
+        echo_args: bool = False,
+        **kwargs: Value,
     ) -> CallOutcome:
-        call = Call(function, tuple(args), trace=trace, echo_args=echo_args)
-        return _unwrap(call, self._fetch([call])[0])
+        call = Call.of(function, tuple(args), kwargs, trace=trace, echo_args=echo_args)
+        return self._seen(call, _unwrap(call, self._fetch([call])[0]))
 
-    def call(self, function: str, *args: Value) -> Value:
-        return self.outcome(function, *args).value
+    def call(self, function: str, /, *args: Value, **kwargs: Value) -> Value:
+        call = Call.of(function, tuple(args), kwargs)
+        return self._seen(call, _unwrap(call, self._fetch([call])[0])).value
 
-    def map(self, function: str, arg_tuples: list[tuple[Value, ...]]) -> list[Value]:
-        calls = [Call(function, tuple(args)) for args in arg_tuples]
-        return [_unwrap(c, o).value for c, o in zip(calls, self._fetch(calls), strict=True)]
+    def map(
+        self,
+        function: str,
+        arg_tuples: Sequence[tuple[Value, ...]],
+        kwargs: Mapping[str, Value] | None = None,
+    ) -> list[Value]:
+        """``function(*args, **kwargs)`` for every tuple of ``args``, in one round trip."""
+        calls = [Call.of(function, tuple(args), kwargs) for args in arg_tuples]
+        fetched = self._fetch(calls)
+        return [self._seen(c, _unwrap(c, o)).value for c, o in zip(calls, fetched, strict=True)]
+
+    def _seen(self, call: Call, outcome: CallOutcome) -> CallOutcome:
+        if isinstance(outcome.value, Unsupported | tuple | dict):
+            found = find_unsupported(outcome.value)
+            if found is not None:
+                self.unsupported.append((call.function, *found))
+        return outcome
 
     def __getattr__(self, function: str) -> Callable[..., Value]:
         if function.startswith("_"):
             raise AttributeError(function)
 
-        def invoke(*args: Value) -> Value:
-            return self.call(function, *args)
+        def invoke(*args: Value, **kwargs: Value) -> Value:
+            return self.call(function, *args, **kwargs)
 
         return invoke
 
@@ -85,6 +151,7 @@ class ReplayProxy(_ProxyBase):
     """Answers from a cache; queues what is missing and raises ``NeedCalls``."""
 
     def __init__(self, cache: dict[CallKey, CallOutcome], missing: dict[CallKey, Call]) -> None:
+        super().__init__()
         self._cache = cache
         self._missing = missing
 
@@ -112,6 +179,7 @@ class LiveProxy(_ProxyBase):
         run: Callable[[Sequence[Call]], list[CallOutcome]],
         cache: dict[CallKey, CallOutcome] | None = None,
     ) -> None:
+        super().__init__()
         self._run = run
         self._cache = cache if cache is not None else {}
         self.calls_made = 0
@@ -142,12 +210,28 @@ class ReferenceModule:
             raise AttributeError(function)
         target = getattr(self._module, function)
 
-        def invoke(*args: Any) -> Any:
-            key = call_key(Call(function, tuple(args)))
+        def invoke(*args: Any, **kwargs: Any) -> Any:
+            key = call_key(Call.of(function, tuple(args), kwargs))
             memo_key = (function, key[3])
             if memo_key not in self._memo:
-                copies = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
-                self._memo[memo_key] = target(*copies)
-            return self._memo[memo_key]
+                # Copies in and out: neither the reference nor a property may change what
+                # the next student's check is compared with.
+                copies = tuple(_copied(a) for a in args)
+                self._memo[memo_key] = target(*copies, **{k: _copied(v) for k, v in kwargs.items()})
+            return _copied(self._memo[memo_key])
 
         return invoke
+
+
+def _copied(value: Any) -> Any:
+    """A trusted value's copy down to its arrays, dicts and lists; anything else as is."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    # Exact types: a named tuple or a dict subclass of the reference's own is left alone.
+    if type(value) is tuple:
+        return tuple(_copied(item) for item in value)
+    if type(value) is list:
+        return [_copied(item) for item in value]
+    if type(value) is dict:
+        return {key: _copied(item) for key, item in value.items()}
+    return value

@@ -69,6 +69,14 @@ def first_difference(measured: Value, normal: Value, where: str = "the result") 
             if found is not None:
                 return found
         return None
+    if isinstance(measured, dict) and isinstance(normal, dict):
+        if list(measured) != list(normal):
+            return _differ(where, f"keys {list(measured)}", f"keys {list(normal)}")
+        for key in measured:
+            found = first_difference(measured[key], normal[key], f"{where}[{key[:40]!r}]")
+            if found is not None:
+                return found
+        return None
     if type(measured) is not type(normal):
         return _differ(where, _kind(measured), _kind(normal))
     if isinstance(measured, np.ndarray) and isinstance(normal, np.ndarray):

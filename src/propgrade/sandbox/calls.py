@@ -1,12 +1,13 @@
 """The data that crosses the trust boundary: calls into student code and their outcomes.
 
 Everything here is plain data built in the trusted process. A student's return value is
-decoded into ``Value`` (numbers, numeric arrays, tuples) or ``Unsupported`` - never into
-an object of the student's making.
+decoded into ``Value`` (numbers, strings, numeric arrays, tuples, dicts with string keys)
+or ``Unsupported`` - never into an object of the student's making.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeAlias, Union
@@ -34,9 +35,16 @@ Value: TypeAlias = Union[
     str,
     Unsupported,
     tuple["Value", ...],
+    dict[str, "Value"],
     None,
 ]
-"""A decoded value. Lists come back as tuples; ``str`` only appears in call arguments."""
+"""A decoded value. Lists come back as tuples; dicts keep their key order."""
+
+SENDABLE = (
+    "None, bool, int, float, complex, str, numpy arrays of a numeric or bool dtype, "
+    "and tuples, lists and dicts with str keys of these"
+)
+"""What can cross the boundary, in words, for messages about values that cannot."""
 
 
 class FailureKind(StrEnum):
@@ -48,6 +56,10 @@ class FailureKind(StrEnum):
     MISSING = "missing"  # the module has no callable of that name
     SKIPPED = "skipped"  # not run: the same function timed out or crashed too often already
     INCONSISTENT = "inconsistent"  # a traced call returned something else than untraced
+    UNSUPPORTED = "unsupported"  # the property could not use a value that could not be sent
+    # Not the student's doing: the grader passed an argument that cannot be sent. Never
+    # reaches a student as a failure of theirs (the proxy raises a grader error).
+    UNSENDABLE = "unsendable"
 
 
 @dataclass(frozen=True)
@@ -67,7 +79,7 @@ class StudentFailure:
 
 @dataclass(frozen=True)
 class Call:
-    """One call of a student function with positional arguments."""
+    """One call of a student function: ``function(*args, **dict(kwargs))``."""
 
     function: str
     args: tuple[Value, ...]
@@ -75,6 +87,22 @@ class Call:
     # and must return the same value (propgrade.engine.traced).
     trace: bool = False
     echo_args: bool = False  # send array arguments back as they are after the call
+    # Pairs, not a dict: a frozen dataclass should hold nothing mutable, and the order
+    # the grader wrote them in is kept.
+    kwargs: tuple[tuple[str, Value], ...] = ()
+
+    @classmethod
+    def of(
+        cls,
+        function: str,
+        args: tuple[Value, ...] = (),
+        kwargs: Mapping[str, Value] | None = None,
+        *,
+        trace: bool = False,
+        echo_args: bool = False,
+    ) -> Call:
+        pairs = tuple(kwargs.items()) if kwargs else ()
+        return cls(function, args, trace=trace, echo_args=echo_args, kwargs=pairs)
 
 
 @dataclass(frozen=True)
@@ -88,6 +116,41 @@ class CallOutcome:
     @property
     def ok(self) -> bool:
         return self.failure is None
+
+
+def fresh_copy(value: Value) -> Value:
+    """A copy sharing no mutable part with ``value`` (arrays, dicts) at any depth.
+
+    Cached answers are handed to properties that are replayed from the start: a property
+    that changed an answer in place would see the change on its next replay.
+    """
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, tuple):
+        return tuple(fresh_copy(item) for item in value)
+    if isinstance(value, dict):
+        return {key: fresh_copy(item) for key, item in value.items()}
+    return value
+
+
+def find_unsupported(value: Value, where: str = "") -> tuple[str, Unsupported] | None:
+    """The first part of ``value`` that could not be received, and its index path.
+
+    The path is written as Python would index the value: ``[1]['velocity']``.
+    """
+    if isinstance(value, Unsupported):
+        return where, value
+    if isinstance(value, tuple):
+        for index, item in enumerate(value):
+            found = find_unsupported(item, f"{where}[{index}]")
+            if found is not None:
+                return found
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found = find_unsupported(item, f"{where}[{key[:40]!r}]")
+            if found is not None:
+                return found
+    return None
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from propgrade.errors import PropgradeError
 from propgrade.sandbox.calls import (
+    SENDABLE,
     Call,
     CallOutcome,
     FailureKind,
@@ -36,8 +37,9 @@ from propgrade.sandbox.calls import (
 
 HEADER_LIMIT = 1 << 20
 DEFAULT_FRAME_LIMIT = 64 << 20
-MAX_DEPTH = 4  # nesting of tuples/lists inside one value
-MAX_ITEMS = 64  # items in one tuple/list
+MAX_DEPTH = 4  # nesting of tuples/lists/dicts inside one value
+MAX_ITEMS = 64  # items in one tuple/list/dict
+MAX_ARGS = 64  # positional arguments of one call
 MAX_NDIM = 8
 MAX_TEXT = 8192  # longest string accepted inside a value or message
 MAX_FUNCTIONS = 1000  # public callables an import report may list
@@ -66,6 +68,20 @@ _LENGTH = struct.Struct(">I")
 
 class WireError(PropgradeError):
     """Bytes from the worker (or a value to send) do not follow the wire format."""
+
+
+class UnsendableValue(WireError, TypeError):
+    """A value the grader passes to a student function that cannot cross the boundary."""
+
+    def __init__(self, what: str, where: str = "") -> None:
+        place = f"{where}: " if where else ""
+        super().__init__(f"cannot send {place}{what}; what can be sent: {SENDABLE}")
+        self.what = what
+        self.where = where
+
+    def inside(self, prefix: str) -> UnsendableValue:
+        """The same complaint, about the container that holds the value at ``prefix``."""
+        return UnsendableValue(self.what, prefix + self.where)
 
 
 @dataclass(frozen=True)
@@ -152,11 +168,21 @@ class FrameReader:
         self._header, self._header_end, self._frame_end = header, header_end, total
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of duplicate keys; a forged reply could then read one way
+    # to a check here and another to a person reading the raw bytes.
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError("duplicate key in a JSON object")
+    return obj
+
+
 def _parse_header(raw: bytes) -> dict[str, Any]:
     try:
-        header = json.loads(raw.decode("utf-8"))
+        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise WireError(f"frame header is not valid JSON: {type(exc).__name__}") from None
+        detail = f"{type(exc).__name__}: {str(exc)[:100]}"
+        raise WireError(f"frame header is not valid JSON: {detail}") from None
     if type(header) is not dict:
         raise WireError("frame header is not a JSON object")
     lengths = header.get("blobs")
@@ -168,22 +194,25 @@ def _parse_header(raw: bytes) -> dict[str, Any]:
 class BlobTable:
     """Collects array bytes for one frame, storing each distinct array once."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, dedupe: bool = True) -> None:
+        # dedupe=False numbers every array anew, as the worker's encoder does (the test
+        # pinning the two encoders to each other compares their bytes).
+        self.dedupe = dedupe
         self.blobs: list[bytes] = []
         self._by_id: dict[int, tuple[npt.NDArray[Any], dict[str, object]]] = {}
         self._by_content: dict[tuple[str, tuple[int, ...], bytes], int] = {}
 
     def add(self, array: npt.NDArray[Any]) -> dict[str, object]:
         # Identity first: the same object is usually passed to many calls of a batch.
-        known = self._by_id.get(id(array))
+        known = self._by_id.get(id(array)) if self.dedupe else None
         if known is not None and known[0] is array:
             return known[1]
         dtype = array.dtype.newbyteorder("<") if array.dtype.byteorder == ">" else array.dtype
         if dtype.str not in ALLOWED_DTYPES:
-            raise WireError(f"arrays of dtype {array.dtype} cannot be sent")
+            raise UnsendableValue(f"an array of dtype {array.dtype}")
         data = np.ascontiguousarray(array, dtype=dtype).tobytes()
         key = (dtype.str, tuple(array.shape), data)
-        index = self._by_content.get(key)
+        index = self._by_content.get(key) if self.dedupe else None
         if index is None:
             index = len(self.blobs)
             self.blobs.append(data)
@@ -194,9 +223,23 @@ class BlobTable:
 
 
 def encode_value(value: Value, table: BlobTable, *, depth: int = 0) -> object:
-    """JSON form of a trusted value (call arguments); arrays go into ``table``."""
+    """JSON form of a trusted value (call arguments); arrays go into ``table``.
+
+    Raises ``UnsendableValue`` for anything ``decode_value`` would refuse, so a grader's
+    mistake is reported where it is made, not as a broken reply later.
+    """
     kind = type(value)
-    if value is None or kind in (bool, int, float, str):
+    if value is None or kind is bool or kind is float:
+        return value
+    if kind is int:
+        assert isinstance(value, int)
+        if not -(2**63) <= value < 2**64:
+            raise UnsendableValue(f"the int {str(value)[:30]}... is out of range (64 bits)")
+        return value
+    if kind is str:
+        assert isinstance(value, str)
+        if len(value) > MAX_TEXT:
+            raise UnsendableValue(f"a str of {len(value)} characters (at most {MAX_TEXT})")
         return value
     if isinstance(value, np.ndarray):
         return table.add(value)
@@ -205,16 +248,32 @@ def encode_value(value: Value, table: BlobTable, *, depth: int = 0) -> object:
     if kind is complex:
         assert isinstance(value, complex)
         return {"complex": [value.real, value.imag]}
-    if isinstance(value, tuple | list):
-        if depth >= MAX_DEPTH or len(value) > MAX_ITEMS:
-            raise WireError("tuple too large or nested too deep to send")
-        return [encode_value(item, table, depth=depth + 1) for item in value]
-    raise WireError(f"values of type {kind.__name__} cannot be sent")
+    if isinstance(value, tuple | list | dict):
+        if depth >= MAX_DEPTH:
+            raise UnsendableValue(f"containers nested more than {MAX_DEPTH} deep")
+        if len(value) > MAX_ITEMS:
+            raise UnsendableValue(f"a {kind.__name__} of {len(value)} items (at most {MAX_ITEMS})")
+        if not isinstance(value, dict):
+            return [_encode_at(f"[{i}]", item, table, depth + 1) for i, item in enumerate(value)]
+        pairs = []
+        for key, item in value.items():
+            if type(key) is not str:
+                raise UnsendableValue(f"a dict with a key of type {type(key).__name__}")
+            if len(key) > MAX_TEXT:
+                raise UnsendableValue(f"a dict key of {len(key)} characters")
+            pairs.append([key, _encode_at(f"[{key[:40]!r}]", item, table, depth + 1)])
+        return {"dict": pairs}
+    raise UnsendableValue(f"a value of type {kind.__name__}")
 
 
-def decode_value(
-    obj: object, blobs: Sequence[memoryview | bytes], *, allow_str: bool = False, depth: int = 0
-) -> Value:
+def _encode_at(where: str, value: Value, table: BlobTable, depth: int) -> object:
+    try:
+        return encode_value(value, table, depth=depth)
+    except UnsendableValue as exc:
+        raise exc.inside(where) from None
+
+
+def decode_value(obj: object, blobs: Sequence[memoryview | bytes], *, depth: int = 0) -> Value:
     """Strictly decode the JSON form of a value; arrays are fresh writable copies."""
     kind = type(obj)
     if obj is None or kind is bool or kind is float:
@@ -226,26 +285,26 @@ def decode_value(
         return obj
     if kind is str:
         assert isinstance(obj, str)
-        if not allow_str or len(obj) > MAX_TEXT:
-            raise WireError("unexpected string value")
+        if len(obj) > MAX_TEXT:
+            raise WireError(f"string of {len(obj)} characters exceeds the limit of {MAX_TEXT}")
         return obj
     if kind is list:
         assert isinstance(obj, list)
         if depth >= MAX_DEPTH or len(obj) > MAX_ITEMS:
             raise WireError("tuple too large or nested too deep")
-        return tuple(
-            decode_value(item, blobs, allow_str=allow_str, depth=depth + 1) for item in obj
-        )
+        return tuple(decode_value(item, blobs, depth=depth + 1) for item in obj)
     if kind is dict:
         assert isinstance(obj, dict)
-        return _decode_tagged(obj, blobs)
+        return _decode_tagged(obj, blobs, depth)
     raise WireError(f"unexpected JSON value of type {kind.__name__}")
 
 
-def _decode_tagged(obj: dict[str, Any], blobs: Sequence[memoryview | bytes]) -> Value:
+def _decode_tagged(obj: dict[str, Any], blobs: Sequence[memoryview | bytes], depth: int) -> Value:
     keys = set(obj)
     if keys == {"blob", "dtype", "shape"}:
         return _decode_array(obj, blobs)
+    if keys == {"dict"}:
+        return _decode_dict(obj["dict"], blobs, depth)
     if keys == {"unsupported"}:
         name = obj["unsupported"]
         if type(name) is not str or len(name) > MAX_TEXT:
@@ -258,6 +317,29 @@ def _decode_tagged(obj: dict[str, Any], blobs: Sequence[memoryview | bytes]) -> 
         re, im = (_number(part) for part in parts)
         return complex(re, im)
     raise WireError(f"unknown tagged value with keys {str(sorted(keys)[:5])[:100]}")
+
+
+def _decode_dict(pairs: object, blobs: Sequence[memoryview | bytes], depth: int) -> Value:
+    # Pairs, not a JSON object: json.loads would merge duplicate keys silently, and a
+    # reply must say exactly one thing.
+    if type(pairs) is not list:
+        raise WireError("malformed dict value")
+    assert isinstance(pairs, list)
+    if depth >= MAX_DEPTH or len(pairs) > MAX_ITEMS:
+        raise WireError("dict too large or nested too deep")
+    decoded: dict[str, Value] = {}
+    for pair in pairs:
+        if type(pair) is not list or len(pair) != 2:
+            raise WireError("malformed dict item")
+        key, item = pair
+        if type(key) is not str:
+            raise WireError(f"dict key of type {type(key).__name__}; keys must be strings")
+        if len(key) > MAX_TEXT:
+            raise WireError(f"dict key of {len(key)} characters exceeds the limit of {MAX_TEXT}")
+        if key in decoded:
+            raise WireError(f"duplicate dict key {key[:40]!r}")
+        decoded[key] = decode_value(item, blobs, depth=depth + 1)
+    return decoded
 
 
 def _number(obj: object) -> float:
@@ -292,8 +374,22 @@ def _decode_array(obj: dict[str, Any], blobs: Sequence[memoryview | bytes]) -> V
 
 # -- protocol messages --------------------------------------------------------------------
 # Requests: {"op": "run", "max_reply_bytes": n, "calls": [{"id", "function", "args",
-# "trace", "echo_args"}]}. Replies: one "ready" frame before the student's file is
-# imported, one "import" frame, then one "result" frame per call, in order.
+# "kwargs", "trace", "echo_args"}]}, "kwargs" a list of [name, value] pairs. Replies: one
+# "ready" frame before the student's file is imported, one "import" frame, then one
+# "result" frame per call, in order.
+
+
+def encode_call(call: Call, table: BlobTable) -> tuple[list[object], list[list[object]]]:
+    """A call's positional and keyword arguments in wire form; arrays go into ``table``."""
+    if len(call.args) > MAX_ARGS or len(call.kwargs) > MAX_ARGS:
+        raise UnsendableValue(f"more than {MAX_ARGS} arguments")
+    args = [_encode_at(f"argument {i + 1}", arg, table, 0) for i, arg in enumerate(call.args)]
+    kwargs: list[list[object]] = []
+    for name, value in call.kwargs:
+        if type(name) is not str or not name.isidentifier():
+            raise UnsendableValue(f"a keyword argument named {str(name)[:40]!r}")
+        kwargs.append([name, _encode_at(name, value, table, 0)])
+    return args, kwargs
 
 
 def request_frame(
@@ -370,11 +466,11 @@ def _trace_count(value: object) -> int | None:
 def _args_after(value: object, blobs: Sequence[memoryview]) -> tuple[Value, ...] | None:
     if value is None:
         return None
-    if type(value) is not list:
-        raise WireError("reply field 'args_after' is not a list")
-    decoded = decode_value(value, blobs)
-    assert isinstance(decoded, tuple)
-    return decoded
+    if type(value) is not list or len(value) > MAX_ARGS:
+        raise WireError("reply field 'args_after' is not a list of arguments")
+    assert isinstance(value, list)
+    # Each argument is a value of its own, allowed the full depth, as when it was sent.
+    return tuple(decode_value(item, blobs) for item in value)
 
 
 def _seconds(value: object, bound: float) -> float:

@@ -220,7 +220,7 @@ class _Process:
 class _Encoded:
     """A batch's arguments in wire form, encoded once and reusable after a respawn."""
 
-    args: list[object]
+    args: list[tuple[list[object], list[list[object]]] | None]  # None: could not be sent
     blobs: list[bytes]
 
 
@@ -334,8 +334,8 @@ class Worker:
 
     def _run_once(self, calls: Sequence[Call]) -> list[CallOutcome]:
         report = self.start()
-        encoded = self._encode(calls)
         outcomes: list[CallOutcome | None] = [None] * len(calls)
+        encoded = self._encode(calls, outcomes)
         with self._metered():
             self._run(calls, report, encoded, outcomes)
         answered = [outcome if outcome is not None else _unanswered() for outcome in outcomes]
@@ -359,7 +359,7 @@ class Worker:
         encoded: _Encoded,
         outcomes: list[CallOutcome | None],
     ) -> None:
-        pending = list(range(len(calls)))
+        pending = [index for index, outcome in enumerate(outcomes) if outcome is None]
         while pending:
             if not report.ok:
                 reason = report.failure.message if report.failure else "import failed"
@@ -394,14 +394,22 @@ class Worker:
 
     # -- batches -----------------------------------------------------------------------
 
-    def _encode(self, calls: Sequence[Call]) -> _Encoded:
+    @staticmethod
+    def _encode(calls: Sequence[Call], outcomes: list[CallOutcome | None]) -> _Encoded:
+        """Encode every call; one whose arguments cannot be sent is answered at once.
+
+        That is the grader's mistake, not the student's, and it concerns that call alone:
+        the rest of the batch still runs (FailureKind.UNSENDABLE).
+        """
         table = wire.BlobTable()
-        args: list[object] = []
-        for call in calls:
+        args: list[tuple[list[object], list[list[object]]] | None] = []
+        for index, call in enumerate(calls):
             try:
-                args.append([wire.encode_value(arg, table) for arg in call.args])
-            except wire.WireError as exc:
-                raise WorkerError(f"cannot send the arguments of {call.function}(): {exc}") from exc
+                args.append(wire.encode_call(call, table))
+            except wire.UnsendableValue as exc:
+                args.append(None)
+                message = f"the grader cannot call {call.function}(): {exc}"
+                outcomes[index] = _failed(FailureKind.UNSENDABLE, message)
         return _Encoded(args, table.blobs)
 
     def _run_batch(
@@ -416,16 +424,20 @@ class Worker:
         assert process is not None
         first_id = self._next_id
         self._next_id += len(runnable)
-        requests = [
-            {
-                "id": first_id + position,
-                "function": calls[index].function,
-                "args": encoded.args[index],
-                "trace": calls[index].trace,
-                "echo_args": calls[index].echo_args,
-            }
-            for position, index in enumerate(runnable)
-        ]
+        requests = []
+        for position, index in enumerate(runnable):
+            call_args = encoded.args[index]
+            assert call_args is not None  # unsendable calls were answered before
+            requests.append(
+                {
+                    "id": first_id + position,
+                    "function": calls[index].function,
+                    "args": call_args[0],
+                    "kwargs": call_args[1],
+                    "trace": calls[index].trace,
+                    "echo_args": calls[index].echo_args,
+                }
+            )
         frame = wire.request_frame(requests, encoded.blobs, max_reply_bytes=self.max_frame_bytes)
         process.send(frame)
         sent = previous = time.monotonic()

@@ -27,8 +27,12 @@ from types import FrameType, ModuleType, TracebackType
 from typing import Any, NoReturn, cast
 
 _LENGTH = struct.Struct(">I")
+# The value caps of wire.py, mirrored: a value within them must decode there, and one
+# beyond them is sent as "unsupported", never as bytes the grader would reject.
 _MAX_DEPTH = 4
 _MAX_ITEMS = 64
+_MAX_TEXT = 8192
+_HEADER_LIMIT = 1 << 20
 _MAX_MESSAGE = 2000
 _MAX_TRACEBACK = 4000
 _MAX_NAME = 100
@@ -136,6 +140,11 @@ class _Codec:
         if kind is _int:
             number = cast(int, value)
             return number if -(2**63) <= number < 2**64 else {"unsupported": "int (out of range)"}
+        if kind is _str:
+            text = cast(str, value)
+            if _len(text) > _MAX_TEXT:
+                return {"unsupported": f"str ({_len(text)} characters)"}
+            return text
         if kind is _complex:
             pair = cast(complex, value)
             return {"complex": [pair.real, pair.imag]}
@@ -143,14 +152,28 @@ class _Codec:
             return self.encode(cast(Any, value).item(), blobs, depth)
         if _issubclass(kind, self.ndarray):
             return self._encode_array(value, blobs)
-        if kind is _tuple or kind is _list:
-            items = cast("tuple[object, ...] | list[object]", value)
+        if kind is _tuple or kind is _list or kind is _dict:
+            items = cast("tuple[object, ...] | list[object] | dict[object, object]", value)
             if depth >= _MAX_DEPTH:
                 return {"unsupported": f"{kind.__name__} (nested too deep)"}
             if _len(items) > _MAX_ITEMS:
                 return {"unsupported": f"{kind.__name__} ({_len(items)} items)"}
-            return [self.encode(item, blobs, depth + 1) for item in items]
+            if kind is not _dict:
+                return [self.encode(item, blobs, depth + 1) for item in items]
+            return self._encode_dict(cast("dict[object, object]", items), blobs, depth)
         return {"unsupported": _safe_type_name(value)}
+
+    def _encode_dict(self, mapping: dict[object, object], blobs: list[bytes], depth: int) -> object:
+        pairs: list[object] = []
+        # A plain dict's own C iteration: no method of the student's runs here. Pairs keep
+        # the order, and str keys of an exact type cannot collide or compare oddly.
+        for key, item in _list(_dict.items(mapping)):
+            if _type(key) is not _str:
+                return {"unsupported": f"dict (a key of type {_safe_type_name(key)})"}
+            if _len(key) > _MAX_TEXT:
+                return {"unsupported": f"dict (a key of {_len(key)} characters)"}
+            pairs.append([key, self.encode(item, blobs, depth + 1)])
+        return {"dict": pairs}
 
     def _encode_array(self, value: object, blobs: list[bytes]) -> object:
         array = self.asarray(value)
@@ -177,6 +200,8 @@ class _Codec:
                 return flat.reshape(tagged["shape"]).copy()
             if "complex" in tagged:
                 return _complex(*tagged["complex"])
+            if "dict" in tagged:
+                return {key: self.decode(item, blobs) for key, item in tagged["dict"]}
             raise ValueError(f"unknown tagged value {sorted(tagged)}")
         return obj
 
@@ -212,10 +237,17 @@ class _Channel:
             blobs.append(blob)
         return header, blobs
 
-    def write(self, header: dict[str, object], blobs: list[bytes]) -> None:
+    @staticmethod
+    def frame(header: dict[str, object], blobs: list[bytes]) -> bytes:
         header["blobs"] = [_len(blob) for blob in blobs]
         text = _json_dumps(header).encode("utf-8")
-        view = memoryview(b"".join([_LENGTH.pack(_len(text)), text, *blobs]))
+        return b"".join([_LENGTH.pack(_len(text)), text, *blobs])
+
+    def write(self, header: dict[str, object], blobs: list[bytes]) -> None:
+        self.write_frame(self.frame(header, blobs))
+
+    def write_frame(self, data: bytes) -> None:
+        view = memoryview(data)
         while view:
             written = _os_write(self.fd_out, view)
             view = view[written:]
@@ -365,13 +397,18 @@ class _Runner:
             max_reply = header["max_reply_bytes"]
             for call in header["calls"]:
                 reply, reply_blobs = self._run_one(call, blobs)
-                if sum(_len(blob) for blob in reply_blobs) > max_reply - (1 << 20):
-                    reply = {"ok": False, "kind": "exception", "type": "ValueError"}
-                    reply["message"] = reply["traceback"] = "return value too large to send"
-                    reply_blobs = []
                 reply["op"], reply["id"] = "result", call["id"]
+                data = self.channel.frame(reply, reply_blobs)
+                header_bytes = _len(data) - _LENGTH.size - sum(_len(b) for b in reply_blobs)
+                if _len(data) > max_reply or header_bytes > _HEADER_LIMIT:
+                    # The grader would refuse the frame and stop this process: say why.
+                    too_large = {"ok": False, "kind": "exception", "type": "ValueError"}
+                    too_large["message"] = "return value too large to send"
+                    too_large["traceback"] = too_large["message"]
+                    too_large["op"], too_large["id"] = "result", call["id"]
+                    data = self.channel.frame(too_large, [])
                 _flush_student_output()
-                self.channel.write(reply, reply_blobs)
+                self.channel.write_frame(data)
 
     def _run_one(
         self, call: dict[str, Any], blobs: list[bytes]
@@ -384,6 +421,7 @@ class _Runner:
             missing["message"], missing["traceback"] = message, ""
             return missing, []
         args = [self.codec.decode(arg, blobs) for arg in call["args"]]
+        kwargs = {name: self.codec.decode(arg, blobs) for name, arg in call["kwargs"]}
         tracer = _Tracer(self.filename) if call["trace"] else None
         try:
             started = _perf_counter()
@@ -391,7 +429,7 @@ class _Runner:
                 self.hider.hidden = tracer.global_trace
                 _settrace(tracer.global_trace)
             try:
-                result = function(*args)
+                result = function(*args, **kwargs)
             finally:
                 tampered = tracer is not None and _gettrace() is not tracer.global_trace
                 _settrace(None)
