@@ -308,7 +308,7 @@ def mutate(config):
 @pytest.fixture(scope="module")
 def worker(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from propgrade.sandbox.calls import Limits
-    from propgrade.sandbox.layers import ProcessLayer
+    from propgrade.sandbox.process_layer import ProcessLayer
     from propgrade.sandbox.worker import Worker
 
     path = tmp_path_factory.mktemp("values") / "optim.py"
