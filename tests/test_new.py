@@ -117,7 +117,7 @@ def test_a_course_file_that_cannot_take_the_entry_is_left_as_it_was(
     course = tmp_path / "grading.yaml"
     # `assignments:` is no longer the last top-level key: appending would land elsewhere.
     text = course.read_text()
-    head, body = text.split("assignments:\n")
+    _, body = text.split("assignments:\n")
     course.write_text("assignments:\n" + body + "course: Moved to the end\n")
     before = course.read_text()
     code, _, err = run("new", "week2", cwd=tmp_path, monkeypatch=monkeypatch)
