@@ -94,7 +94,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from propgrade import CheckFailed
+from propgrade import CheckFailed, format_array
 
 FUNCTIONS = {"mse": "mse"}  # check-id prefix -> function name in ${graded_file}
 
@@ -106,14 +106,35 @@ def _frozen(a: np.ndarray) -> np.ndarray:
     return a
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Pair:
+    """Arguments of one call ``mse(pred, target)``: the case a student sees when it fails."""
+
     pred: np.ndarray
     target: np.ndarray
 
     @property
     def args(self) -> tuple[np.ndarray, np.ndarray]:
         return (self.pred, self.target)
+
+    def __repr__(self) -> str:
+        return f"pred = {format_array(self.pred)}\\ntarget = {format_array(self.target)}"
+
+    def shrink_candidates(self) -> list[Pair]:
+        """Smaller or simpler valid cases, most aggressive first: a failing case is shrunk
+        through these to the minimal counterexample the student is shown."""
+        n = len(self.pred)
+        out = [Pair(self.pred[:k], self.target[:k]) for k in (1, n // 2) if 0 < k < n]
+        out += [
+            Pair(_frozen(np.delete(self.pred, i)), _frozen(np.delete(self.target, i)))
+            for i in range(n)
+        ]
+        rounded = Pair(_frozen(np.round(self.pred)), _frozen(np.round(self.target)))
+        if not (
+            np.array_equal(rounded.pred, self.pred) and np.array_equal(rounded.target, self.target)
+        ):
+            out.append(rounded)
+        return out
 
 
 @st.composite
