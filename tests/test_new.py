@@ -1,0 +1,128 @@
+"""``propgrade new``: a scaffolded assignment releases, grades and selftests as it stands."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from propgrade.cli import main
+
+
+def run(*argv: str, cwd: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
+    monkeypatch.chdir(cwd)
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def graded(out_dir: Path, student: str) -> tuple[float, set[str]]:
+    """(score, ids of the checks that did not pass) from the student's propgrade.json."""
+    data = json.loads((out_dir / student / "propgrade.json").read_text())
+    failed = {c["id"] for c in data["checks"] if c["status"] != "passed"}
+    return sum(c["points"] for c in data["checks"]), failed
+
+
+def test_a_new_course_grades_its_own_corpus_end_to_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, err = run("new", "week1", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert code == 0, err
+    assert "created" in out and "propgrade release week1" in out
+    course = yaml.safe_load((tmp_path / "grading.yaml").read_text())
+    assert course["assignments"]["week1"]["graded_file"] == "week1.py"
+
+    code, _, err = run("release", "week1", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert code == 0, err
+    stub = (tmp_path / "assignments" / "week1" / "week1.py").read_text()
+    assert "NotImplementedError" in stub and "np.mean" not in stub
+    assert not (tmp_path / "assignments" / "week1" / "checks" / "test_hidden.py").exists()
+
+    out_dir = tmp_path / "grades"
+    corpus = tmp_path / "tests" / "submissions" / "week1"
+    code, _, err = run(
+        "grade", str(corpus), "--assignment", "week1", "--out", str(out_dir), "--jobs", "2",
+        cwd=tmp_path, monkeypatch=monkeypatch,
+    )  # fmt: skip
+    assert code == 0, err
+    assert graded(out_dir, "correct_reference") == (5.0, set())
+    assert graded(out_dir, "stub_starter_code")[0] == 0.0
+    assert graded(out_dir, "bug_sum_not_mean")[1] == {"mse_reference"}
+    assert graded(out_dir, "bug_mutates_pred")[1] == {"mse_inputs_unchanged"}
+
+    # Hints are declared with the checks and reach the student's page.
+    page = (out_dir / "bug_sum_not_mean" / "feedback.html").read_text()
+    assert "hand computation" in page
+
+    code, out, err = run("selftest", "week1", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert code == 0, out + err
+
+
+def test_a_second_assignment_is_appended_keeping_the_course_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = "# my course, my comments\ncourse: Numerics\n\nassignments:\n"
+    assert run("new", "first", cwd=tmp_path, monkeypatch=monkeypatch)[0] == 0
+    text = (tmp_path / "grading.yaml").read_text()
+    (tmp_path / "grading.yaml").write_text(text.replace(text.split("assignments:\n")[0], original))
+    code, out, err = run(
+        "new", "second", "--graded-file", "optim.py", cwd=tmp_path, monkeypatch=monkeypatch
+    )
+    assert code == 0, err
+    assert "added to" in out
+    text = (tmp_path / "grading.yaml").read_text()
+    assert text.startswith(original)
+    course = yaml.safe_load(text)
+    assert list(course["assignments"]) == ["first", "second"]
+    assert (tmp_path / "solutions" / "second" / "optim.py").is_file()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["new", "Week-1"], "not a valid assignment name"),
+        (["new", "class"], "not a valid assignment name"),
+        (["new", "ok", "--graded-file", "x.txt"], "not an importable module file name"),
+    ],
+)
+def test_bad_names_are_refused_before_anything_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str], message: str
+) -> None:
+    code, _, err = run(*argv, cwd=tmp_path, monkeypatch=monkeypatch)
+    assert code == 2 and message in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_nothing_existing_is_overwritten(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run("new", "week1", cwd=tmp_path, monkeypatch=monkeypatch)[0] == 0
+    code, _, err = run("new", "week1", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert code == 2 and "already exists" in err
+
+    (tmp_path / "graders" / "week2").mkdir()
+    (tmp_path / "graders" / "week2" / "mine.py").write_text("# an instructor's file\n")
+    before = (tmp_path / "grading.yaml").read_text()
+    code, _, err = run("new", "week2", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert code == 2 and "not overwriting" in err and "graders/week2" in err
+    assert (tmp_path / "grading.yaml").read_text() == before
+    assert not (tmp_path / "solutions" / "week2").exists()
+
+
+def test_a_course_file_that_cannot_take_the_entry_is_left_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run("new", "week1", cwd=tmp_path, monkeypatch=monkeypatch)[0] == 0
+    course = tmp_path / "grading.yaml"
+    # `assignments:` is no longer the last top-level key: appending would land elsewhere.
+    text = course.read_text()
+    _, body = text.split("assignments:\n")
+    course.write_text("assignments:\n" + body + "course: Moved to the end\n")
+    before = course.read_text()
+    code, _, err = run("new", "week2", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert code == 2 and "could not add 'week2'" in err
+    assert course.read_text() == before
+    assert not (tmp_path / "solutions" / "week2").exists()
+    assert not (tmp_path / "graders" / "week2").exists()
+    assert not (tmp_path / "tests" / "submissions" / "week2").exists()
