@@ -54,8 +54,8 @@ def test_a_new_course_grades_its_own_corpus_end_to_end(
     assert graded(out_dir, "bug_mutates_pred")[1] == {"mse_inputs_unchanged"}
 
     # Hints are declared with the checks and reach the student's page.
-    page = (out_dir / "bug_sum_not_mean" / "feedback.html").read_text()
-    assert "hand computation" in page
+    page = (out_dir / "bug_mutates_pred" / "feedback.html").read_text()
+    assert "Compute into new arrays" in page
 
     code, out, err = run("selftest", "week1", cwd=tmp_path, monkeypatch=monkeypatch)
     assert code == 0, out + err
