@@ -33,7 +33,12 @@ from propgrade.engine.grading import Plan
 from propgrade.engine.results import SubmissionResult
 from propgrade.errors import PropgradeError, SubmissionProblem, WorkerError
 from propgrade.intake.submission import problem_result, take_in
-from propgrade.integrations.dask_tasks import COMPARED, CourseRef, grade_bytes, identify
+from propgrade.integrations.dask_tasks import (
+    CourseRef,
+    grade_bytes,
+    identify,
+    plan_fingerprint,
+)
 from propgrade.sandbox.layers import FULL, REDUCED, SANDBOX_ENV
 
 LOCAL = "local:"
@@ -83,7 +88,7 @@ def sandbox_choice() -> str:
 
 
 def course_ref(plan: Plan, sandbox: str) -> CourseRef:
-    expected = tuple((k, plan.meta.get(k)) for k in COMPARED)
+    expected = tuple(plan_fingerprint(plan).items())
     source = str(Path(plan.assignment.source).resolve())
     return CourseRef(source, plan.assignment.name, sandbox, expected)
 
@@ -395,16 +400,17 @@ def render_workers(
             name = plan.assignment.name
             if seen is None or seen.fingerprint is None:
                 continue
+            mine = plan_fingerprint(plan)
             differ = [
-                f"{k}={seen.fingerprint.get(k)!r} (here {plan.meta.get(k)!r})"
-                for k in COMPARED
-                if seen.fingerprint.get(k) != plan.meta.get(k)
+                f"{k}={seen.fingerprint.get(k)!r} (here {v!r})"
+                for k, v in mine.items()
+                if seen.fingerprint.get(k) != v
             ]
             if differ:
                 ok = False
                 lines.append(f"  [FAIL] {name}: fingerprint differs: {'; '.join(differ)}")
             else:
-                fingerprint = ", ".join(f"{k}={plan.meta.get(k)}" for k in COMPARED)
+                fingerprint = ", ".join(f"{k}={v}" for k, v in mine.items())
                 lines.append(f"  [ok]   {name}: fingerprint equals this client's ({fingerprint})")
         refusals = set()
         for report in reports:

@@ -13,6 +13,7 @@ Hypothesis or course file would give other grades, so it refuses instead.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -20,12 +21,15 @@ import socket
 import tempfile
 import threading
 import traceback
+import warnings
 from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import hypothesis
+import hypothesis.errors
 import numpy
 
 import propgrade
@@ -59,7 +63,7 @@ class CourseRef:
     config: str  # the client's course file, absolute
     assignment: str
     sandbox: str  # the layer every worker must use: "full", or "reduced" when allowed
-    expected: tuple[tuple[str, Any], ...]  # the client's plan meta for COMPARED
+    expected: tuple[tuple[str, Any], ...]  # the client's plan_fingerprint
 
 
 class Refusal(Exception):
@@ -123,7 +127,12 @@ def _build(ref: CourseRef) -> Plan:
         assignment = load_course(path).assignment(ref.assignment)
         # What an earlier worker process killed mid-task left in the temp dir.
         scratch.sweep()
-        plan = prepare(assignment, layer=layer)
+        with warnings.catch_warnings():
+            # Hypothesis warns when the global `random` state changes while it draws, and
+            # here the worker's event loop thread moves it. The cases do not depend on it:
+            # their digest, compared with the client's, would tell.
+            warnings.simplefilter("ignore", hypothesis.errors.HypothesisDeprecationWarning)
+            plan = prepare(assignment, layer=layer)
     except PropgradeError as exc:
         raise Refusal(
             f"cannot build the plan of {ref.assignment} from {path}: {exc.message}",
@@ -135,10 +144,11 @@ def _build(ref: CourseRef) -> Plan:
             f"building the plan of {ref.assignment} from {path} failed",
             detail=traceback.format_exc(limit=20),
         ) from None
+    seen = plan_fingerprint(plan)
     differ = [
-        f"{key}={plan.meta.get(key)!r} here but {value!r} on the client"
+        f"{key}={seen.get(key)!r} here but {value!r} on the client"
         for key, value in ref.expected
-        if plan.meta.get(key) != value
+        if seen.get(key) != value
     ]
     if differ:
         raise Refusal(
@@ -148,6 +158,44 @@ def _build(ref: CourseRef) -> Plan:
             "same course files (grading.yaml, graders, reference)",
         )
     return plan
+
+
+def plan_fingerprint(plan: Plan) -> dict[str, Any]:
+    """What must be equal on the client and a worker: the versions and course digests a
+    stored result carries, and the drawn cases themselves, which another numpy or
+    Hypothesis could draw differently from the same seed."""
+    return {**{k: plan.meta.get(k) for k in COMPARED}, "cases_hash": cases_digest(plan.cases)}
+
+
+def cases_digest(cases: Mapping[str, Sequence[Any]]) -> str:
+    h = hashlib.sha256()
+    for check_id in sorted(cases):
+        h.update(b"\0check " + check_id.encode())
+        for case in cases[check_id]:
+            _feed(h, case)
+    return h.hexdigest()[:16]
+
+
+def _feed(h: Any, value: Any) -> None:
+    # Not pickle: a case's class lives in a grader module whose name depends on where the
+    # course folder is, and that may differ from machine to machine.
+    if isinstance(value, numpy.ndarray):
+        h.update(f"A{value.dtype.str}{value.shape}".encode())
+        h.update(numpy.ascontiguousarray(value).tobytes())
+    elif isinstance(value, list | tuple):
+        h.update(f"L{len(value)}".encode())
+        for item in value:
+            _feed(h, item)
+    elif isinstance(value, dict):
+        h.update(f"D{len(value)}".encode())
+        for key in sorted(value, key=repr):
+            _feed(h, key)
+            _feed(h, value[key])
+    elif hasattr(value, "__dict__") and not callable(value):
+        h.update(f"O{type(value).__qualname__}".encode())
+        _feed(h, vars(value))
+    else:
+        h.update(f"V{value!r}".encode())
 
 
 def plan_for(ref: CourseRef) -> Plan:
@@ -190,7 +238,7 @@ def identify(ref: CourseRef | None, sandbox: str) -> str:
         info["layer_description"] = layer.describe()
         if ref is not None:
             plan = plan_for(ref)
-            info["fingerprint"] = {k: plan.meta.get(k) for k in COMPARED}
+            info["fingerprint"] = plan_fingerprint(plan)
     except Refusal as refusal:
         info["refused"] = refusal.as_dict()
     return json.dumps(info)
