@@ -270,6 +270,9 @@ class DaskCluster:
                 except TimeoutError:
                     no_workers_since = self._watch(no_workers_since)
                     continue
+                except CancelledError:
+                    # Cancelled by the client itself once it lost the scheduler.
+                    raise _lost(self.address) from None
                 for future in done:
                     submission, meta = in_flight.pop(future)
                     yield self._collect(plan, future, submission, meta)
