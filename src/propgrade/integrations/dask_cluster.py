@@ -250,9 +250,11 @@ class DaskCluster:
         queue = iter(submissions)
         in_flight: dict[Any, tuple[Submission, dict[str, Any]]] = {}
         no_workers_since: float | None = None
+        # Asked of the scheduler again only while waiting: workers come and go.
+        window = self.window()
         try:
             while True:
-                while len(in_flight) < self.window():
+                while len(in_flight) < window:
                     submission = next(queue, None)
                     if submission is None:
                         break
@@ -269,6 +271,7 @@ class DaskCluster:
                     )
                 except TimeoutError:
                     no_workers_since = self._watch(no_workers_since)
+                    window = self.window()
                     continue
                 except CancelledError:
                     # Cancelled by the client itself once it lost the scheduler.
