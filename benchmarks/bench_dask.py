@@ -77,6 +77,7 @@ def _one(mode: str, klass: Path, out: Path) -> dict[str, Any]:
             figures["client_cpu"] = _cpu() - cpu
             figures["task_overhead"] = _task_overhead(cluster.client)
     figures["total"] = time.perf_counter() - started
+    figures["load"] = f"{os.getloadavg()[0]:.2f}"
     figures["worker_seconds"] = [r.seconds for r in report.graded]
     figures["grades_csv"] = report.grades_csv.read_text()
     return figures
@@ -158,6 +159,7 @@ def report(args: argparse.Namespace, jobs: dict[str, Any], dask: dict[str, Any])
     print()
     print(f"grades.csv of the two runs: {same}")
     print(f"{'':24}{'--jobs 2':>12}{'--dask local:2':>16}")
+    print(f"{'machine load after':24}{jobs['load']:>12}{dask['load']:>16}")
     for label, key in (("prepare (client)", "prepare"), ("grading", "grading")):
         print(f"{label:24}{jobs[key]:>11.1f}s{dask[key]:>15.1f}s")
     print(f"{'cluster start':24}{'-':>12}{dask['cluster_start']:>15.1f}s")
@@ -167,6 +169,9 @@ def report(args: argparse.Namespace, jobs: dict[str, Any], dask: dict[str, Any])
     print(f"{'rate (grading)':24}{rate_jobs:>10.2f}/s{rate_dask:>14.2f}/s")
     whole_jobs, whole_dask = n / jobs["total"], n / dask["total"]
     print(f"{'rate (whole run)':24}{whole_jobs:>10.2f}/s{whole_dask:>14.2f}/s")
+    in_jobs = statistics.mean(jobs["worker_seconds"])
+    in_dask = statistics.mean(dask["worker_seconds"])
+    print(f"{'one submission, graded':24}{1000 * in_jobs:>10.0f}ms{1000 * in_dask:>14.0f}ms")
     print(
         f"{'client CPU / submission':24}{1000 * jobs['client_cpu'] / n:>10.1f}ms"
         f"{1000 * dask['client_cpu'] / n:>14.1f}ms"
@@ -179,6 +184,13 @@ def report(args: argparse.Namespace, jobs: dict[str, Any], dask: dict[str, Any])
         f"{2000 * extra:+.1f} ms of a worker slot; plus "
         f"{dask['cluster_start'] + dask['worker_plans']:.1f}s once to start the cluster and "
         "build the workers' plans"
+    )
+    print(
+        f"  of which {1000 * (in_dask - in_jobs):+.0f} ms is the grading itself being slower on "
+        "the workers (the same engine: on this machine, the scheduler, the client and "
+        "other users' work compete with them for 2 cores; see the load averages), and "
+        f"{1000 * (2 * extra - (in_dask - in_jobs)):+.0f} ms of a slot the rest (transport, "
+        "scheduling, waiting for results)"
     )
 
     # -- projection ------------------------------------------------------------------
