@@ -633,6 +633,8 @@ def _print_selftest(report: SelftestReport, out: TextIO) -> None:
 def _cmd_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.dask is not None:
         return _cmd_doctor_dask(args, out, err)
+    if args.config is not None:
+        raise PropgradeError("--config applies only with --dask ADDRESS")
     report = diagnose()
     print(render(report), file=out)
     return 0 if report.layer == "full" else 1
