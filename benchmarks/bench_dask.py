@@ -186,11 +186,11 @@ def report(args: argparse.Namespace, jobs: dict[str, Any], dask: dict[str, Any])
         "build the workers' plans"
     )
     print(
-        f"  of which {1000 * (in_dask - in_jobs):+.0f} ms is the grading itself being slower on "
-        "the workers (the same engine: on this machine, the scheduler, the client and "
-        "other users' work compete with them for 2 cores; see the load averages), and "
-        f"{1000 * (2 * extra - (in_dask - in_jobs)):+.0f} ms of a slot the rest (transport, "
-        "scheduling, waiting for results)"
+        f"  split: {1000 * (in_dask - in_jobs):+.0f} ms per submission in the grading itself "
+        "(the same engine on both paths, so this part is contention: the scheduler, the "
+        "client and other users' work share the 2 cores; see the load), and "
+        f"{1000 * (2 * extra - (in_dask - in_jobs)):+.0f} ms of a worker slot for the rest "
+        "(transport, scheduling, waiting for results)"
     )
 
     # -- projection ------------------------------------------------------------------
