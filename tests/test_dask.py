@@ -264,6 +264,11 @@ def test_worker_without_bubblewrap_refuses_unless_reduced_is_allowed(
         assert "required layer: reduced" in report and "  sandbox layer: reduced" in report
         assert "[ok]   linear_classifiers: fingerprint equals this client's" in report
 
+        code, log = grade(klass, tmp_path / "reduced", "--dask", cluster.scheduler_address)
+        assert code == 0, log
+        record = json.loads((tmp_path / "reduced" / "stub" / "propgrade.json").read_text())
+        assert record["meta"]["sandbox"] == "reduced"
+
 
 def test_doctor_reports_each_worker(tmp_path: Path) -> None:
     out = io.StringIO()
