@@ -100,6 +100,9 @@ def _results(plan: Plan, submissions: list[Submission], jobs: int) -> Iterator[S
 
 
 Progress = Callable[[int, int, SubmissionResult, bool], None]
+# Grades the submissions still to grade, yielding each result once, in any order: the
+# local pool (``--jobs``) by default, or a cluster (``integrations.dask_cluster``).
+Grader = Callable[[Plan, list[Submission]], Iterator[SubmissionResult]]
 
 
 @dataclass
@@ -158,6 +161,7 @@ def grade_batch(
     resume: bool = True,
     progress: Progress | None = None,
     only: Sequence[str] | None = None,
+    grader: Grader | None = None,
 ) -> BatchReport:
     """Grade every submission, storing each result atomically as soon as it is known.
 
@@ -168,6 +172,9 @@ def grade_batch(
 
     With ``only``, just those students are graded; everyone else's files are left as
     they are, and their stored results still count in grades.csv.
+
+    ``grader`` replaces the local pool of ``jobs`` processes; the results are stored,
+    resumed and reported here all the same.
     """
     started = time.monotonic()
     scratch.sweep()
@@ -186,7 +193,8 @@ def grade_batch(
             progress(len(results), len(chosen), stored, True)
     reused = len(results)
     unchanged = [r.student for r in results]
-    for result in _results(plan, todo, jobs):
+    results_of = grader or (lambda p, t: _results(p, t, jobs))
+    for result in results_of(plan, todo):
         # The Gradescope file first: the record is what marks the submission as finished.
         write_results_json(out, result)
         write_record(out, result)

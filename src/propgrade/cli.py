@@ -7,10 +7,10 @@ import contextlib
 import os
 import sys
 import textwrap
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import propgrade
 from propgrade.authoring.release import release
@@ -34,10 +34,14 @@ from propgrade.intake.student_ids import terminal
 from propgrade.intake.submission import grade_notebook, grade_upload
 from propgrade.selftest.results import SelftestReport
 
+if TYPE_CHECKING:
+    from propgrade.integrations.dask_cluster import DaskCluster
+
 EPILOG = """\
 examples:
   propgrade grade examples/submissions --assignment linear_classifiers --out out/demo
   propgrade grade submissions/ --assignment linear_classifiers --out out/ --jobs 4
+  propgrade grade submissions/ --assignment linear_classifiers --out out/ --dask local:2
   propgrade release linear_classifiers
   cd assignments/linear_classifiers && propgrade check
 """
@@ -93,6 +97,13 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=min(os.cpu_count() or 1, 8),
         help="submissions graded in parallel (default: number of CPUs)",
+    )
+    grade.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="grade on a Dask cluster instead of --jobs: a scheduler address "
+        "(tcp://host:8786) or local:N for a LocalCluster of N worker processes; needs "
+        "pip install 'propgrade[dask]'",
     )
     grade.add_argument(
         "--config", "-c", type=Path, help=f"course file (default: nearest {CONFIG_NAME})"
@@ -204,11 +215,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     st.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
 
-    sub.add_parser(
+    doc = sub.add_parser(
         "doctor",
         help="show which sandbox layer grading uses here, and how to get the full one",
         description="Probe this machine: bubblewrap, namespaces, uid drop, numpy in the "
-        "worker. Exit status 0 when the full sandbox layer is active, 1 otherwise.",
+        "worker. Exit status 0 when the full sandbox layer is active, 1 otherwise. With "
+        "--dask, ask every worker of that cluster instead: its sandbox layer, versions and "
+        "course fingerprint; exit status 0 when every worker would grade like this machine.",
+    )
+    doc.add_argument("--dask", metavar="ADDRESS", help="a Dask scheduler address, or local:N")
+    doc.add_argument(
+        "--config",
+        "-c",
+        type=Path,
+        help=f"with --dask: the course file to compare (default: nearest {CONFIG_NAME})",
     )
 
     rel = sub.add_parser(
@@ -344,6 +364,8 @@ def _cmd_grade(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.jobs < 1:
         raise PropgradeError(f"--jobs must be at least 1, got {args.jobs}")
     if args.nbgrader is not None:
+        if args.dask is not None:
+            raise PropgradeError("--dask grades a SUBMISSIONS folder, not --nbgrader")
         return _cmd_grade_nbgrader(args, out, err)
     if args.notebook is not None:
         raise PropgradeError("--notebook applies only with --nbgrader COURSE_DIR")
@@ -363,17 +385,25 @@ def _cmd_grade(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"preparing {assignment.name}: {len(assignment.checks)} checks", file=err)
     plan = prepare(assignment)
     progress = _progress_printer(args.quiet, err)
-    if not args.quiet:
-        print(f"sandbox: {plan.layer.describe() if plan.layer else 'default'}", file=err)
-    report = grade_batch(
-        plan,
-        submissions,
-        args.out,
-        jobs=args.jobs,
-        resume=args.resume,
-        progress=progress,
-        only=args.students,
-    )
+    with contextlib.ExitStack() as stack:
+        grader = None
+        sandbox = plan.layer.describe() if plan.layer else ""
+        if args.dask is not None:
+            cluster = stack.enter_context(_dask_cluster(args.dask, err))
+            cluster.check_workers(plan)
+            grader, sandbox = cluster.grade, cluster.describe()
+        if not args.quiet:
+            print(f"sandbox: {sandbox or 'default'}", file=err)
+        report = grade_batch(
+            plan,
+            submissions,
+            args.out,
+            jobs=args.jobs,
+            resume=args.resume,
+            progress=progress,
+            only=args.students,
+            grader=grader,
+        )
     if not args.quiet:
         _print_table(report.graded, report.standings, out)
         print(
@@ -381,7 +411,6 @@ def _cmd_grade(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"grades in {report.grades_csv}",
             file=out,
         )
-    sandbox = plan.layer.describe() if plan.layer else ""
     audience = _page_audience(assignment.due)
     write_reports(args.out, report.results, sandbox, report.standings, report.left_alone, audience)
     if not args.quiet:
@@ -395,6 +424,20 @@ def _cmd_grade(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if report.reused and not args.quiet:
         print(f"{report.reused} unchanged submissions kept from the previous run", file=out)
     return _internal_errors(report.results, err)
+
+
+@contextlib.contextmanager
+def _dask_cluster(address: str, err: TextIO) -> Iterator[DaskCluster]:
+    """The cluster, connected; a refusing worker's own report is printed before the error."""
+    from propgrade.integrations.dask_cluster import DaskCluster, WorkerRefused
+
+    try:
+        with DaskCluster(address) as cluster:
+            yield cluster
+    except WorkerRefused as exc:
+        if exc.detail:
+            print(f"the refusing worker reports:\n{exc.detail.rstrip()}", file=err)
+        raise
 
 
 def write_reports(
@@ -647,9 +690,32 @@ def _print_selftest(report: SelftestReport, out: TextIO) -> None:
 
 
 def _cmd_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.dask is not None:
+        return _cmd_doctor_dask(args, out, err)
+    if args.config is not None:
+        raise PropgradeError("--config applies only with --dask ADDRESS")
     report = diagnose()
     print(render(report), file=out)
     return 0 if report.layer == "full" else 1
+
+
+def _cmd_doctor_dask(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from propgrade.integrations.dask_cluster import DaskCluster, render_workers
+
+    path = args.config or find_course_config(Path.cwd())
+    plans = []
+    if path is not None:
+        plans = [prepare(a) for a in load_course(path).assignments.values()]
+    with DaskCluster(args.dask) as cluster:
+        if plans:
+            reports = [cluster.identify_workers(plan) for plan in plans]
+        else:
+            reports = [cluster.identify_workers(None)]
+        text, ok = render_workers(cluster.address, cluster.sandbox, plans, reports)
+    print(text, file=out, end="")
+    if path is None:
+        print(f"note: no {CONFIG_NAME} found: course fingerprints not compared", file=err)
+    return 0 if ok else 1
 
 
 def main(
