@@ -39,7 +39,8 @@ from propgrade.integrations.dask_tasks import (
     identify,
     plan_fingerprint,
 )
-from propgrade.sandbox.layers import FULL, REDUCED, SANDBOX_ENV
+from propgrade.sandbox.layer_choice import SANDBOX_ENV
+from propgrade.sandbox.layers import FULL, REDUCED
 
 LOCAL = "local:"
 INSTALL = "pip install 'propgrade[dask]'"

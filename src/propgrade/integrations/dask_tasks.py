@@ -37,15 +37,10 @@ from propgrade.config import load_course
 from propgrade.engine.grading import FINGERPRINT_KEYS, Plan, grade_submission, prepare
 from propgrade.errors import PropgradeError
 from propgrade.sandbox import scratch
-from propgrade.sandbox.layers import (
-    INSTALL_HINT,
-    REDUCED,
-    SANDBOX_ENV,
-    BwrapLayer,
-    Layer,
-    ProcessLayer,
-    probe_full_layer,
-)
+from propgrade.sandbox.bwrap_layer import INSTALL_HINT, BwrapLayer
+from propgrade.sandbox.layer_choice import SANDBOX_ENV, probe_full_layer
+from propgrade.sandbox.layers import REDUCED, Layer
+from propgrade.sandbox.process_layer import ProcessLayer
 
 # Where a worker finds the course file when it is not at the client's path (a node with
 # its own copy of the course folder).
