@@ -1,0 +1,46 @@
+"""Hidden checks: agreement with the reference solution. Never released to students."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from propgrade import check_each, expect
+
+from .common import RULES, STATE_KEYS, Steps, copy_config, run_steps, step_tolerance, steps
+
+
+@check_each(
+    RULES,
+    "{key}_reference",
+    "Over several chained steps (each from the previous step's w and config), {fn} takes the "
+    "same steps and keeps the same state as the reference solution.",
+    lambda fn: steps(fn, count=(2, 6)),
+)
+def reference_steps(case: Steps, student: Any, fn: str, reference: Any) -> None:
+    mine = run_steps(student, fn, case.w, case.grads, case.config)
+    w, config = case.w, copy_config(case.config)
+    for i, ((w_s, next_s, returned, _), dw) in enumerate(zip(mine, case.grads, strict=True)):
+        ref_w, ref_config = getattr(reference, fn)(w, dw, copy_config(config))
+        where = f"step {i + 1}"
+        with np.errstate(invalid="ignore", over="ignore"):
+            got = next_s - w_s
+        # Compared as steps, not as next_w: a step of 1e-3 on w of size 10 must still be
+        # graded to its own precision. 1e-6 allows any order of the same float64 operations.
+        expect.close(got, ref_w - w, f"the {where} next_w - w", rtol=1e-6, atol=step_tolerance(w))
+        for key in STATE_KEYS[fn]:
+            if key == "t":
+                expect.close(
+                    expect.scalar_value(returned.get("t"), "config['t']"),
+                    float(ref_config["t"]),
+                    f"config['t'] after {where}",
+                    rtol=0.0,
+                )
+            elif key in returned:
+                value = expect.array_value(returned[key], f"config[{key!r}]", w.shape)
+                expect.close(value, ref_config[key], f"config[{key!r}] after {where}", rtol=1e-6)
+            else:
+                raise expect.CheckFailed(f"config[{key!r}] is missing after {where}")
+        # Each side goes on from its own w and state: the first difference is the one shown.
+        w, config = ref_w, ref_config
