@@ -50,8 +50,8 @@ from .common import (
     max_examples=3,
 )
 def implemented(drawn: TwoRuns, student: Any, fn: str) -> None:
-    # Loose on purpose: NaN, a wrong form or a step that starts late all pass. The other
-    # checks grade those; this one only decides whether they count.
+    # Loose on purpose: a wrong form or a step that starts late passes. The other checks
+    # grade those; this one only decides whether they count.
     case = drawn.case
     ends = []
     for grads in (case.grads, drawn.other):
@@ -67,14 +67,16 @@ def implemented(drawn: TwoRuns, student: Any, fn: str) -> None:
             w = expect.array_value(value[0], f"next_w returned by {fn}", case.w.shape)
             config = value[1] if isinstance(value[1], dict) else None
         ends.append(w)
+    # NaN never equals anything here: a rule that returns NaN does work, wrongly, and its
+    # other checks say how; only code that does nothing is kept out.
     require(
-        not np.array_equal(ends[0], case.w, equal_nan=True),
+        not np.array_equal(ends[0], case.w),
         f"{fn} returned w unchanged after two steps with nonzero gradients",
         expected="next_w different from w",
         got=format_value(ends[0]),
     )
     require(
-        not np.array_equal(ends[0], ends[1], equal_nan=True),
+        not np.array_equal(ends[0], ends[1]),
         f"{fn} ended at the same w for two different sequences of gradients: it does not "
         "use dw yet",
         expected="a next_w that depends on dw",
