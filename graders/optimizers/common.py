@@ -396,13 +396,27 @@ def scaled(draw: st.DrawFn, fn: str) -> Scaled:
     return Scaled(base.replace(grads=grads), draw(st.sampled_from([0.1, 10.0, 1000.0])))
 
 
+@dataclass(frozen=True, repr=False, eq=False)
+class TwoSizes:
+    """One step on a w of 8 elements and one on a w of 64 (the first 8 the same)."""
+
+    small: Steps
+    big: Steps
+
+    def __repr__(self) -> str:
+        return (
+            f"one step on w of shape {self.small.w.shape} and on w of shape "
+            f"{self.big.w.shape} (random normal w, dw of 1e-3..10), config = "
+            f"{show_config(self.small.config)}"
+        )
+
+
 @st.composite
-def two_sizes(draw: st.DrawFn, fn: str) -> tuple[Steps, Steps]:
-    """One step on a w of 8 and of 64 elements."""
+def two_sizes(draw: st.DrawFn, fn: str) -> TwoSizes:
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
     config = draw(configs(fn))
     w, dw = rng.normal(size=(8, 8)), wide_array(rng, (8, 8), -3.0, 1.0)
-    return Steps(w[:2, :4], (dw[:2, :4],), config), Steps(w, (dw,), config)
+    return TwoSizes(Steps(w[:2, :4], (dw[:2, :4],), config), Steps(w, (dw,), config))
 
 
 @dataclass(frozen=True, repr=False, eq=False)

@@ -22,6 +22,7 @@ from .common import (
     Scaled,
     Steps,
     TwoRuns,
+    TwoSizes,
     config_of,
     constant_gradients,
     copy_config,
@@ -354,8 +355,8 @@ def convex_quadratic(case: Quadratic, student: Any, fn: str) -> None:
     two_sizes,
     max_examples=2,
 )
-def no_per_element_loop(drawn: tuple[Steps, Steps], student: Any, fn: str) -> None:
-    small, big = drawn
+def no_per_element_loop(drawn: TwoSizes, student: Any, fn: str) -> None:
+    small, big = drawn.small, drawn.big
     few = student.outcome(fn, small.w, small.dw, copy_config(small.config), trace=True)
     many = student.outcome(fn, big.w, big.dw, copy_config(big.config), trace=True)
     a, b = few.trace_events, many.trace_events
