@@ -154,3 +154,35 @@ def test_fixture_gets_the_expected_grade(folder: Path, setup: Any) -> None:
         assert text in failed.get(cid, ""), failed.get(cid)
     if expect.get("only_these_fail"):
         assert sorted(failed) == sorted(expect["must_fail"]), failed
+
+
+def _wire_carries_dicts() -> bool:
+    from propgrade.sandbox.wire import BlobTable, WireError, encode_value
+
+    try:
+        encode_value({"learning_rate": 1e-2}, BlobTable())  # type: ignore[arg-type]
+    except WireError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _wire_carries_dicts(), reason="the wire cannot send a config dict yet")
+@pytest.mark.parametrize(
+    "name", ["correct_textbook", "bug_adam_eps_inside_sqrt", "bug_adam_python_loop", "stub"]
+)
+def test_a_few_fixtures_through_the_engine(name: str, root: Path) -> None:
+    """The real route (worker, wire, replayed chains, traced reruns) on a sample of the
+    corpus, which this file otherwise grades in-process."""
+    from propgrade.engine.grading import grade_submission, prepare
+
+    plan = prepare(load_course(root / "grading.yaml").assignment("optimizers"))
+    folder = CORPUS / name
+    expect = yaml.safe_load((folder / "expect.yaml").read_text())
+    result = grade_submission(plan, name, folder)
+    assert not [c.id for c in result.checks if c.feedback and c.feedback.internal_error]
+    failed = {c.id for c in result.checks if not c.passed}
+    if expect.get("full_marks"):
+        assert result.score == result.max_score, failed
+    if expect.get("score_zero"):
+        assert result.score == 0
+    assert set(expect.get("must_fail", [])) <= failed
