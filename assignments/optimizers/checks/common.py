@@ -59,7 +59,8 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 def hyper(fn: str, config: Config, name: str) -> float:
     """The value of a hyperparameter a case sets, or its documented default."""
     if config is not None and name in config:
-        return float(config[name])
+        # the student's own config on later steps: read as data, never trusted to be a number
+        return expect.scalar_value(config[name], f"config[{name!r}] returned by {fn}")
     return DEFAULTS[fn][name]
 
 

@@ -199,7 +199,7 @@ def state(case: Steps, student: Any, fn: str) -> None:
         tol = step_tolerance(w)
         for key in STATE_KEYS[fn]:
             if key == "t":
-                t_before = 0.0 if sent is None or "t" not in sent else float(sent["t"])
+                t_before = 0.0 if sent is None or "t" not in sent else number(sent, "t", fn)
                 t = number(returned, "t", fn)
                 require(
                     t == t_before + 1,
@@ -211,7 +211,7 @@ def state(case: Steps, student: Any, fn: str) -> None:
                 continue
             new = state_array(returned, key, w, fn)
             old = (
-                np.asarray(sent[key], dtype=np.float64)
+                state_array(sent, key, w, fn)
                 if sent is not None and key in sent
                 else np.zeros_like(w)
             )
