@@ -8,7 +8,16 @@ import numpy as np
 
 from propgrade import check_each, expect
 
-from .common import RULES, STATE_KEYS, Steps, copy_config, run_steps, step_tolerance, steps
+from .common import (
+    RULES,
+    STATE_KEYS,
+    Steps,
+    config_of,
+    copy_config,
+    run_steps,
+    step_tolerance,
+    steps,
+)
 
 # Adam's paper writes its efficient form with epsilon added to sqrt(v) before the bias
 # correction: lr * sqrt(1 - beta2**t) / (1 - beta1**t) * m / (sqrt(v) + eps). A legitimate
@@ -33,7 +42,8 @@ _RTOL = {"adam": 1e-4}
 def reference_steps(case: Steps, student: Any, fn: str, reference: Any) -> None:
     mine = run_steps(student, fn, case.w, case.grads, case.config)
     w, config = case.w, copy_config(case.config)
-    for i, ((w_s, next_s, returned, _), dw) in enumerate(zip(mine, case.grads, strict=True)):
+    for i, ((w_s, next_s, config_s, _), dw) in enumerate(zip(mine, case.grads, strict=True)):
+        returned = config_of(config_s, fn) if STATE_KEYS[fn] else {}
         ref_w, ref_config = getattr(reference, fn)(w, dw, copy_config(config))
         where = f"step {i + 1}"
         with np.errstate(invalid="ignore", over="ignore"):

@@ -242,12 +242,13 @@ def significant_steps(draw: st.DrawFn, fn: str) -> Steps:
 # --- reading what a rule returns ---------------------------------------------------------
 
 
-def step_of(value: Any, w: np.ndarray, fn: str) -> tuple[np.ndarray, dict[str, Any]]:
+def step_of(value: Any, w: np.ndarray, fn: str) -> tuple[np.ndarray, Config]:
     """``(next_w, config)`` read leniently: next_w as any real array of w's shape (a list,
-    float32) is graded by its value; the form is ``output_shapes``' business."""
+    float32) is graded by its value, and a config of None is passed on as None (the next
+    step starts afresh). The form is ``output_shapes``' and ``defaults``' business."""
     next_w, config = expect.pair(value, fn)
     w_next = expect.array_value(next_w, f"next_w returned by {fn}", w.shape)
-    return w_next, config_of(config, fn)
+    return w_next, None if config is None else config_of(config, fn)
 
 
 def config_of(config: Any, fn: str) -> dict[str, Any]:
@@ -260,7 +261,8 @@ def config_of(config: Any, fn: str) -> dict[str, Any]:
     return config
 
 
-def number(config: dict[str, Any], key: str, fn: str) -> float:
+def number(config: Config, key: str, fn: str) -> float:
+    config = config_of(config, fn)
     if key not in config:
         raise CheckFailed(
             f"the config returned by {fn} has no {key!r}",
@@ -270,7 +272,8 @@ def number(config: dict[str, Any], key: str, fn: str) -> float:
     return expect.scalar_value(config[key], f"config[{key!r}] returned by {fn}")
 
 
-def state_array(config: dict[str, Any], key: str, w: np.ndarray, fn: str) -> np.ndarray:
+def state_array(config: Config, key: str, w: np.ndarray, fn: str) -> np.ndarray:
+    config = config_of(config, fn)
     if key not in config:
         raise CheckFailed(
             f"the config returned by {fn} has no {key!r}: the state is not stored",
@@ -282,7 +285,7 @@ def state_array(config: dict[str, Any], key: str, w: np.ndarray, fn: str) -> np.
 
 def run_steps(
     student: Any, fn: str, w: np.ndarray, grads: Any, config: Config
-) -> list[tuple[np.ndarray, np.ndarray, dict[str, Any], Config]]:
+) -> list[tuple[np.ndarray, np.ndarray, Config, Config]]:
     """Chain the steps, each call's (next_w, config) feeding the next call.
 
     Returns, per step, ``(w_before, next_w, config_returned, config_sent)``.
