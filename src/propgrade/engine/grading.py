@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,9 @@ from propgrade.engine import gating
 from propgrade.engine.cases import draw_cases
 from propgrade.engine.checks import CaseRejected, Check, CheckFailed, StudentCallFailed
 from propgrade.engine.display import format_value
+from propgrade.engine.fibers import Fiber
 from propgrade.engine.loading import load_checks, load_reference
-from propgrade.engine.proxies import CallKey, NeedCalls, ReferenceModule, ReplayProxy
+from propgrade.engine.proxies import CallKey, NeedCalls, ProxyBase, ReferenceModule, ReplayProxy
 from propgrade.engine.results import FAILED, PASSED, CheckResult, Feedback, SubmissionResult
 from propgrade.errors import ConfigError
 from propgrade.sandbox.calls import (
@@ -39,6 +40,9 @@ from propgrade.sandbox.layers import Layer
 from propgrade.sandbox.worker import Worker
 
 MAX_SHRINK_STEPS = 40
+# Rounds in which a waiting property is replayed from the start; after them it continues
+# in a fiber (engine/fibers.py). Most properties finish in these rounds, without a thread.
+REPLAY_ROUNDS = 2
 SHRINK_CHUNK = 12
 _NO_SHRINK = {FailureKind.TIMEOUT, FailureKind.CRASH, FailureKind.BUDGET, FailureKind.SKIPPED}
 
@@ -165,36 +169,79 @@ def _evaluate(
     ends the property.
     """
     pending = list(runs)
-    while True:
-        missing: dict[CallKey, Call] = {}
-        still: list[_Run] = []
-        for run in pending:
-            proxy = ReplayProxy(cache, missing)
-            try:
-                run.check.run(run.case, proxy, plan.reference)
-            except NeedCalls:
+    fibers: dict[int, Fiber] = {}
+    rounds = 0
+    try:
+        while True:
+            missing: dict[CallKey, Call] = {}
+            still: list[_Run] = []
+            for run in pending:
+                if rounds < REPLAY_ROUNDS:
+                    proxy: ProxyBase = ReplayProxy(cache, missing)
+                    try:
+                        run.check.run(run.case, proxy, plan.reference)
+                    except NeedCalls:
+                        still.append(run)
+                        continue
+                    except BaseException as exc:
+                        _judge(run, proxy, exc)
+                    else:
+                        run.done = True
+                    continue
+                fiber = fibers.get(id(run))
+                if fiber is None:
+                    fiber = fibers[id(run)] = Fiber(_body_of(run, plan), cache)
+                fiber.resume()
+                if fiber.finished:
+                    if fiber.raised is None:
+                        run.done = True
+                    else:
+                        _judge(run, fiber.proxy, fiber.raised)
+                    continue
+                for key, call in fiber.waiting.items():
+                    missing.setdefault(key, call)
                 still.append(run)
-                continue
-            except CaseRejected:
-                run.skipped = True
-            except Exception as exc:
-                run.error = _blame_unsendable_result(proxy, exc)
-            run.done = True
-        pending = _drop_after_first_failure(still, runs) if stop_at_first_failure else still
-        if not missing or not pending:
-            break
-        batch = _without_echo_twins(missing)
-        answers = worker.run(list(batch.values()))
-        cache.update(zip(batch.keys(), answers, strict=True))
-        _answer_from_echo_twins(cache, missing)
+            rounds += 1
+            pending = _drop_after_first_failure(still, runs) if stop_at_first_failure else still
+            if not missing or not pending:
+                break
+            batch = _without_echo_twins(missing)
+            answers = worker.run(list(batch.values()))
+            cache.update(zip(batch.keys(), answers, strict=True))
+            _answer_from_echo_twins(cache, missing)
+    finally:
+        for fiber in fibers.values():
+            fiber.abandon()
     for run in pending:
-        # Only a property that raises NeedCalls itself gets here: it asked for no call.
-        run.error = RuntimeError("the property waited for calls without making any")
-        run.done = True
+        if not run.done:
+            # Only a property that raises NeedCalls itself gets here: it asked for no call.
+            run.error = RuntimeError("the property waited for calls without making any")
+            run.done = True
     return runs
 
 
-def _blame_unsendable_result(proxy: ReplayProxy, error: Exception) -> Exception:
+def _body_of(run: _Run, plan: Plan) -> Callable[[ProxyBase], None]:
+    def body(student: ProxyBase) -> None:
+        run.check.run(run.case, student, plan.reference)
+
+    return body
+
+
+def _judge(run: _Run, proxy: ProxyBase, raised: BaseException) -> None:
+    """Record how a property run ended when it raised ``raised``."""
+    if isinstance(raised, NeedCalls):
+        # A property that raises NeedCalls itself asked for no call: nothing will come.
+        run.error = RuntimeError("the property waited for calls without making any")
+    elif isinstance(raised, CaseRejected):
+        run.skipped = True
+    elif isinstance(raised, Exception):
+        run.error = _blame_unsendable_result(proxy, raised)
+    else:
+        raise raised
+    run.done = True
+
+
+def _blame_unsendable_result(proxy: ProxyBase, error: Exception) -> Exception:
     """The error to report when a property raised ``error`` itself.
 
     A property that breaks on a student's value that could not be sent (a set, an object,

@@ -94,7 +94,7 @@ def _as_kwargs(kwargs: Mapping[str, Value] | None) -> dict[str, Value]:
     return dict(kwargs) if kwargs else {}
 
 
-class _ProxyBase:
+class ProxyBase:
     def __init__(self) -> None:
         # Values the student returned that could not be sent, with where they were: a
         # property that then breaks on one failed because of the student, not the grader.
@@ -147,7 +147,7 @@ class _ProxyBase:
         return invoke
 
 
-class ReplayProxy(_ProxyBase):
+class ReplayProxy(ProxyBase):
     """Answers from a cache; queues what is missing and raises ``NeedCalls``."""
 
     def __init__(self, cache: dict[CallKey, CallOutcome], missing: dict[CallKey, Call]) -> None:
@@ -171,7 +171,7 @@ class ReplayProxy(_ProxyBase):
         return found
 
 
-class LiveProxy(_ProxyBase):
+class LiveProxy(ProxyBase):
     """Sends every call to the worker at once (used while Hypothesis shrinks a failure)."""
 
     def __init__(

@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 
 from propgrade.engine.grading import Plan
-from propgrade.engine.proxies import CallKey, _ProxyBase, call_key
+from propgrade.engine.proxies import CallKey, ProxyBase, call_key
 from propgrade.sandbox.calls import Call, CallOutcome, FailureKind, StudentFailure
 
 
-class _Recorder(_ProxyBase):
+class _Recorder(ProxyBase):
     """Answers a check's calls with the reference and remembers them."""
 
     def __init__(self, module: ModuleType) -> None:
