@@ -4,7 +4,8 @@
 a call whose answer is not cached yet is queued and the property is abandoned with
 ``NeedCalls``; once the whole batch of queued calls has been answered by the worker, the
 property is run again from the start. Properties are deterministic functions of their
-case and the answers, so replaying them is safe.
+case and the answers, so replaying them is safe. A property that is still waiting after a
+couple of rounds (a chain of dependent calls) continues in a fiber instead (fibers.py).
 """
 
 from __future__ import annotations
