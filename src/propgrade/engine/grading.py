@@ -40,8 +40,10 @@ from propgrade.sandbox.layers import Layer
 from propgrade.sandbox.worker import Worker
 
 MAX_SHRINK_STEPS = 40
-# Rounds in which a waiting property is replayed from the start; after them it continues
-# in a fiber (engine/fibers.py). Most properties finish in these rounds, without a thread.
+# A property is replayed from the start in each round of calls until it finishes; most
+# make their calls in one or two batches. One that still waits for calls after more than
+# this many batches is a chain of calls: it continues in a fiber (engine/fibers.py), and
+# only such a chain starts a thread.
 REPLAY_ROUNDS = 2
 SHRINK_CHUNK = 12
 _NO_SHRINK = {FailureKind.TIMEOUT, FailureKind.CRASH, FailureKind.BUDGET, FailureKind.SKIPPED}
@@ -176,21 +178,24 @@ def _evaluate(
             missing: dict[CallKey, Call] = {}
             still: list[_Run] = []
             for run in pending:
-                if rounds < REPLAY_ROUNDS:
+                fiber = fibers.get(id(run))
+                if fiber is None:
                     proxy: ProxyBase = ReplayProxy(cache, missing)
                     try:
                         run.check.run(run.case, proxy, plan.reference)
                     except NeedCalls:
-                        still.append(run)
-                        continue
+                        if rounds < REPLAY_ROUNDS:
+                            still.append(run)
+                            continue
+                        # Still waiting: a chain of calls. Its fiber replays up to the
+                        # same unanswered calls and from then on continues.
+                        fiber = fibers[id(run)] = Fiber(_body_of(run, plan), cache)
                     except BaseException as exc:
                         _judge(run, proxy, exc)
+                        continue
                     else:
                         run.done = True
-                    continue
-                fiber = fibers.get(id(run))
-                if fiber is None:
-                    fiber = fibers[id(run)] = Fiber(_body_of(run, plan), cache)
+                        continue
                 fiber.resume()
                 if fiber.finished:
                     if fiber.raised is None:
