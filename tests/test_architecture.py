@@ -180,6 +180,7 @@ def test_the_public_api_is_pinned() -> None:
         "expect",
         "format_array",
         "format_value",
+        "frozen",
     ]
     assert all(hasattr(propgrade, name) for name in propgrade.__all__)
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from propgrade import CheckFailed, expect, format_array, format_value
+from propgrade import CheckFailed, expect, format_array, format_value, frozen
 
 RULES = {"sgd": "sgd", "momentum": "sgd_momentum", "rmsprop": "rmsprop", "adam": "adam"}
 STATEFUL = {key: fn for key, fn in RULES.items() if key != "sgd"}
@@ -51,9 +51,7 @@ Config = dict[str, Any] | None
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
-    a = np.array(a, dtype=np.float64)
-    a.flags.writeable = False
-    return a
+    return frozen(a, np.float64)
 
 
 def hyper(fn: str, config: Config, name: str) -> float:

@@ -15,6 +15,7 @@ from propgrade.engine.checks import (
     check_each,
 )
 from propgrade.engine.display import format_array, format_value
+from propgrade.engine.frozen import frozen
 from propgrade.errors import ConfigError, GraderError, PropgradeError
 from propgrade.sandbox.calls import Unsupported
 
@@ -36,4 +37,5 @@ __all__ = [
     "expect",
     "format_array",
     "format_value",
+    "frozen",
 ]

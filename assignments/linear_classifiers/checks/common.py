@@ -17,7 +17,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from propgrade import CheckFailed, expect, format_array
+from propgrade import CheckFailed, expect, format_array, frozen
 
 SVM = {"svm_naive": "svm_loss_naive", "svm_vec": "svm_loss_vectorized"}
 SOFTMAX = {"softmax_naive": "softmax_loss_naive", "softmax_vec": "softmax_loss_vectorized"}
@@ -32,9 +32,7 @@ W_BOUND, X_BOUND = 5.0, 10.0  # |score| <= MAX_D * W_BOUND * X_BOUND = 300
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
-    a = np.ascontiguousarray(a)
-    a.flags.writeable = False
-    return a
+    return frozen(a)
 
 
 @dataclass(frozen=True, repr=False, eq=False)

@@ -94,16 +94,15 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from propgrade import CheckFailed, format_array
+from propgrade import CheckFailed, format_array, frozen
 
 FUNCTIONS = {"mse": "mse"}  # check-id prefix -> function name in ${graded_file}
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
-    # Read-only, so a property cannot change a case another property replays.
-    a = np.ascontiguousarray(a, dtype=np.float64)
-    a.flags.writeable = False
-    return a
+    # Never writeable again, so a property cannot change a case another property replays
+    # (and the engine hashes the array once per run, not on every call).
+    return frozen(a, np.float64)
 
 
 @dataclass(frozen=True, repr=False)

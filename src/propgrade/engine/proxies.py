@@ -10,7 +10,9 @@ couple of rounds (a chain of dependent calls) continues in a fiber instead (fibe
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from types import ModuleType
@@ -19,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from propgrade.engine.checks import StudentCallFailed
+from propgrade.engine.frozen import is_immutable
 from propgrade.errors import GraderError
 from propgrade.sandbox.calls import (
     Call,
@@ -52,8 +55,7 @@ def call_key(call: Call) -> CallKey:
 
 def _feed(h: Any, value: Any) -> None:
     if isinstance(value, np.ndarray):
-        h.update(b"A" + value.dtype.str.encode() + repr(value.shape).encode())
-        h.update(np.ascontiguousarray(value).tobytes())
+        h.update(b"A" + _array_digest(value))
     elif isinstance(value, tuple | list):
         h.update(b"T%d(" % len(value))
         for item in value:
@@ -68,6 +70,35 @@ def _feed(h: Any, value: Any) -> None:
         h.update(b"}")
     else:
         h.update(b"S" + type(value).__name__.encode() + repr(value).encode())
+
+
+# Digests of arrays that can never change (``frozen``), by id while the array lives: the
+# drawn cases' arrays go into the call keys of every replay and every student, and hashing
+# them again each time was a fifth of the grader's own work.
+_FROZEN_DIGESTS: dict[int, tuple[weakref.ref[np.ndarray[Any, Any]], bytes]] = {}
+
+
+def _array_digest(array: np.ndarray[Any, Any]) -> bytes:
+    if not is_immutable(array):
+        return _digest_of(array)
+    key = id(array)
+    known = _FROZEN_DIGESTS.get(key)
+    if known is not None and known[0]() is array:
+        return known[1]
+    digest = _digest_of(array)
+    _FROZEN_DIGESTS[key] = (weakref.ref(array, functools.partial(_forget, key)), digest)
+    return digest
+
+
+def _forget(key: int, _dead: object) -> None:
+    _FROZEN_DIGESTS.pop(key, None)
+
+
+def _digest_of(array: np.ndarray[Any, Any]) -> bytes:
+    h = hashlib.blake2b(digest_size=16)
+    h.update(array.dtype.str.encode() + repr(array.shape).encode())
+    h.update(np.ascontiguousarray(array).tobytes())
+    return h.digest()
 
 
 def _unwrap(call: Call, outcome: CallOutcome) -> CallOutcome:

@@ -1,0 +1,40 @@
+"""Arrays that nothing can write to again, for the cases graders draw.
+
+A drawn case is shared by every property and every student of a run, and the engine
+hashes its arrays into a call key on every replay. A read-only flag alone does not make an
+array constant: its owner may set the flag back and write. An array backed by immutable
+``bytes`` can never be made writeable, so the engine hashes such an array once per run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+Array = np.ndarray[Any, Any]
+
+
+def frozen(array: Any, dtype: DTypeLike | None = None) -> Array:
+    """A copy of ``array`` (as ``dtype`` if given) that no one can ever write to.
+
+    Use it for the arrays of drawn cases: a property cannot change what another property,
+    or the next student, is given, and the engine hashes the array once instead of on
+    every call.
+    """
+    source = np.asarray(array, dtype=dtype, order="C")
+    if source.dtype.hasobject:
+        raise TypeError("frozen() takes arrays of numbers, not of Python objects")
+    return np.frombuffer(source.tobytes(), dtype=source.dtype).reshape(source.shape)
+
+
+def is_immutable(array: Array) -> bool:
+    """True when the array's memory can never change: it and every array it views are
+    read-only, down to an immutable ``bytes`` buffer."""
+    base: object = array
+    while isinstance(base, np.ndarray):
+        if base.flags.writeable:
+            return False
+        base = base.base
+    return type(base) is bytes

@@ -1,0 +1,91 @@
+"""Call keys: equal arguments share a cached answer, changed arguments never do.
+
+Digests of arrays that can never change (``propgrade.frozen``) are remembered while the
+array lives (the drawn cases go into every replay's keys); these tests pin that a
+remembered digest is never used for an array whose contents can have changed since.
+"""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import pytest
+
+from propgrade import frozen
+from propgrade.engine import proxies
+from propgrade.engine.frozen import is_immutable
+from propgrade.engine.proxies import call_key
+from propgrade.sandbox.calls import Call
+
+
+def key(*args: object) -> proxies.CallKey:
+    return call_key(Call.of("f", tuple(args), {}))  # type: ignore[arg-type]
+
+
+def read_only(array: np.ndarray) -> np.ndarray:
+    array = array.copy()
+    array.flags.writeable = False
+    return array
+
+
+def test_equal_arrays_have_equal_keys_however_they_are_held() -> None:
+    data = np.arange(12.0).reshape(3, 4)
+    assert key(frozen(data), 1.0) == key(data.copy(), 1.0) == key(read_only(data), 1.0)
+
+
+def test_dtype_shape_and_values_all_count() -> None:
+    data = frozen(np.arange(6.0))
+    assert key(data) != key(data.astype(np.float32))
+    assert key(data) != key(data.reshape(2, 3))
+    assert key(data) != key(frozen(data + 1e-12))
+    assert key(data, 0.0) != key(data, 0)
+
+
+def test_a_frozen_array_can_never_be_made_writeable() -> None:
+    data = frozen(np.arange(6.0).reshape(2, 3))
+    for array in (data, data.base, data[1:], data.T):
+        with pytest.raises(ValueError):
+            array.flags.writeable = True
+        assert is_immutable(array)
+
+
+def test_frozen_keeps_shape_dtype_and_values() -> None:
+    for source in (np.arange(6.0).reshape(2, 3).T, np.zeros((0, 3)), np.array(2.5)):
+        copy = frozen(source)
+        assert copy.shape == source.shape and copy.dtype == source.dtype
+        assert np.array_equal(copy, source)
+    assert frozen([1, 2], np.float64).dtype == np.float64
+
+
+def test_an_array_only_marked_read_only_is_hashed_every_time() -> None:
+    # Its owner can set the flag back, write, and set it again: no digest is remembered.
+    data = read_only(np.arange(6.0))
+    assert not is_immutable(data)
+    before = key(data)
+    data.flags.writeable = True
+    data[0] = 7.0
+    data.flags.writeable = False
+    assert key(data) != before
+    assert key(data) == key(np.array([7.0, 1, 2, 3, 4, 5]))
+
+
+def test_a_read_only_view_of_a_writeable_array_is_hashed_every_time() -> None:
+    owner = np.arange(6.0)
+    view = owner[:3]
+    view.flags.writeable = False
+    before = key(view)
+    owner[0] = 9.0
+    assert key(view) != before
+
+
+def test_remembered_digests_go_with_their_arrays() -> None:
+    gc.collect()
+    held = len(proxies._FROZEN_DIGESTS)
+    arrays = [frozen(np.full(4, float(i))) for i in range(50)]
+    keys = {key(a) for a in arrays}
+    assert len(keys) == 50
+    assert len(proxies._FROZEN_DIGESTS) == held + 50
+    del arrays
+    gc.collect()
+    assert len(proxies._FROZEN_DIGESTS) == held
