@@ -259,6 +259,16 @@ def report(size: int, jobs: int, layer: str, f: dict[str, Any]) -> float:
         f"      per submission: {counts['calls'] / size:.0f} student calls "
         f"in {counts['batches'] / size:.1f} batches"
     )
+    # What the machine could do if the grader's own work cost nothing: the students'
+    # processes (their code, plus decoding and encoding in the worker) still need the CPU.
+    cores = os.cpu_count() or 1
+    worker_side = max(f["machine_cpu"] - f["grader_cpu"], 1e-9) / size
+    student = max(phases["student code"], 1e-9) / size
+    print(
+        f"      ceiling on {cores} cores with the grader's own work at zero: "
+        f"{cores / worker_side:.1f} submissions/s (students' processes, {worker_side:.3f} CPU s "
+        f"each); {cores / student:.1f}/s from the student code alone"
+    )
     return rate
 
 
