@@ -90,11 +90,13 @@ def _results(plan: Plan, submissions: list[Submission], jobs: int) -> Iterator[S
                 pool.submit(_grade_in_child, s): s for s in submissions
             }
             for future in as_completed(futures):
+                # Let go of each finished future: it holds the whole result as sent back.
+                submission = futures.pop(future)
                 try:
                     yield SubmissionResult.from_dict(future.result())
                 except Exception:
                     detail = traceback.format_exc(limit=20)
-                    yield internal_error_result(plan, futures[future].student, detail)
+                    yield internal_error_result(plan, submission.student, detail)
     finally:
         _PLAN = None
 

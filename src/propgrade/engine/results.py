@@ -6,6 +6,7 @@ Gradescope JSON, terminal text) lives elsewhere.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -13,7 +14,7 @@ PASSED = "passed"
 FAILED = "failed"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Feedback:
     """Why a check failed, in words a student can act on."""
 
@@ -40,7 +41,7 @@ class Feedback:
         return "\n".join(parts)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CheckResult:
     id: str
     sentence: str
@@ -94,10 +95,27 @@ class SubmissionResult:
         checks = [
             CheckResult(
                 **{
-                    **c,
-                    "feedback": Feedback(**c["feedback"]) if c.get("feedback") else None,
+                    **_shared(c, _CHECK_TEXTS),
+                    "feedback": Feedback(**_shared(c["feedback"], _FEEDBACK_TEXTS))
+                    if c.get("feedback")
+                    else None,
                 }
             )
             for c in data["checks"]
         ]
         return cls(**{**data, "checks": checks})
+
+
+# Texts that are the same for many students (a check's sentence and hint, a common failure
+# message): one copy each, however many results of a large class are held for the reports.
+_CHECK_TEXTS = ("id", "sentence", "status", "visibility", "hint")
+_FEEDBACK_TEXTS = ("message", "blocked_by")
+
+
+def _shared(fields: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    shared = dict(fields)
+    for name in names:
+        value = shared.get(name)
+        if type(value) is str:
+            shared[name] = sys.intern(value)
+    return shared
