@@ -1,13 +1,21 @@
 """What a large class costs in memory: the results kept for the reports stay small.
 
-A class's results are all held until its reports are written, so each one should cost a
-few KiB: check texts shared between students are held once, and per-check records carry
-no instance dictionary.
+A class's results are all held until its reports are written, so each one should cost
+little: a check record equal to another student's (every passed check) is held once,
+texts shared between students are held once, and check records carry no instance dict.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+from propgrade.batch import Submission, grade_batch
+from propgrade.config import load_course
+from propgrade.engine.grading import Plan, prepare
 from propgrade.engine.results import CheckResult, Feedback, SubmissionResult
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _result(student: str, message: str) -> SubmissionResult:
@@ -63,3 +71,37 @@ def test_a_result_survives_the_round_trip_through_a_dict() -> None:
     result = _result("ann", ["got the ", "wrong shape"])
     again = SubmissionResult.from_dict(result.to_dict())
     assert again == result
+
+
+def test_a_class_holds_one_copy_of_each_equal_check_record(tmp_path: Path) -> None:
+    plan = prepare(load_course(ROOT / "grading.yaml").assignments["linear_classifiers"])
+    submissions = []
+    for student in ("ann", "bob", "cay"):
+        (tmp_path / "in" / student).mkdir(parents=True)
+        submissions.append(Submission(student, tmp_path / "in" / student))
+
+    def grader(plan: Plan, todo: list[Submission]) -> Iterator[SubmissionResult]:
+        for submission in todo:
+            checks = [
+                CheckResult(c.id, c.sentence, 1.0, 1.0, "passed", "visible") for c in plan.checks
+            ]
+            # Each student fails the first check on a counterexample of their own.
+            feedback = Feedback("wrong", counterexample=f"x = {submission.student}")
+            checks[0] = CheckResult(plan.checks[0].id, "s", 0.0, 1.0, "failed", "visible", feedback)
+            yield SubmissionResult(submission.student, "linear_classifiers", checks)
+
+    report = grade_batch(plan, submissions, tmp_path / "out", grader=grader)
+    ann, bob, cay = report.results
+    assert all(
+        a is b is c for a, b, c in zip(ann.checks[1:], bob.checks[1:], cay.checks[1:], strict=True)
+    )
+    assert len({id(r.checks[0]) for r in report.results}) == 3
+    assert [
+        r.checks[0].feedback.counterexample for r in report.results if r.checks[0].feedback
+    ] == [
+        "x = ann",
+        "x = bob",
+        "x = cay",
+    ]
+    # What was stored is each student's own, whole result.
+    assert (tmp_path / "out" / "grades.csv").read_text().count("\n") == 4

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from propgrade.engine.grading import FINGERPRINT_KEYS, Plan, zero_result
-from propgrade.engine.results import SubmissionResult
+from propgrade.engine.results import CheckResult, SubmissionResult
 from propgrade.engine.standing import Standing, read_standing, standing_of, write_standing
 from propgrade.errors import PropgradeError
 from propgrade.export import read_record, write_record, write_results_json
@@ -184,13 +184,14 @@ def grade_batch(
     chosen = submissions if only is None else select_students(submissions, only)
     kept = _stored(out, [s for s in submissions if s not in chosen])
     results: list[SubmissionResult] = []
+    shared: dict[CheckResult, CheckResult] = {}
     todo: list[Submission] = []
     for submission in chosen:
         stored = _reusable(plan, out, submission) if resume else None
         if stored is None:
             todo.append(submission)
             continue
-        results.append(stored)
+        results.append(_sharing_checks(stored, shared))
         if progress is not None:
             progress(len(results), len(chosen), stored, True)
     reused = len(results)
@@ -200,10 +201,10 @@ def grade_batch(
         # The Gradescope file first: the record is what marks the submission as finished.
         write_results_json(out, result)
         write_record(out, result)
-        results.append(result)
+        results.append(_sharing_checks(result, shared))
         if progress is not None:
             progress(len(results), len(chosen), result, False)
-    results.extend(kept)
+    results.extend(_sharing_checks(r, shared) for r in kept)
     results.sort(key=lambda r: r.student)
     check_ids = [c.id for c in plan.checks]
     folders = {s.student: s.folder for s in submissions}
@@ -236,6 +237,19 @@ def grade_batch(
     return BatchReport(
         results, seconds, csv_path, reused, warnings, standings, left_alone, unchanged
     )
+
+
+def _sharing_checks(
+    result: SubmissionResult, shared: dict[CheckResult, CheckResult]
+) -> SubmissionResult:
+    """``result``, its check records replaced by an equal one already held, if any.
+
+    Every result of the class is held until the reports are written. Most of its check
+    records (every passed check, every check blocked by the same gate) are equal to
+    another student's: one copy of each keeps the memory of a large class nearly flat.
+    """
+    result.checks = [shared.setdefault(check, check) for check in result.checks]
+    return result
 
 
 def _stored(out: Path, submissions: Sequence[Submission]) -> list[SubmissionResult]:
