@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -36,9 +37,20 @@ NBGRADER_TIME = "%Y-%m-%d %H:%M:%S.%f %Z"
 
 
 def nbgrader(course: Path, *args: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args], cwd=course, check=True, capture_output=True
+    # nbgrader runs `alembic` by name: the environment's bin folder goes on PATH, as
+    # activating it would do, so the benchmark runs from a plain shell too.
+    bindir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": os.pathsep.join([bindir, os.environ.get("PATH", "")])}
+    done = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=course,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
+    if done.returncode != 0:
+        raise SystemExit(f"nbgrader {' '.join(args)} failed:\n{done.stderr[-3000:]}")
 
 
 def build_course(course: Path, size: int) -> Path:
