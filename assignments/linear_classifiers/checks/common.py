@@ -31,10 +31,6 @@ MAX_N, MAX_D, MAX_C = 8, 6, 5
 W_BOUND, X_BOUND = 5.0, 10.0  # |score| <= MAX_D * W_BOUND * X_BOUND = 300
 
 
-def _frozen(a: np.ndarray) -> np.ndarray:
-    return frozen(a)
-
-
 @dataclass(frozen=True, repr=False, eq=False)
 class Case:
     """Arguments of one call ``f(W, X, y, reg)``."""
@@ -46,7 +42,7 @@ class Case:
 
     def __post_init__(self) -> None:
         for name in ("W", "X", "y"):
-            object.__setattr__(self, name, _frozen(getattr(self, name)))
+            object.__setattr__(self, name, frozen(getattr(self, name)))
 
     @property
     def args(self) -> tuple[Any, ...]:
@@ -212,7 +208,7 @@ def two_weights(draw: st.DrawFn) -> TwoWeights:
     X = rng.normal(0.0, 1.0, size=(n, d))
     y = rng.integers(0, c, size=n)
     W = rng.normal(0.0, 0.01, size=(d, c))
-    return TwoWeights(Case(W, X, y, 0.0), _frozen(rng.normal(0.0, 1.0, size=(d, c))))
+    return TwoWeights(Case(W, X, y, 0.0), frozen(rng.normal(0.0, 1.0, size=(d, c))))
 
 
 @dataclass(frozen=True, eq=False)
@@ -249,13 +245,13 @@ class RowShifted:
             elif np.array_equal(smaller.X, case.X[:m, :d]) and np.array_equal(
                 smaller.y, case.y[:m]
             ):
-                out.append(RowShifted(smaller, _frozen(self.shifts[:m])))
+                out.append(RowShifted(smaller, frozen(self.shifts[:m])))
         if n <= MAX_N:
             # dropping a sample drops its shift too
             for i in range(n if n > 1 else 0):
                 X, y = np.delete(case.X, i, 0), np.delete(case.y, i)
                 out.insert(
-                    i, RowShifted(Case(case.W, X, y, case.reg), _frozen(np.delete(self.shifts, i)))
+                    i, RowShifted(Case(case.W, X, y, case.reg), frozen(np.delete(self.shifts, i)))
                 )
         return out
 
@@ -274,7 +270,7 @@ def row_shifts(draw: st.DrawFn) -> RowShifted:
         shifts = np.full(n, draw(st.floats(900.0, 1100.0)))  # the same for every sample
     else:
         shifts = np.array([draw(_SHIFTS) + draw(st.floats(-50.0, 50.0)) for _ in range(n)])
-    return RowShifted(base, _frozen(shifts))
+    return RowShifted(base, frozen(shifts))
 
 
 @st.composite

@@ -220,7 +220,7 @@ def _evaluate(
     for run in pending:
         if not run.done:
             # Only a property that raises NeedCalls itself gets here: it asked for no call.
-            run.error = RuntimeError("the property waited for calls without making any")
+            run.error = _waited_for_nothing()
             run.done = True
     return runs
 
@@ -232,11 +232,15 @@ def _body_of(run: _Run, plan: Plan) -> Callable[[ProxyBase], None]:
     return body
 
 
+def _waited_for_nothing() -> RuntimeError:
+    return RuntimeError("the property waited for calls without making any")
+
+
 def _judge(run: _Run, proxy: ProxyBase, raised: BaseException) -> None:
     """Record how a property run ended when it raised ``raised``."""
     if isinstance(raised, NeedCalls):
         # A property that raises NeedCalls itself asked for no call: nothing will come.
-        run.error = RuntimeError("the property waited for calls without making any")
+        run.error = _waited_for_nothing()
     elif isinstance(raised, CaseRejected):
         run.skipped = True
     elif isinstance(raised, Exception):
