@@ -163,7 +163,7 @@ def instrument(clock: PhaseClock) -> None:
     batch._grade_safely = graded  # type: ignore[assignment]
 
 
-def grade_once(klass: Path, out: Path, jobs: int, phases: Path) -> None:
+def grade_once(klass: Path, out: Path, jobs: int, phases: Path, config: Path) -> None:
     """Run in a fresh process: grade the class and print what it cost, as JSON."""
     from propgrade.cli import main
 
@@ -182,7 +182,7 @@ def grade_once(klass: Path, out: Path, jobs: int, phases: Path) -> None:
             str(jobs),
             "-q",
             "-c",
-            str(ROOT / "grading.yaml"),
+            str(config),
         ],
         out=io.StringIO(),
         err=io.StringIO(),
@@ -208,12 +208,21 @@ def grade_once(klass: Path, out: Path, jobs: int, phases: Path) -> None:
 # -- the driver -------------------------------------------------------------------------------
 
 
-def grade(klass: Path, out: Path, jobs: int) -> dict[str, Any]:
+def grade(klass: Path, out: Path, jobs: int, config: Path) -> dict[str, Any]:
     phases = out.parent / f"{out.name}-phases"
     phases.mkdir()
     cpu = cpu_seconds()
     done = subprocess.run(
-        [sys.executable, __file__, "--grade-once", str(klass), str(out), str(jobs), str(phases)],
+        [
+            sys.executable,
+            __file__,
+            "--grade-once",
+            str(klass),
+            str(out),
+            str(jobs),
+            str(phases),
+            str(config),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -300,9 +309,9 @@ def _ints(text: str) -> list[int]:
 
 
 def main_() -> None:
-    if len(sys.argv) == 6 and sys.argv[1] == "--grade-once":
-        klass, out, jobs, phases = sys.argv[2:]
-        grade_once(Path(klass), Path(out), int(jobs), Path(phases))
+    if len(sys.argv) == 7 and sys.argv[1] == "--grade-once":
+        klass, out, jobs, phases, config = sys.argv[2:]
+        grade_once(Path(klass), Path(out), int(jobs), Path(phases), Path(config))
         return
     from propgrade.sandbox.layer_choice import default_layer
 
@@ -312,6 +321,12 @@ def main_() -> None:
     )
     parser.add_argument("--jobs", type=_ints, default=[2], help="--jobs values, e.g. 1,2")
     parser.add_argument("--baseline", type=int, default=4, help="submissions for the baseline")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=ROOT / "grading.yaml",
+        help="the course file to grade with (the baseline always runs the graders as written)",
+    )
     args = parser.parse_args()
     layer = default_layer().name
     print(f"corpus: {CORPUS.relative_to(ROOT)} (correct, buggy and stub variants); {load()}")
@@ -321,7 +336,7 @@ def main_() -> None:
             klass = Path(tmp) / f"class{size}"
             folders = build_class(klass, size)
             for jobs in args.jobs:
-                figures = grade(klass, Path(tmp) / f"out{size}-{jobs}", jobs)
+                figures = grade(klass, Path(tmp) / f"out{size}-{jobs}", jobs, args.config.resolve())
                 rates.append((size, jobs, report(size, jobs, layer, figures)))
             print(f"      {load()}")
         if args.baseline:

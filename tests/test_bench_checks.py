@@ -1,0 +1,45 @@
+"""benchmarks/bench_checks.py charges every student call to a check.
+
+It measures propgrade by wrapping engine functions from outside; a rename in the engine
+would otherwise leave it printing an empty table.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_every_call_of_a_class_is_charged_to_a_check(root: Path, tmp_path: Path) -> None:
+    klass = tmp_path / "class"
+    for name in ("correct_reference", "bug_svm_grad_wrong_sign"):
+        folder = klass / name
+        folder.mkdir(parents=True)
+        shutil.copy(root / "tests/submissions/linear_classifiers" / name / "losses.py", folder)
+    done = subprocess.run(
+        [sys.executable, str(root / "benchmarks/bench_checks.py"), str(klass)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("2 submissions from ")
+    rows = {
+        m[1]: (float(m[2]), float(m[3]))
+        for m in re.finditer(r"^  (\S+)\s+([\d.]+)\s+([\d.]+)\s+\d+%", done.stdout, re.M)
+    }
+    total_calls, total_ms = rows.pop("total")
+    # Every call lands on a named check: none is made outside one.
+    assert "(outside" not in done.stdout
+    assert abs(sum(calls for calls, _ in rows.values()) - total_calls) < 0.5
+    # The naive functions' finite differences are where this corpus spends its time, and
+    # the wrong-sign gradient is shrunk, so its check makes more calls than its examples.
+    assert rows["softmax_naive_numerical_gradient"][1] > rows["softmax_vec_numerical_gradient"][1]
+    assert rows["svm_vec_numerical_gradient"][0] > 10 * 12 / 2
+    assert total_ms > 0
+    assert "the student code alone allows at most" in done.stdout
