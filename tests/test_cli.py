@@ -179,6 +179,14 @@ def test_grade_reports_bad_arguments(root: Path, klass: Path, tmp_path: Path) ->
         "0",
     )
     assert code == 2 and "--jobs" in err
+    # --jobs would change nothing on a cluster: refused before any cluster starts
+    out = tmp_path / "with-dask"
+    code, _, err = run(
+        "grade", str(klass), "-a", "linear_classifiers", "-o", str(out), "-c", config,
+        "--dask", "local:1", "--jobs", "2",
+    )  # fmt: skip
+    assert code == 2 and "--jobs" in err and "no effect with --dask" in err
+    assert "hint: drop --jobs" in err and not out.exists()
     code, _, err = run("grade", str(klass))
     assert code == 2 and "--assignment" in err
 

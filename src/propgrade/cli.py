@@ -95,8 +95,8 @@ def _parser() -> argparse.ArgumentParser:
         "--jobs",
         "-j",
         type=int,
-        default=min(os.cpu_count() or 1, 8),
-        help="submissions graded in parallel (default: number of CPUs)",
+        help="submissions graded in parallel (default: number of CPUs, at most 8; "
+        "not with --dask, whose workers set the parallelism)",
     )
     grade.add_argument(
         "--dask",
@@ -361,6 +361,16 @@ def _internal_errors(results: Sequence[SubmissionResult], err: TextIO) -> int:
 
 
 def _cmd_grade(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.dask is not None and args.jobs is not None:
+        # The cluster grades as many submissions at once as it has worker threads: a
+        # --jobs that changed nothing would mislead whoever tunes it.
+        raise PropgradeError(
+            "--jobs sets the local pool of grading processes and has no effect with --dask",
+            hint="drop --jobs; for more parallelism give the cluster more workers "
+            "(--dask local:N, or more dask workers)",
+        )
+    if args.jobs is None:
+        args.jobs = min(os.cpu_count() or 1, 8)
     if args.jobs < 1:
         raise PropgradeError(f"--jobs must be at least 1, got {args.jobs}")
     if args.nbgrader is not None:

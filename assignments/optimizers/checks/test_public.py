@@ -326,7 +326,7 @@ def scale_invariance(drawn: Scaled, student: Any, fn: str) -> None:
     "200 steps of {fn} on a convex quadratic, each from the previous step's w and config, "
     "lower the objective by at least 1%.",
     quadratics,
-    # 200 dependent calls, replayed from the start after each answer: the costliest check
+    # 200 dependent calls, a round trip to the worker each: the costliest check
     max_examples=2,
 )
 def convex_quadratic(case: Quadratic, student: Any, fn: str) -> None:
