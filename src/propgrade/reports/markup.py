@@ -40,7 +40,7 @@ def escape(value: object) -> Markup:
 
 
 def trusted(text: str) -> Markup:
-    """Mark a string produced by the grader itself (CSS, matplotlib's SVG) as HTML.
+    """Mark a string produced by the grader itself (CSS, the charts' SVG) as HTML.
 
     Never call this on anything that came from a submission.
     """
