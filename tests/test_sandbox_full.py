@@ -641,3 +641,11 @@ def test_default_full_layer_allows_no_second_process(tmp_path: Path, zygote: boo
         [outcome] = worker.run([Call("fork", ())])
     assert outcome.failure is not None
     assert "Resource temporarily unavailable" in outcome.failure.message
+
+
+def test_warnings_read_the_same_as_in_the_reduced_layer(make_worker: MakeWorker) -> None:
+    worker = make_worker(
+        "import warnings\n\ndef f():\n    warnings.warn('careful')\n    return 1\n"
+    )
+    assert worker.run([Call("f", ())])[0].value == 1
+    assert worker.output() == "losses.py:4: UserWarning: careful\n  warnings.warn('careful')\n"

@@ -616,3 +616,24 @@ def test_only_time_spent_in_the_worker_counts_against_the_budget(
     [outcome] = worker.run([Call("add", (1, 2))])
     assert outcome.value == 3
     assert 0 < worker.seconds_used < 1.0
+
+
+WARNS = """
+import numpy as np
+
+def f(x):
+    return float(np.log(np.zeros(1))[0]) + x
+"""
+
+
+def test_warnings_name_the_file_not_its_scratch_path(make_worker: MakeWorker) -> None:
+    # Every worker has a new scratch directory: its path in the output would make the
+    # same file's output differ from run to run.
+    outputs = []
+    for _ in range(2):
+        worker = make_worker(WARNS)
+        assert worker.run([Call("f", (1.0,))])[0].ok
+        outputs.append(worker.output())
+    assert outputs[0] == outputs[1]
+    assert outputs[0].startswith("losses.py:5: RuntimeWarning: divide by zero encountered")
+    assert "return float(np.log" in outputs[0]  # the line itself is still shown

@@ -555,6 +555,34 @@ def _import_student(path: str, module_name: str, allowed: frozenset[str]) -> Mod
     return module
 
 
+def _name_in_warnings(graded: str) -> None:
+    """Warnings about the graded file name it "losses.py", not by its scratch path.
+
+    The scratch directory is new for every worker, so the full path would make the same
+    file's output differ between runs and between sandbox layers.
+    """
+    import linecache
+    import warnings
+
+    original = warnings.formatwarning
+    short = _basename(graded)
+
+    def formatwarning(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        line: str | None = None,
+    ) -> str:
+        if filename == graded:
+            if line is None:
+                line = linecache.getline(filename, lineno)
+            filename = short
+        return original(message, category, filename, lineno, line)
+
+    warnings.formatwarning = formatwarning
+
+
 def serve(graded_file: str, module_name: str, imports: str = "numpy") -> int:
     """The worker's whole life: report ready, import the graded file, answer calls.
 
@@ -577,6 +605,7 @@ def serve(graded_file: str, module_name: str, imports: str = "numpy") -> int:
     sys.gettrace = hider.gettrace
     channel.write({"op": "ready"}, [])
     filename = os.path.abspath(graded_file)
+    _name_in_warnings(filename)
     try:
         allowed = frozenset({"numpy", *filter(None, imports.split(","))})
         module = _import_student(filename, module_name, allowed)
