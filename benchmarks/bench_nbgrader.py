@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from propgrade.cli import main
+from propgrade.integrations.nbgrader_layout import put_interpreter_tools_on_path
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "submissions" / "linear_classifiers"
@@ -37,14 +37,12 @@ NBGRADER_TIME = "%Y-%m-%d %H:%M:%S.%f %Z"
 
 
 def nbgrader(course: Path, *args: str) -> None:
-    # nbgrader runs `alembic` by name: the environment's bin folder goes on PATH, as
-    # activating it would do, so the benchmark runs from a plain shell too.
-    bindir = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": os.pathsep.join([bindir, os.environ.get("PATH", "")])}
+    # nbgrader runs `alembic` by name: propgrade's own fix puts the environment's bin
+    # folder on PATH, so the benchmark runs from a plain shell too.
+    put_interpreter_tools_on_path()
     done = subprocess.run(
         [sys.executable, "-m", "nbgrader", *args],
         cwd=course,
-        env=env,
         capture_output=True,
         text=True,
         check=False,
