@@ -280,7 +280,12 @@ def test_the_feedback_page_shows_the_error_before_the_notes(root: Path, tmp_path
     broken = {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": []}
     notebook["cells"].insert(
         2,
-        {**broken, "source": "import yaml\n\ndef svm_loss_naive(W, X, y, reg):\n    return yaml\n"},
+        # an allowed package's missing module: the whole file cannot be imported
+        {
+            **broken,
+            "source": "import numpy.nothing_here\n\ndef svm_loss_naive(W, X, y, reg):\n"
+            "    return numpy.nothing_here\n",
+        },
     )
     (tmp_path / "subs" / "olga").mkdir(parents=True)
     (tmp_path / "subs" / "olga" / NOTEBOOK).write_text(json.dumps(notebook))
@@ -289,5 +294,5 @@ def test_the_feedback_page_shows_the_error_before_the_notes(root: Path, tmp_path
     argv += ["--out", str(out), "--config", str(root / "grading.yaml")]
     main(argv, io.StringIO(), io.StringIO())
     page = (out / "olga" / "feedback.html").read_text()
-    error = page.index("import of &#x27;yaml&#x27; refused")
+    error = page.index("No module named &#x27;numpy.nothing_here&#x27;")
     assert error < page.index("statements outside functions were not graded")

@@ -324,3 +324,28 @@ def test_drawn_cases_do_not_depend_on_which_modules_are_imported(tmp_path: Path)
         sys.path.remove(str(tmp_path))
         sys.modules.pop("propgrade_local_constants_probe", None)
     assert after == before
+
+
+def test_refused_imports_at_the_top_are_noted_with_the_function_that_uses_them() -> None:
+    from propgrade.intake.refused_imports import refused_import_notes
+
+    source = (
+        b"from __future__ import print_function\n"
+        b"from builtins import range\n"
+        b"from past.builtins import xrange\n"
+        b"import numpy as np\n"
+        b"import matplotlib.pyplot as plt\n"
+        b"from scipy.special import logsumexp\n"
+        b"def helper(s):\n    return logsumexp(s)\n"
+        b"def f(x):\n    return helper(x)\n"
+        b"def g(x):\n    return np.sum(x) + sum(xrange(3))\n"
+    )
+    notes = refused_import_notes(source, ("numpy",), ["f", "g"], own="losses")
+    # the CS231n header is not refused (standard library, and past.builtins is provided)
+    assert notes == [
+        "line 5: `import matplotlib.pyplot as plt` dropped: the graded functions do not use "
+        "it, and student code may import only numpy and the Python standard library",
+        "line 6: `from scipy.special import logsumexp` refused (student code may import only "
+        "numpy and the Python standard library): f uses it and fails with that message",
+    ]
+    assert refused_import_notes(b"def f(:\n", ("numpy",), ["f"]) == []

@@ -210,7 +210,7 @@ def test_repeated_crashes_skip_the_function(make_worker: MakeWorker) -> None:
         ("while True:\n    pass\n", FailureKind.TIMEOUT, "took longer than 1 s"),
         ("def f(:\n    pass\n", FailureKind.EXCEPTION, "line 1"),
         ("import sys\nsys.exit(0)\n", FailureKind.EXCEPTION, "SystemExit"),
-        ("import no_such_module_here\n", FailureKind.EXCEPTION, "ModuleNotFoundError"),
+        ("import numpy.no_such_module_here\n", FailureKind.EXCEPTION, "ModuleNotFoundError"),
     ],
 )
 def test_broken_imports_give_a_failed_report(
@@ -228,7 +228,7 @@ def test_broken_imports_give_a_failed_report(
 
 
 def test_import_error_traceback_shows_the_students_line(make_worker: MakeWorker) -> None:
-    worker = make_worker("x = 1\nimport no_such_module_here\n")
+    worker = make_worker("x = 1\nimport numpy.no_such_module_here\n")
     report = worker.start()
     assert report.failure is not None
     assert "line 2" in report.failure.traceback

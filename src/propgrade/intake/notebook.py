@@ -127,7 +127,7 @@ def parse_notebook_json(data: bytes | str, name: str) -> object:
         raise SubmissionProblem(f"{name} is not a valid notebook (JSON error: {exc})") from None
 
 
-def _parse_cell(source: str) -> ast.Module:
+def parse_source(source: str) -> ast.Module:
     """``ast.parse``, with the parser's own limits turned into ``SyntaxError``."""
     try:
         return ast.parse(source)
@@ -169,7 +169,7 @@ def extract_functions(
         item.node.name: item.node for item in kept if isinstance(item.node, ast.FunctionDef)
     }
     roots = [f for f in graded if f in functions] or list(functions)
-    used = _names_used(functions, roots, _graded_module_names(kept, module, list(functions)))
+    used = names_used(functions, roots, _graded_module_names(kept, module, list(functions)))
     parts = [HEADER.format(name=name)]
     footer: list[str] = []
     for item in kept:
@@ -194,7 +194,7 @@ def _kept_statements(cells: list[object], out: Extracted) -> list[_Kept]:
             continue
         cleaned = _without_magics(source)
         try:
-            tree = _parse_cell(cleaned)
+            tree = parse_source(cleaned)
         except SyntaxError as exc:
             where = f"line {exc.lineno}" if exc.lineno else exc.msg
             out.notes.append(f"cell {number}: not valid Python ({where}), skipped")
@@ -244,7 +244,7 @@ def _graded_module_names(
     return names
 
 
-def _names_used(
+def names_used(
     functions: dict[str, ast.FunctionDef], roots: list[str], aliases: dict[str, list[str]]
 ) -> set[str]:
     """Every name the ``roots`` functions refer to, following calls into the others, also

@@ -30,6 +30,7 @@ from propgrade.intake.locate import (
     read_found,
 )
 from propgrade.intake.notebook import synthesize_module
+from propgrade.intake.refused_imports import refused_import_notes
 from propgrade.intake.untrusted_files import lstat_kind
 
 
@@ -46,14 +47,16 @@ def take_in(
     scratch: Path,
     max_bytes: int,
     functions: Sequence[str] = (),
+    imports: Sequence[str] = ("numpy",),
 ) -> Intake:
     """Put the graded file of ``submission`` into ``scratch``; ``SubmissionProblem`` if none.
 
     No file larger than ``max_bytes`` is read. ``functions`` are the graded functions: a
-    notebook keeps only the imports they use.
+    notebook keeps only the imports they use. ``imports`` are the packages student code
+    may import: a graded file's notes name the imports the policy refuses.
     """
     try:
-        return _take_in(submission, graded_file, scratch, max_bytes, functions)
+        return _take_in(submission, graded_file, scratch, max_bytes, functions, imports)
     except SubmissionProblem:
         raise
     except (OSError, ValueError, RecursionError, MemoryError) as exc:
@@ -65,7 +68,12 @@ def take_in(
 
 
 def _take_in(
-    submission: Path, graded_file: str, scratch: Path, max_bytes: int, functions: Sequence[str]
+    submission: Path,
+    graded_file: str,
+    scratch: Path,
+    max_bytes: int,
+    functions: Sequence[str],
+    imports: Sequence[str],
 ) -> Intake:
     kind = lstat_kind(submission)
     if kind is not None:
@@ -75,8 +83,11 @@ def _take_in(
         )
     found = find_file(submission, graded_file)
     if found is not None:
-        (scratch / graded_file).write_bytes(read_found(found, max_bytes))
-        return Intake(scratch, found.relative)
+        data = read_found(found, max_bytes)
+        (scratch / graded_file).write_bytes(data)
+        own = Path(graded_file).stem
+        notes = refused_import_notes(data, imports, functions, own) if functions else []
+        return Intake(scratch, found.relative, notes)
     notebooks = find_files_with_suffix(submission, ".ipynb")
     if len(notebooks) == 1:
         notebook = notebooks[0]
@@ -118,6 +129,7 @@ def intake_digest(plan: Plan, submission: Path) -> str:
                 Path(tmp),
                 plan.limits.file_bytes,
                 plan.assignment.functions,
+                plan.limits.imports,
             )
         except SubmissionProblem as exc:
             return problem_digest(exc.message)
@@ -158,6 +170,7 @@ def grade_upload(plan: Plan, student: str, submission: Path) -> SubmissionResult
                 Path(tmp),
                 plan.limits.file_bytes,
                 plan.assignment.functions,
+                plan.limits.imports,
             )
         except SubmissionProblem as exc:
             result = problem_result(plan, student, exc.message)

@@ -298,6 +298,7 @@ class DaskCluster:
                     Path(tmp),
                     plan.limits.file_bytes,
                     plan.assignment.functions,
+                    plan.limits.imports,
                 )
             except SubmissionProblem as exc:
                 return problem_result(plan, submission.student, exc.message)

@@ -473,13 +473,16 @@ class _ImportGuard:
     def __init__(self, allowed: frozenset[str], own: frozenset[str], student: dict[str, Any]):
         # The student's own module is allowed too (``import losses`` in losses.py): it is
         # not refused, merely not found under its file name.
-        self.allowed = allowed | own
+        self.allowed = allowed | own | _PROVIDED_TOPS
         self.student = student
         self.original_import = builtins.__import__
         shown = ", ".join(sorted(allowed))
         self.rule = f"student code may import only {shown} and the Python standard library"
+        # True while the graded file's own top level runs: see guarded_import.
+        self.loading = False
 
     def install(self) -> None:
+        _provide_compatibility_modules()
         sys.meta_path.insert(0, self)
         builtins.__import__ = self.guarded_import
 
@@ -496,7 +499,15 @@ class _ImportGuard:
         level: int = 0,
     ) -> ModuleType:
         if level == 0 and _type(name) is _str:
-            self.enforce(name)
+            try:
+                self.enforce(name)
+            except ModuleNotFoundError as refusal:
+                # A refused import at the top of the graded file (a leftover `import
+                # matplotlib.pyplot as plt`) must not zero the functions that never use
+                # it: it binds a stand-in, and only code that uses it meets the refusal.
+                if not (self.loading and globals is self.student):
+                    raise
+                return cast(ModuleType, _Refused(name.partition(".")[0], str(refusal)))
         return self.original_import(name, globals, locals, fromlist, level)
 
     def enforce(self, name: str) -> None:
@@ -531,6 +542,76 @@ class _ImportGuard:
         return True
 
 
+class _Refused:
+    """Stands for a module the graded file's top level may not import.
+
+    Any use of it (an attribute's value called, indexed, iterated, converted) raises the
+    refusal, so a graded function that uses the module fails with the import policy's
+    message and only its own checks are lost. Attributes are stand-ins too, because
+    ``import a.b as c`` and ``from a import b`` read them while the import runs.
+    """
+
+    __slots__ = ("_name", "_refusal")
+
+    def __init__(self, name: str, refusal: str) -> None:
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_refusal", refusal)
+
+    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
+        name = object.__getattribute__(self, "_name")
+        refusal = object.__getattribute__(self, "_refusal")
+        raise ModuleNotFoundError(refusal, name=name.partition(".")[0])
+
+    def __getattr__(self, attr: str) -> _Refused:
+        if attr.startswith("__"):
+            raise AttributeError(attr)  # protocol probes (numpy's __array__...) find nothing
+        name = object.__getattribute__(self, "_name")
+        return _Refused(f"{name}.{attr}", object.__getattribute__(self, "_refusal"))
+
+    def __repr__(self) -> str:
+        return f"<refused module {object.__getattribute__(self, '_name')}>"
+
+    __call__ = __getitem__ = __setitem__ = __delitem__ = __iter__ = __len__ = _refuse
+    __setattr__ = __delattr__ = __bool__ = __float__ = __int__ = __index__ = _refuse
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _refuse
+    __truediv__ = __rtruediv__ = __matmul__ = __rmatmul__ = __neg__ = __pow__ = _refuse
+    __enter__ = __exit__ = __contains__ = _refuse
+
+
+# CS231n's 2017-2019 starter files begin with `from builtins import range` (standard
+# library) and `from past.builtins import xrange` (the third-party `future` package). On
+# Python 3 the names `past.builtins` gives are plain aliases of builtins, so the policy
+# provides them itself: the same in every sandbox layer and in `propgrade check`, whether
+# or not `future` is installed, and no third-party code runs in the student's process.
+_PROVIDED: dict[str, dict[str, object]] = {
+    "past": {},
+    "past.builtins": {
+        "xrange": range,
+        "range": range,
+        "basestring": str,
+        "unicode": str,
+        "str": str,
+        "long": int,
+        "unichr": chr,
+        "raw_input": input,
+        "reduce": __import__("functools").reduce,
+    },
+}
+_PROVIDED_TOPS = frozenset(name.partition(".")[0] for name in _PROVIDED)
+
+
+def _provide_compatibility_modules() -> None:
+    for name, names in _PROVIDED.items():
+        module = ModuleType(name, "provided by the grader's import policy (Python 3 aliases)")
+        module.__dict__.update(names)
+        parent, _, child = name.rpartition(".")
+        if parent:
+            setattr(_modules[parent], child, module)
+        else:
+            module.__path__ = []  # a package: `past.builtins` is found under it
+        _modules[name] = module
+
+
 # Frames of these are the guard's, never the student's (code objects are not made anew).
 _GUARD_CODE_IDS = frozenset(
     _id(method.__code__)
@@ -550,8 +631,13 @@ def _import_student(path: str, module_name: str, allowed: frozenset[str]) -> Mod
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     own = frozenset({module_name.partition(".")[0], _basename(path).partition(".")[0]})
-    _ImportGuard(allowed, own, module.__dict__).install()
-    spec.loader.exec_module(module)
+    guard = _ImportGuard(allowed, own, module.__dict__)
+    guard.install()
+    guard.loading = True
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        guard.loading = False
     return module
 
 
