@@ -6,6 +6,7 @@ has, or the documented form of its state.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,7 @@ from propgrade import check, check_each, expect, format_value
 
 from .common import (
     DEFAULTS,
+    OTHER_VALUE,
     RULES,
     STATE_KEYS,
     STATEFUL,
@@ -23,6 +25,7 @@ from .common import (
     Steps,
     TwoRuns,
     TwoSizes,
+    Varied,
     config_of,
     constant_gradients,
     copy_config,
@@ -39,6 +42,7 @@ from .common import (
     steps,
     two_runs,
     two_sizes,
+    varied,
 )
 
 
@@ -169,17 +173,40 @@ def descent(case: Steps, student: Any, fn: str) -> None:
 
 @check_each(
     RULES,
-    "{key}_arguments_unchanged",
-    "{fn} does not modify its arguments w and dw.",
+    "{key}_in_place",
+    "{fn} leaves dw unchanged, and w either unchanged or updated in place to exactly the "
+    "next_w it returns (the course's convention: an update rule may write into w).",
     lambda fn: steps(fn, count=(1, 1)),
+    hint=(
+        "An update rule may write its result into w (w -= ..., w += v), but then w must end "
+        "up holding exactly the next_w you return: update w once, and return w itself or a "
+        "copy of it. The gradient dw belongs to the caller: never write into it."
+    ),
 )
-def arguments_unchanged(case: Steps, student: Any, fn: str) -> None:
+def in_place(case: Steps, student: Any, fn: str) -> None:
     outcome = student.outcome(fn, case.w, case.dw, copy_config(case.config), echo_args=True)
     after = outcome.args_after
     require(after is not None and len(after) >= 2, "the arguments could not be read back")
     assert after is not None
-    expect.unchanged(case.w, after[0], "w")
-    expect.unchanged(case.dw, after[1], "dw")
+    w_after = expect.array_value(after[0], "w after the call", case.w.shape)
+    dw_after = expect.array_value(after[1], "dw after the call", case.dw.shape)
+    require(
+        np.array_equal(dw_after, case.dw, equal_nan=True),
+        f"{fn} modified its argument dw in place: only w may be updated in place",
+        expected=format_value(case.dw),
+        got=format_value(dw_after),
+    )
+    if np.array_equal(w_after, case.w, equal_nan=True):
+        return  # w left alone: next_w is a new array, which the other checks grade
+    next_w, _ = expect.pair(outcome.value, fn)
+    next_w = expect.array_value(next_w, f"next_w returned by {fn}", case.w.shape)
+    require(
+        np.array_equal(w_after, next_w, equal_nan=True),
+        f"{fn} changed w in place but returned a different next_w: after an in-place "
+        "update, w must hold exactly the next_w returned",
+        expected=f"w after the call = next_w = {format_value(next_w)}",
+        got=f"w after the call = {format_value(w_after)}",
+    )
 
 
 @check_each(
@@ -239,6 +266,106 @@ def state(case: Steps, student: Any, fn: str) -> None:
                     rtol=1e-9,
                     atol=tol,
                 )
+
+
+@check_each(
+    RULES,
+    "{key}_hyperparameters",
+    "Each hyperparameter given in the config changes the steps of {fn} as its rule says: "
+    "learning_rate scales every step, and momentum, decay_rate, beta1, beta2 and epsilon "
+    "act where the formula puts them (epsilon is added to the square root's value).",
+    varied,
+    max_examples=3,
+)
+def hyperparameters(case: Varied, student: Any, fn: str) -> None:
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):  # a wrong rule's inf
+        for name in DEFAULTS[fn]:
+            _relation(case, student, fn, name)
+
+
+def _relation(case: Varied, student: Any, fn: str, name: str) -> None:
+    """The steps under the default and another value of ``name`` relate as the rule says."""
+    default, other = DEFAULTS[fn][name], OTHER_VALUE[name]
+    if name == "epsilon":
+        _epsilon_relation(case, student, fn, default, other)
+        return
+    zero = np.zeros_like(case.dw)
+    runs = {
+        value: [
+            n - w for w, n, _, _ in run_steps(student, fn, case.w, [case.dw, zero], {name: value})
+        ]
+        for value in (default, other)
+    }
+    told = f"with config {{{name!r}: {other:g}}} instead of the default {default:g}"
+    if name == "learning_rate":
+        for i, (a, b) in enumerate(zip(runs[default], runs[other], strict=True), start=1):
+            expect.close(
+                b,
+                (other / default) * a,
+                f"step {i} {told} (learning_rate scales every step: {other / default:g} "
+                "times the step at the default)",
+                rtol=1e-6,
+                atol=step_tolerance(case.w),
+            )
+    elif name == "momentum":
+        for value, (first, second) in runs.items():
+            expect.close(
+                second,
+                value * first,
+                f"the second step (dw = 0) with momentum = {value:g}: momentum * the first step",
+                rtol=1e-6,
+                atol=step_tolerance(case.w),
+            )
+    elif name == "decay_rate":
+        ratio = math.sqrt(1 - default) / math.sqrt(1 - other)
+        expect.close(
+            runs[other][0],
+            ratio * runs[default][0],
+            f"the first step {told} (cache = (1 - decay_rate) * dw**2 makes it "
+            f"{ratio:.4g} times the step at the default)",
+            rtol=1e-4,
+        )
+    else:  # beta1, beta2: the second step, from the state alone, relative to the first
+        betas = {"beta1": DEFAULTS[fn]["beta1"], "beta2": DEFAULTS[fn]["beta2"]}
+        for value, (first, second) in runs.items():
+            b1, b2 = {**betas, name: value}["beta1"], {**betas, name: value}["beta2"]
+            # m_hat = beta1 * dw / (1 + beta1), v_hat = beta2 * dw**2 / (1 + beta2)
+            ratio = (b1 / (1 + b1)) / math.sqrt(b2 / (1 + b2))
+            expect.close(
+                second,
+                ratio * first,
+                f"the second step (dw = 0) with {name} = {value:g}: the bias-corrected "
+                f"moments make it {ratio:.4g} times the first step",
+                rtol=1e-4,
+            )
+
+
+def _epsilon_relation(case: Varied, student: Any, fn: str, default: float, other: float) -> None:
+    """One step with tiny gradients, at two epsilons: lr * |dw| / |step| is the
+    denominator sqrt(...) + epsilon, so it must grow by exactly the change of epsilon
+    (for Adam up to 1 / sqrt(1 - beta2), the factor the paper's form puts on it)."""
+    lr = DEFAULTS[fn]["learning_rate"]
+    denominators = {}
+    for value in (default, other):
+        ((w, next_w, _, _),) = run_steps(student, fn, case.w, [case.tiny], {"epsilon": value})
+        with np.errstate(divide="ignore", invalid="ignore"):
+            denominators[value] = lr * np.abs(case.tiny) / np.abs(next_w - w)
+    with np.errstate(invalid="ignore"):
+        factor = (denominators[other] - denominators[default]) / (other - default)
+    high = 1.0 if fn == "rmsprop" else 1 / math.sqrt(1 - DEFAULTS[fn]["beta2"])
+    bad = ~((factor >= 1 - 1e-3) & (factor <= high * (1 + 1e-3)))
+    if bad.any():
+        i = int(np.argmax(bad.ravel()))
+        raise expect.CheckFailed(
+            f"with config {{'epsilon': {other:g}}} instead of the default {default:g}, the "
+            f"denominator learning_rate * |dw| / |step| of the first step grew by "
+            f"{format_value(factor.ravel()[i] * (other - default))} where dw = "
+            f"{format_value(case.tiny.ravel()[i])}: epsilon is added to the square root, so "
+            f"it grows by {other - default:g}",
+            expected=f"a growth of {other - default:g}"
+            + ("" if fn == "rmsprop" else f" (up to {high:.3g} times that)"),
+            got=format_value(factor * (other - default)),
+        )
 
 
 @check(

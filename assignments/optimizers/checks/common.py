@@ -441,3 +441,51 @@ def two_runs(draw: st.DrawFn, fn: str) -> TwoRuns:
     grads = tuple(rng.normal(size=n) for _ in range(2))
     other = tuple(_frozen(rng.normal(size=n)) for _ in range(2))
     return TwoRuns(Steps(w, grads, None), other)
+
+
+# Each hyperparameter, and the value a case compares with its default (both values
+# students meet; far enough apart that the change shows).
+OTHER_VALUE: dict[str, float] = {
+    "learning_rate": 5e-2,
+    "momentum": 0.5,
+    "decay_rate": 0.9,
+    "beta1": 0.5,
+    "beta2": 0.99,
+    "epsilon": 1e-6,
+}
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class Varied:
+    """A start w and gradient, run by a rule under two values of one hyperparameter.
+
+    ``dw`` is the gradient of the first step (a second step, where one is taken, has a
+    zero gradient: what it moves comes from the state alone). ``tiny`` holds gradients of
+    1e-5..1e-3 in size, where epsilon changes the step.
+    """
+
+    w: np.ndarray
+    dw: np.ndarray
+    tiny: np.ndarray
+
+    def __post_init__(self) -> None:
+        for name in ("w", "dw", "tiny"):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+
+    def __repr__(self) -> str:
+        return (
+            f"w = {format_array(self.w)}\ndw = {format_array(self.dw)} (epsilon: "
+            f"{format_array(self.tiny)})\neach hyperparameter at its default, then changed "
+            "(all else at the defaults)"
+        )
+
+
+@st.composite
+def varied(draw: st.DrawFn, fn: str) -> Varied:
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    shape = draw(st.sampled_from([(1,), (3,), (2, 3), (5, 4)]))
+    return Varied(
+        rng.normal(size=shape),
+        wide_array(rng, shape, -2.0, 1.0),
+        wide_array(rng, shape, -5.0, -3.0),
+    )

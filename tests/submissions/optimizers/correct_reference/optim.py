@@ -12,8 +12,10 @@ Every rule has the signature ``f(w, dw, config=None) -> (next_w, config)``.
   dict with ``config.setdefault(name, default)``; values already there are kept.
 * ``config`` may be updated in place, and is returned as the second value: the caller
   passes it back unchanged on the next step, which is how the state carries over.
-* ``next_w`` is a new float64 array of the shape of ``w``. Do **not** modify ``w`` or
-  ``dw`` (no ``w -= ...``): the caller may still need them.
+* ``next_w`` is a float64 array of the shape of ``w``. A rule may save memory by writing
+  the update into ``w`` itself (``w -= ...``); then ``w`` must end up holding exactly
+  ``next_w``, which may be ``w`` itself or a copy of it. ``dw`` belongs to the caller:
+  never modify it.
 * Use array operations only: no Python loop over the elements of ``w``.
 """
 
@@ -35,17 +37,17 @@ def sgd(w, dw, config=None):
     Returns
     -------
     next_w : ndarray, same shape as w
-        ``w - learning_rate * dw``.
+        ``w - learning_rate * dw``. As CS231n's own ``sgd`` does, this rule may update
+        ``w`` in place (``w -= learning_rate * dw``) and return ``w`` itself.
     config : dict
         The config, with its defaults filled in.
     """
-    ### BEGIN SOLUTION
     if config is None:
         config = {}
     config.setdefault("learning_rate", 1e-2)
-    next_w = w - config["learning_rate"] * dw
+    w -= config["learning_rate"] * dw  # in place, as the conventions allow: next_w is w
+    next_w = w
     return next_w, config
-    ### END SOLUTION
 
 
 def sgd_momentum(w, dw, config=None):
@@ -69,7 +71,6 @@ def sgd_momentum(w, dw, config=None):
     config : dict
         The config, with ``velocity`` set to the new ``v``.
     """
-    ### BEGIN SOLUTION
     if config is None:
         config = {}
     config.setdefault("learning_rate", 1e-2)
@@ -79,7 +80,6 @@ def sgd_momentum(w, dw, config=None):
     next_w = w + v
     config["velocity"] = v
     return next_w, config
-    ### END SOLUTION
 
 
 def rmsprop(w, dw, config=None):
@@ -105,7 +105,6 @@ def rmsprop(w, dw, config=None):
     config : dict
         The config, with ``cache`` set to the new cache.
     """
-    ### BEGIN SOLUTION
     if config is None:
         config = {}
     config.setdefault("learning_rate", 1e-2)
@@ -117,7 +116,6 @@ def rmsprop(w, dw, config=None):
     next_w = w - config["learning_rate"] * dw / (np.sqrt(cache) + config["epsilon"])
     config["cache"] = cache
     return next_w, config
-    ### END SOLUTION
 
 
 def adam(w, dw, config=None):
@@ -148,7 +146,6 @@ def adam(w, dw, config=None):
     config : dict
         The config, with ``m``, ``v`` and ``t`` updated.
     """
-    ### BEGIN SOLUTION
     if config is None:
         config = {}
     config.setdefault("learning_rate", 1e-3)
@@ -166,4 +163,3 @@ def adam(w, dw, config=None):
     v_hat = config["v"] / (1 - beta2 ** config["t"])
     next_w = w - config["learning_rate"] * m_hat / (np.sqrt(v_hat) + config["epsilon"])
     return next_w, config
-    ### END SOLUTION
