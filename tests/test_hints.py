@@ -31,7 +31,7 @@ from propgrade.reports.student_page import render_student_page
 GRADER = """
 from hypothesis import strategies as st
 
-from propgrade import check, check_each
+from propgrade import CheckFailed, check, check_each
 
 NUMBERS = st.integers(1, 5)
 
@@ -65,6 +65,12 @@ def twice_output_shapes(x, student):
 @check("thrice_works", "thrice(x) returns 3 * x.", NUMBERS)
 def thrice_works(x, student):
     assert student.call("thrice", x) == 3 * x, "thrice(x) is not 3 * x"
+
+
+@check("thrice_sign", "thrice(x) has the sign of x.", NUMBERS, hint="HINT-DECLARED-SIGN")
+def thrice_sign(x, student):
+    if student.call("thrice", x) < 0:
+        raise CheckFailed("thrice(x) < 0", hint="HINT-OF-THE-FAILURE: the sign is flipped.")
 """
 
 CONFIG = """
@@ -82,6 +88,7 @@ assignments:
       thrice_positive: 1
       twice_output_shapes: {points: 1, hint: "  HINT-FROM-YAML replaces the declared one.  "}
       thrice_works: 1
+      thrice_sign: 1
 """
 
 SOLUTION = """def twice(x):
@@ -104,6 +111,7 @@ EXPECTED = {
     "thrice_positive": "HINT-EACH for thrice (thrice).",
     "twice_output_shapes": "HINT-FROM-YAML replaces the declared one.",
     "thrice_works": "",
+    "thrice_sign": "HINT-DECLARED-SIGN",
 }
 
 
@@ -142,6 +150,8 @@ def test_a_check_without_a_hint_gets_the_generic_one_whatever_its_name(
 ) -> None:
     shown = {c.id: hint_for(c) for c in wrong.checks}
     assert shown["thrice_works"] == GENERIC_HINT
+    # a failure that names its mistake shows its own hint instead of the declared one
+    assert shown["thrice_sign"] == "HINT-OF-THE-FAILURE: the sign is flipped."
     # reports/ knows no assignment: an id ending like another assignment's check gets the
     # hint its own grader declared, not one chosen by the suffix.
     assert shown["twice_output_shapes"] == EXPECTED["twice_output_shapes"]
@@ -176,6 +186,7 @@ def test_every_route_shows_the_same_hint(
     write_record(tmp_path / "out", wrong)
     again = read_record(tmp_path / "out", "wrong")
     assert again is not None and [c.hint for c in again.checks] == list(EXPECTED.values())
+    assert [hint_for(c) for c in again.checks] == [hint_for(c) for c in wrong.checks]
 
 
 def test_the_release_carries_grading_yamls_hint(course: Path, tmp_path: Path) -> None:
@@ -190,6 +201,7 @@ def test_old_records_without_a_hint_still_read(wrong: SubmissionResult) -> None:
     data = wrong.to_dict()
     for c in data["checks"]:
         del c["hint"]
+        del c["feedback"]["hint"]  # nor one of a failure
     old = SubmissionResult.from_dict(data)
     assert all(c.hint == "" and hint_for(c) == GENERIC_HINT for c in old.checks)
 

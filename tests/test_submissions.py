@@ -10,7 +10,9 @@ expect.yaml keys: ``full_marks``; ``score_zero``; ``score_percent: [low, high]``
 as a percentage of the maximum, bounds included); ``must_fail`` (each listed check fails
 by its own property, not because a check it requires failed); ``must_pass``;
 ``only_these_fail`` (no check fails other than ``must_fail`` and the checks they block);
-``message_contains: {check: text}`` (what that check's feedback must say).
+``message_contains: {check: text}`` (what that check's feedback must say);
+``hint_contains: {check: text}`` (what the hint a student gets with that failed check must
+say, on every route: see ``propgrade.reports.hints.hint_for``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import yaml
 from propgrade.config import AssignmentConfig, load_course
 from propgrade.engine.grading import Plan, grade_submission, prepare
 from propgrade.engine.results import SubmissionResult
+from propgrade.reports.hints import hint_for
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).parent / "submissions"
@@ -107,7 +110,8 @@ def test_fixture_gets_the_expected_grade(assignment: str, folder: Path, corpus: 
     plan = corpus.plan(assignment)
     result = corpus.graded(assignment, folder)
     named = {*expect.get("must_fail", []), *expect.get("must_pass", [])}
-    unknown = (named | set(expect.get("message_contains", {}))) - {c.id for c in plan.checks}
+    texts = {*expect.get("message_contains", {}), *expect.get("hint_contains", {})}
+    unknown = (named | texts) - {c.id for c in plan.checks}
     assert not unknown, f"expect.yaml names unknown checks {sorted(unknown)}"
     failed = {c.id: c for c in result.checks if not c.passed}
     assert not [c for c in result.checks if c.feedback and c.feedback.internal_error]
@@ -136,5 +140,8 @@ def test_fixture_gets_the_expected_grade(assignment: str, folder: Path, corpus: 
     for cid, text in expect.get("message_contains", {}).items():
         feedback = failed[cid].feedback if cid in failed else None
         assert feedback is not None and text in feedback.message, feedback
+    for cid, text in expect.get("hint_contains", {}).items():
+        hint = hint_for(failed[cid]) if cid in failed else None
+        assert hint is not None and text in hint, f"{cid}: hint {hint!r}"
     if expect.get("only_these_fail"):
         assert sorted(set(failed) - blocked) == sorted(expect["must_fail"])

@@ -49,6 +49,70 @@ CHOICES: dict[str, tuple[float, ...]] = {
 
 Config = dict[str, Any] | None
 
+# Hints for the mistakes real submissions make, each raised by the check that catches it
+# when the failure shows which mistake it is (the check's own hint covers the rest). They
+# point at the mistake, not at the code that fixes it.
+HINTS: dict[str, str] = {
+    "t_late": (
+        "Adam's step came out as inf or NaN on the first step: its bias correction divided "
+        "by 1 - beta**t while t was still 0. t must count the step being taken before the "
+        "corrections are computed."
+    ),
+    "no_bias_correction": (
+        "Adam's first steps are about three times too large: m and v start at zero, so early "
+        "on they underestimate the averages. Each one needs its bias correction before it "
+        "is used in the step."
+    ),
+    "t_not_incremented": (
+        "config['t'] did not change from one step to the next: t counts the steps taken, so "
+        "each call adds one to it and stores it back in config."
+    ),
+    "t_starts_at_1": (
+        "t is already 2 after the first step: t counts the steps taken, so it starts at 0 and "
+        "the first step is computed with t = 1. Look at the default you give t."
+    ),
+    "eps_inside_sqrt": (
+        "Steps for small gradients come out too small: epsilon goes outside the square root, "
+        "added to the root of the average. Inside it, 1e-8 weighs as much as a gradient of "
+        "1e-4."
+    ),
+    "hardcoded": (
+        "Your steps did not change when config['{name}'] changed: read every hyperparameter "
+        "from config (after its default is filled in) rather than writing a number into the "
+        "formula."
+    ),
+    "config_get": (
+        "The config your function returned has no {name!r}: the defaults must be stored in "
+        "the config, not only read. Reading a key with a default leaves the dict as it was; "
+        "the docstring says how to fill a default in."
+    ),
+    "nesterov": (
+        "w did not move by exactly the new velocity: this assignment asks for classical "
+        "momentum (the step is the velocity just computed), not Nesterov's variant with its "
+        "look-ahead term."
+    ),
+    "in_place": (
+        "An update rule may write its result into w (w -= ..., w += v), but then w must end "
+        "up holding exactly the next_w you return: update w once, and return w itself or a "
+        "copy of it. The gradient dw belongs to the caller: never write into it."
+    ),
+}
+
+
+def with_hint(error: CheckFailed, hint: str) -> CheckFailed:
+    """``error`` again, naming the mistake it shows."""
+    return CheckFailed(error.message, expected=error.expected, got=error.got, hint=hint)
+
+
+def matching_mistake(got: np.ndarray, predictions: dict[str, np.ndarray]) -> str:
+    """The hint of the first mistake whose predicted value ``got`` matches (to 1e-6 of
+    itself in every element), or ""."""
+    for key, predicted in predictions.items():
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            if np.all(np.isfinite(got)) and np.allclose(got, predicted, rtol=1e-6, atol=0.0):
+                return HINTS[key]
+    return ""
+
 
 def _frozen(a: np.ndarray) -> np.ndarray:
     return frozen(a, np.float64)
@@ -302,9 +366,11 @@ def step_tolerance(w: np.ndarray) -> float:
     return 1e-13 * (1.0 + float(np.max(np.abs(w), initial=0.0)))
 
 
-def require(condition: bool, message: str, expected: Any = None, got: Any = None) -> None:
+def require(
+    condition: bool, message: str, expected: Any = None, got: Any = None, hint: str = ""
+) -> None:
     if not condition:
-        raise CheckFailed(message, expected=expected, got=got)
+        raise CheckFailed(message, expected=expected, got=got, hint=hint)
 
 
 # --- cases of particular checks -----------------------------------------------------------

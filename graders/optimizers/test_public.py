@@ -11,10 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from propgrade import check, check_each, expect, format_value
+from propgrade import CheckFailed, check, check_each, expect, format_value
 
 from .common import (
     DEFAULTS,
+    HINTS,
     OTHER_VALUE,
     RULES,
     STATE_KEYS,
@@ -30,6 +31,7 @@ from .common import (
     constant_gradients,
     copy_config,
     hyper,
+    matching_mistake,
     number,
     quadratics,
     require,
@@ -43,6 +45,7 @@ from .common import (
     two_runs,
     two_sizes,
     varied,
+    with_hint,
 )
 
 
@@ -116,7 +119,12 @@ def output_shapes(case: Steps, student: Any, fn: str) -> None:
 def defaults(case: Steps, student: Any, fn: str) -> None:
     _, returned = step_of(student.call(fn, case.w, case.dw, copy_config(case.config)), case.w, fn)
     for name in DEFAULTS[fn]:
-        value = number(returned, name, fn)
+        stored = isinstance(returned, dict) and name in returned
+        try:
+            value = number(returned, name, fn)
+        except CheckFailed as error:
+            hint = "" if stored else HINTS["config_get"].format(name=name)
+            raise with_hint(error, hint) from None
         given = case.config is not None and name in case.config
         expected = hyper(fn, case.config, name)
         require(
@@ -177,11 +185,7 @@ def descent(case: Steps, student: Any, fn: str) -> None:
     "{fn} leaves dw unchanged, and w either unchanged or updated in place to exactly the "
     "next_w it returns (the course's convention: an update rule may write into w).",
     lambda fn: steps(fn, count=(1, 1)),
-    hint=(
-        "An update rule may write its result into w (w -= ..., w += v), but then w must end "
-        "up holding exactly the next_w you return: update w once, and return w itself or a "
-        "copy of it. The gradient dw belongs to the caller: never write into it."
-    ),
+    hint=HINTS["in_place"],
 )
 def in_place(case: Steps, student: Any, fn: str) -> None:
     outcome = student.outcome(fn, case.w, case.dw, copy_config(case.config), echo_args=True)
@@ -228,12 +232,18 @@ def state(case: Steps, student: Any, fn: str) -> None:
             if key == "t":
                 t_before = 0.0 if sent is None or "t" not in sent else number(sent, "t", fn)
                 t = number(returned, "t", fn)
+                mistake = ""
+                if t == t_before:
+                    mistake = HINTS["t_not_incremented"]
+                elif t == 2 and (sent is None or "t" not in sent):
+                    mistake = HINTS["t_starts_at_1"]
                 require(
                     t == t_before + 1,
                     f"config['t'] returned by {fn} {where} is {format_value(t)}: t counts "
                     "the steps taken",
                     expected=t_before + 1,
                     got=t,
+                    hint=mistake,
                 )
                 continue
             new = state_array(returned, key, w, fn)
@@ -259,13 +269,20 @@ def state(case: Steps, student: Any, fn: str) -> None:
                 rule, expected = "beta2 * v + (1 - beta2) * dw**2", b2 * old + (1 - b2) * dw**2
             expect.close(new, expected, f"config[{key!r}] {where} (new {rule})", rtol=1e-9)
             if key == "velocity":
-                expect.close(
-                    next_w - w,
-                    new,
-                    f"the step next_w - w {where} (it is the new velocity)",
-                    rtol=1e-9,
-                    atol=tol,
-                )
+                try:
+                    expect.close(
+                        next_w - w,
+                        new,
+                        f"the step next_w - w {where} (it is the new velocity)",
+                        rtol=1e-9,
+                        atol=tol,
+                    )
+                except CheckFailed as error:
+                    mu = hyper(fn, sent, "momentum")
+                    nesterov = -mu * old + (1 + mu) * new
+                    raise with_hint(
+                        error, matching_mistake(next_w - w, {"nesterov": nesterov})
+                    ) from None
 
 
 @check_each(
@@ -276,10 +293,17 @@ def state(case: Steps, student: Any, fn: str) -> None:
     "act where the formula puts them (epsilon is added to the square root's value).",
     varied,
     max_examples=3,
+    hint=(
+        "A step did not change as the rule says when one hyperparameter in config changed: "
+        "check that each one is read from config and sits exactly where the docstring's "
+        "formula puts it."
+    ),
 )
 def hyperparameters(case: Varied, student: Any, fn: str) -> None:
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):  # a wrong rule's inf
-        for name in DEFAULTS[fn]:
+        # epsilon first: its mistakes (inside the square root, hard-coded) also upset the
+        # other relations, and its own says which one it is
+        for name in sorted(DEFAULTS[fn], key=lambda name: name != "epsilon"):
             _relation(case, student, fn, name)
 
 
@@ -296,6 +320,21 @@ def _relation(case: Varied, student: Any, fn: str, name: str) -> None:
         ]
         for value in (default, other)
     }
+    try:
+        _steps_relation(runs, case, name, default, other, fn)
+    except CheckFailed as error:
+        same = all(np.array_equal(a, b) for a, b in zip(runs[default], runs[other], strict=True))
+        raise with_hint(error, HINTS["hardcoded"].format(name=name) if same else "") from None
+
+
+def _steps_relation(
+    runs: dict[float, list[np.ndarray]],
+    case: Varied,
+    name: str,
+    default: float,
+    other: float,
+    fn: str,
+) -> None:
     told = f"with config {{{name!r}: {other:g}}} instead of the default {default:g}"
     if name == "learning_rate":
         for i, (a, b) in enumerate(zip(runs[default], runs[other], strict=True), start=1):
@@ -355,6 +394,12 @@ def _epsilon_relation(case: Varied, student: Any, fn: str, default: float, other
     high = 1.0 if fn == "rmsprop" else 1 / math.sqrt(1 - DEFAULTS[fn]["beta2"])
     bad = ~((factor >= 1 - 1e-3) & (factor <= high * (1 + 1e-3)))
     if bad.any():
+        if np.all(np.abs(factor) < 1e-3):
+            hint = HINTS["hardcoded"].format(name="epsilon")
+        elif np.all(factor > high):
+            hint = HINTS["eps_inside_sqrt"]
+        else:
+            hint = ""
         i = int(np.argmax(bad.ravel()))
         raise expect.CheckFailed(
             f"with config {{'epsilon': {other:g}}} instead of the default {default:g}, the "
@@ -365,6 +410,7 @@ def _epsilon_relation(case: Varied, student: Any, fn: str, default: float, other
             expected=f"a growth of {other - default:g}"
             + ("" if fn == "rmsprop" else f" (up to {high:.3g} times that)"),
             got=format_value(factor * (other - default)),
+            hint=hint,
         )
 
 
@@ -394,6 +440,11 @@ def velocity_limit(case: ConstantGradient, student: Any) -> None:
     "amount, whatever the size of its gradient (Adam: learning_rate; RMSProp: "
     "learning_rate / sqrt(1 - decay_rate)).",
     significant_steps,
+    hint=(
+        "Work the first step out by hand from a zero state: which averages does the rule "
+        "keep, how are they corrected at t = 1, and where does epsilon go? The step size "
+        "should not depend on the size of the gradient."
+    ),
 )
 def first_step(case: Steps, student: Any, fn: str) -> None:
     ((w, next_w, _, _),) = run_steps(student, fn, case.w, case.grads, case.config)
@@ -409,7 +460,13 @@ def first_step(case: Steps, student: Any, fn: str) -> None:
         expected = np.where(case.dw == 0, 0.0, lr * np.abs(case.dw) / (root + eps))
         size = np.abs(next_w - w)
     what = "the step size |next_w - w|"
-    require(bool(np.all(np.isfinite(size))), f"{what} is not finite", got=format_value(size))
+    require(
+        bool(np.all(np.isfinite(size))),
+        f"{what} is not finite",
+        got=format_value(size),
+        hint=HINTS["t_late"] if fn == "adam" else "",
+    )
+    mistake = matching_mistake(size, _first_step_mistakes(case, fn))
     # 1% of each coordinate's own step: room for where epsilon goes (Adam's paper folds it
     # differently), none for epsilon inside the square root or a missing bias correction
     relative = np.abs(size - expected) / np.where(expected == 0, 1.0, expected)
@@ -420,7 +477,24 @@ def first_step(case: Steps, student: Any, fn: str) -> None:
         f"{format_value(case.dw.ravel()[worst])}",
         expected=format_value(expected),
         got=format_value(size),
+        hint=mistake,
     )
+
+
+def _first_step_mistakes(case: Steps, fn: str) -> dict[str, np.ndarray]:
+    """The first step's size under each real mistake that shows in it."""
+    lr, eps = hyper(fn, case.config, "learning_rate"), hyper(fn, case.config, "epsilon")
+    g = np.abs(case.dw)
+    if fn == "rmsprop":
+        rho = hyper(fn, case.config, "decay_rate")
+        return {"eps_inside_sqrt": lr * g / np.sqrt((1 - rho) * g**2 + eps)}
+    b1, b2 = hyper(fn, case.config, "beta1"), hyper(fn, case.config, "beta2")
+    return {
+        "eps_inside_sqrt": lr * g / np.sqrt(g**2 + eps),
+        "no_bias_correction": lr * (1 - b1) * g / (np.sqrt(1 - b2) * g + eps),
+        # t = 2 at the first step: m_hat = dw / (1 + beta1), v_hat = dw**2 / (1 + beta2)
+        "t_starts_at_1": lr * (g / (1 + b1)) / (g / np.sqrt(1 + b2) + eps),
+    }
 
 
 @check_each(

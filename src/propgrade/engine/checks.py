@@ -241,13 +241,20 @@ def assume(condition: object) -> None:
 
 
 class CheckFailed(AssertionError):
-    """A property does not hold. ``expected``/``got`` are shown to the student."""
+    """A property does not hold. ``expected``/``got`` are shown to the student.
 
-    def __init__(self, message: str, *, expected: object = None, got: object = None) -> None:
+    ``hint`` names the mistake where the property can tell which one it is (a check may
+    catch several real mistakes): it is shown instead of the check's declared hint.
+    """
+
+    def __init__(
+        self, message: str, *, expected: object = None, got: object = None, hint: str = ""
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.expected = expected
         self.got = got
+        self.hint = hint
 
 
 class StudentCallFailed(AssertionError):

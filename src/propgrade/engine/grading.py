@@ -309,6 +309,7 @@ def feedback_for(error: BaseException, case: Any, shrunk: bool) -> Feedback:
             expected="" if error.expected is None else format_value(error.expected),
             got="" if error.got is None else format_value(error.got),
             shrunk=shrunk,
+            hint=error.hint,
         )
     if isinstance(error, StudentCallFailed):
         return Feedback(

@@ -26,6 +26,7 @@ class Feedback:
     shrunk: bool = False  # whether the counterexample is Hypothesis' minimal one
     internal_error: bool = False  # the grader itself failed: not the student's fault
     blocked_by: str = ""  # not graded: this required check failed (see propgrade.engine.gating)
+    hint: str = ""  # the failure's own hint, where the property named the mistake
 
     def render(self) -> str:
         parts = [self.message]
@@ -109,7 +110,7 @@ class SubmissionResult:
 # Texts that are the same for many students (a check's sentence and hint, a common failure
 # message): one copy each, however many results of a large class are held for the reports.
 _CHECK_TEXTS = ("id", "sentence", "status", "visibility", "hint")
-_FEEDBACK_TEXTS = ("message", "blocked_by")
+_FEEDBACK_TEXTS = ("message", "blocked_by", "hint")
 
 
 def _shared(fields: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:

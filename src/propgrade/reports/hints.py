@@ -62,8 +62,9 @@ def hint_for(check: CheckResult, *, graded: bool = True) -> str | None:
     None for a passed check, a check not graded because a check it requires failed (its
     message says what to fix first), and every check of a submission that could not be
     graded at all (``graded=False``: a hint would point at a mistake nobody made).
-    Otherwise: the grader's own failure, a call that produced no value, the check's
-    declared hint, and the generic hint, in that order.
+    Otherwise: the grader's own failure, a call that produced no value, the hint the
+    failure itself names (a check that tells which of several mistakes it caught), the
+    check's declared hint, and the generic hint, in that order.
     """
     feedback = check.feedback
     if check.passed or feedback is None or feedback.blocked_by or not graded:
@@ -73,4 +74,4 @@ def hint_for(check: CheckResult, *, graded: bool = True) -> str | None:
     for phrase, hint in FAILURE_HINTS.items():
         if phrase in feedback.message:
             return hint
-    return check.hint or GENERIC_HINT
+    return feedback.hint or check.hint or GENERIC_HINT
