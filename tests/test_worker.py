@@ -12,7 +12,14 @@ import numpy as np
 import pytest
 
 from propgrade.sandbox import limits, process_layer
-from propgrade.sandbox.calls import Call, CallOutcome, FailureKind, Limits, Unsupported
+from propgrade.sandbox.calls import (
+    Call,
+    CallOutcome,
+    FailureKind,
+    Limits,
+    SubclassArray,
+    Unsupported,
+)
 from propgrade.sandbox.worker import Worker
 
 FAST = Limits(call_seconds=1.0, submission_seconds=60.0, memory_mb=1024, output_bytes=4096)
@@ -347,12 +354,17 @@ def test_ndarray_subclasses_are_sent_as_plain_arrays(make_worker: MakeWorker) ->
         class Weird(np.ndarray):
             def __eq__(self, other): return True
         def f(): return np.arange(4.0).view(Weird)
-        def matrix(): return np.asmatrix(np.eye(2))
+        def matrix(): return np.asmatrix([[1.0, 2.0], [3.0, 4.0]])
         """
     )
     weird, matrix = (o.value for o in worker.run([Call("f", ()), Call("matrix", ())]))
-    assert type(weird) is np.ndarray and np.array_equal(weird, np.arange(4.0))
-    assert type(matrix) is np.ndarray and np.array_equal(matrix, np.eye(2))
+    # Plain data with the class's name only (for the form check): none of its methods
+    # crossed, and `*` multiplies elementwise here.
+    assert type(weird) is SubclassArray and weird.type_name == "Weird"
+    assert not np.all(weird == np.zeros(4)) and np.array_equal(weird, np.arange(4.0))
+    assert type(matrix) is SubclassArray and matrix.type_name == "matrix"
+    assert np.array_equal(matrix * matrix, [[1.0, 4.0], [9.0, 16.0]])
+    assert matrix.copy().type_name == "matrix"
 
 
 def test_echo_args_shows_in_place_mutation(make_worker: MakeWorker) -> None:

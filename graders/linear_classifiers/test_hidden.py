@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from propgrade import check_each, expect
+from propgrade import CheckFailed, check_each, expect
 
 from .common import (
     ALL,
@@ -52,4 +52,55 @@ def reference_noreg(case: Case, student, fn: str, reference) -> None:
     ),
 )
 def reference_reg(case: Case, student, fn: str, reference) -> None:
-    _against_reference(case, student, fn, reference)
+    try:
+        _against_reference(case, student, fn, reference)
+    except CheckFailed as failure:
+        raise _reg_failure(failure, case, student, fn, reference) from None
+
+
+# The hint of a reg failure whose cause is not the regularization at all.
+_NOT_THE_REG = (
+    "Your result differs from the reference solution already with reg = 0, on this same "
+    "input: the regularization is not the first thing to fix. See {check} for the "
+    "unregularized loss (averaging over N, the margin, which class is correct, float64)."
+)
+
+
+def _reg_failure(failure: CheckFailed, case: Case, student, fn: str, reference) -> CheckFailed:
+    """What differs when a reg > 0 result does: the part reg adds (L(reg) - L(0) and
+    dW(reg) - dW(0)), shown at its own scale, or the result without reg, which the
+    regularization convention cannot explain."""
+    plain = Case(case.W, case.X, case.y, 0.0)
+    loss, dW = loss_and_grad(student.call(fn, *case.args), case, fn)
+    loss0, dW0 = loss_and_grad(student.call(fn, *plain.args), plain, fn)
+    ref_loss, ref_dW = getattr(reference, fn)(*case.args)
+    ref_loss0, ref_dW0 = getattr(reference, fn)(*plain.args)
+    check = f"{next(k for k, v in ALL.items() if v == fn)}_reference_noreg"
+    try:
+        _against_reference(plain, student, fn, reference)
+    except CheckFailed as without_reg:
+        return CheckFailed(
+            f"{without_reg.message}, with reg = 0 on the same input",
+            expected=without_reg.expected,
+            got=without_reg.got,
+            hint=_NOT_THE_REG.format(check=check),
+        )
+    try:
+        expect.close(
+            loss - loss0,
+            float(ref_loss) - float(ref_loss0),
+            f"the regularization part of the loss, L(reg) - L(0) at reg = {case.reg:g}",
+            rtol=1e-6,
+            atol=1e-12,
+        )
+        if not (fn.startswith("svm") and near_hinge_kink(case)):
+            expect.close(
+                dW - dW0,
+                ref_dW - ref_dW0,
+                f"the regularization part of dW, dW(reg) - dW(0) at reg = {case.reg:g}",
+                rtol=1e-6,
+                atol=1e-12,
+            )
+    except CheckFailed as part:
+        return part
+    return failure  # the parts agree to 1e-6 but not the whole: shown as it was

@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from propgrade.engine.checks import CheckFailed
 from propgrade.engine.display import describe_shape
-from propgrade.sandbox.calls import Value
+from propgrade.sandbox.calls import SubclassArray, Value
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -41,6 +41,16 @@ def array(
             f"{what} should be a real array of shape {shape}",
             expected=f"array of shape {shape}",
             got=describe_shape(value),
+        )
+    if isinstance(value, SubclassArray):
+        # np.matrix above all: `*` is a matrix product on it and rows stay 2-D, so code
+        # that uses the result as an array (CS231n's own training loops) breaks.
+        raise CheckFailed(
+            f"{what} is a {value.type_name}, not a plain numpy ndarray: on np.matrix `*` "
+            "is a matrix product and indexing keeps two dimensions, so code that uses it "
+            "as an array breaks",
+            expected="numpy.ndarray",
+            got=value.type_name,
         )
     _require_shape(value.shape, what, shape)
     if dtype is not None and value.dtype != np.dtype(dtype):

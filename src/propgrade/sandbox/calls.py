@@ -26,6 +26,21 @@ class Unsupported:
         return f"<unsupported value of type {self.type_name}>"
 
 
+class SubclassArray(np.ndarray):
+    """An array the student returned as an ndarray subclass (``np.matrix``, say).
+
+    It arrives as plain data and behaves as a plain ndarray here (no method is
+    overridden): value checks grade its values, and only a check about the form, which
+    asks for an ndarray, tells it apart. ``type_name`` is the student's class name.
+    """
+
+    type_name: str = "ndarray subclass"
+
+    def __array_finalize__(self, obj: object) -> None:
+        # copies and views (the engine freezes what it keeps) keep the name
+        self.type_name = getattr(obj, "type_name", type(self).type_name)
+
+
 Value: TypeAlias = Union[
     "npt.NDArray[np.generic]",
     float,

@@ -31,6 +31,7 @@ from propgrade.sandbox.calls import (
     FailureKind,
     ImportReport,
     StudentFailure,
+    SubclassArray,
     Unsupported,
     Value,
 )
@@ -303,6 +304,15 @@ def _decode_tagged(obj: dict[str, Any], blobs: Sequence[memoryview | bytes], dep
     keys = set(obj)
     if keys == {"blob", "dtype", "shape"}:
         return _decode_array(obj, blobs)
+    if keys == {"blob", "dtype", "shape", "subclass"}:
+        name = obj["subclass"]
+        if type(name) is not str or len(name) > MAX_TEXT:
+            raise WireError("malformed 'subclass' of an array")
+        array = _decode_array({k: obj[k] for k in ("blob", "dtype", "shape")}, blobs)
+        assert isinstance(array, np.ndarray)
+        marked = array.view(SubclassArray)
+        marked.type_name = name
+        return marked
     if keys == {"dict"}:
         return _decode_dict(obj["dict"], blobs, depth)
     if keys == {"unsupported"}:

@@ -151,7 +151,11 @@ class _Codec:
         if kind in self.scalar_types:
             return self.encode(cast(Any, value).item(), blobs, depth)
         if _issubclass(kind, self.ndarray):
-            return self._encode_array(value, blobs)
+            encoded = self._encode_array(value, blobs)
+            if kind is not self.ndarray and "blob" in encoded:
+                # np.matrix and the like: plain data on the wire, named for the form check
+                encoded["subclass"] = _safe_type_name(value)
+            return encoded
         if kind is _tuple or kind is _list or kind is _dict:
             items = cast("tuple[object, ...] | list[object] | dict[object, object]", value)
             if depth >= _MAX_DEPTH:
@@ -175,7 +179,7 @@ class _Codec:
             pairs.append([key, self.encode(item, blobs, depth + 1)])
         return {"dict": pairs}
 
-    def _encode_array(self, value: object, blobs: list[bytes]) -> object:
+    def _encode_array(self, value: object, blobs: list[bytes]) -> dict[str, object]:
         array = self.asarray(value)
         dtype = array.dtype
         if dtype.kind not in "biufc":
