@@ -622,3 +622,32 @@ def test_class_report_shows_the_final_scores_of_grades_csv(tmp_path: Path) -> No
     )
     assert "5.6 / 14" in text and "7 − 1.4" in text
     assert "4 / 10" not in text  # the raw check score is never shown as the score
+
+
+def test_full_marks_count_the_final_score_after_the_late_penalty(tmp_path: Path) -> None:
+    full = SubmissionResult("dora", "linear_classifiers", [check("svm_vec_output_shapes")])
+    on_time, late = full, SubmissionResult("eve", "linear_classifiers", list(full.checks))
+    due = datetime(2026, 12, 1, 23, 59, tzinfo=UTC)
+    lateness = assess(due + timedelta(days=1, hours=2), due, LatePolicy(per_day=0.1, max_days=5))
+    standings = {"eve": standing_of(late, lateness)}  # full check score, 20% off: not full marks
+    text = " ".join(
+        audit(write_class_report(tmp_path, [on_time, late], standings=standings)).text.split()
+    )
+    assert "1 full marks" in text
+
+
+def test_checks_failing_in_exactly_the_same_students_are_one_row() -> None:
+    """One student's single bug fails several checks: one row, naming the other checks."""
+    results = class_of(3)
+    wrong = Feedback("the loss is wrong (relative error 0.5, allowed 1e-09)", "N=1")
+    results[2].checks[:] = [
+        check(cid, passed=False, feedback=wrong)
+        for cid in ("svm_vec_reference_noreg", "svm_vec_reference_reg", "svm_vec_zero_weights")
+    ]
+    groups = failure_groups(results)
+    mine = [g for g in groups if "s002" in g.students]
+    assert [(g.check_id, g.also) for g in mine] == [
+        ("svm_vec_reference_noreg", ["svm_vec_reference_reg", "svm_vec_zero_weights"])
+    ]
+    # failures shared by different students stay apart
+    assert len({g.check_id for g in groups}) == len(groups)

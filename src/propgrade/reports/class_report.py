@@ -49,6 +49,10 @@ def _final(r: SubmissionResult, standings: Standings) -> float:
     return r.score if standing is None else standing.final
 
 
+def _own_maximum(r: SubmissionResult, standings: Standings) -> float:
+    return standings[r.student].max_score if r.student in standings else r.max_score
+
+
 def _maximum(results: Sequence[SubmissionResult], standings: Standings) -> float:
     return max(
         (
@@ -64,7 +68,12 @@ def _summary(results: Sequence[SubmissionResult], standings: Standings) -> Marku
     scores = [_final(r, standings) for r in results]
     max_score = _maximum(results, standings)
     not_graded = sum(1 for r in results if r.error)
-    full = sum(1 for r in results if r.checks and r.score == r.max_score)
+    # Full marks as the final score counts them: a late full score is not one.
+    full = sum(
+        1
+        for r in results
+        if r.checks and r.max_score > 0 and _final(r, standings) >= _own_maximum(r, standings)
+    )
     internal = sum(1 for r in results if "internal_error" in r.meta)
     stats = [
         _stat("submissions", str(len(results))),
@@ -113,10 +122,16 @@ def _failure_item(group: FailureGroup, *, open_: bool) -> Markup:
     if len(group.students) > len(shown):
         names.append(f" and {len(group.students) - len(shown)} more")
     title = "could not be graded" if group.check_id == NOT_GRADED else check_name(group.check_id)
+    also = (
+        element("span", f" and {len(group.also)} more: {', '.join(group.also)}", class_="small")
+        if group.also
+        else None
+    )
     summary = element(
         "summary",
         element("b", f"{len(group.students)} × "),
         title,
+        also,
         element("span", group.message, class_="message"),
     )
     details: list[Node] = [summary]
@@ -140,7 +155,8 @@ def _common_failures(results: Sequence[SubmissionResult]) -> Markup:
         element("h2", "Most common failures"),
         element(
             "p",
-            f"{len(groups)} distinct failures (same check, same message up to numbers); the "
+            f"{len(groups)} distinct failures (same check, same message up to numbers; the "
+            "checks that fail in exactly the same students are one row); the "
             f"{min(len(groups), COMMON_FAILURES)} most common:",
             class_="muted",
         ),

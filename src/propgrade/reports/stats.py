@@ -48,6 +48,9 @@ class FailureGroup:
     expected: str = ""
     got: str = ""
     example_student: str = ""
+    # Other failures (check ids) that exactly these students have too: one mistake that
+    # fails several checks is one row of the report, not one per check.
+    also: list[str] = field(default_factory=list)
 
     def offer(
         self, student: str, message: str, counterexample: str, expected: str, got: str
@@ -99,7 +102,9 @@ def failure_groups(results: Sequence[SubmissionResult]) -> list[FailureGroup]:
     A submission that could not be graded counts once, under its error, rather than once
     per check with the same message; so does an exception that fails many checks, and a
     check blocked by a failed requirement is not counted at all. A stub then takes a few
-    lines of the report, not most of them.
+    lines of the report, not most of them. Failures that the very same students have
+    are one group, under the first check the results list (the others in ``also``): one
+    student's single bug that fails eight checks takes one row.
     """
     groups: dict[tuple[str, str], FailureGroup] = {}
 
@@ -123,7 +128,12 @@ def failure_groups(results: Sequence[SubmissionResult]) -> list[FailureGroup]:
             key = (check_id, normalise_message(message))
             group = groups.setdefault(key, FailureGroup(check_id, key[1]))
             group.offer(r.student, message, counterexample, expected, got)
-    return sorted(groups.values(), key=lambda g: (-len(g.students), g.check_id, g.pattern))
+    together: dict[tuple[str, ...], FailureGroup] = {}
+    for group in groups.values():  # in the order the results list the checks
+        first = together.setdefault(tuple(group.students), group)
+        if first is not group:
+            first.also.append(group.check_id)
+    return sorted(together.values(), key=lambda g: (-len(g.students), g.check_id, g.pattern))
 
 
 def timing(results: Sequence[SubmissionResult], slowest: int = 5) -> Timing:
