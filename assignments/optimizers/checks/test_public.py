@@ -95,8 +95,7 @@ def implemented(drawn: TwoRuns, student: Any, fn: str) -> None:
 @check_each(
     RULES,
     "{key}_output_shapes",
-    "{fn} returns next_w as a finite float64 array of the shape of w (a new array), and the "
-    "config as a dict.",
+    "{fn} returns next_w as a finite float64 array of the shape of w, and the config as a dict.",
     lambda fn: steps(fn),
 )
 def output_shapes(case: Steps, student: Any, fn: str) -> None:
