@@ -244,6 +244,32 @@ def _parser() -> argparse.ArgumentParser:
     rel.add_argument(
         "--config", "-c", type=Path, help=f"course file (default: nearest {CONFIG_NAME})"
     )
+    sim = sub.add_parser(
+        "similarity",
+        help="find pairs of submissions that share uncommon code (review by hand)",
+        description="Compare every pair of submissions, and each with every file under "
+        "--known, on normalised code (names, comments, strings and layout do not count; the "
+        "released stub never counts; fragments common in the class weigh little). Writes "
+        "OUT/similarity.html and OUT/similarity.csv.",
+        epilog="example:\n  propgrade similarity submissions/ --assignment linear_classifiers "
+        "--out out/ --known public_solutions/",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sim.add_argument("submissions", type=Path, help="folder with one subfolder per student")
+    sim.add_argument("--assignment", "-a", required=True, help="assignment name in the course file")
+    sim.add_argument("--out", "-o", type=Path, required=True, help="output folder")
+    sim.add_argument(
+        "--known",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder of known solutions (.py, .ipynb) to compare everyone with (repeatable)",
+    )
+    sim.add_argument(
+        "--config", "-c", type=Path, help=f"course file (default: nearest {CONFIG_NAME})"
+    )
+    sim.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
     new = sub.add_parser(
         "new",
         help="scaffold a new assignment that grades end to end, to edit into yours",
@@ -699,6 +725,40 @@ def _print_selftest(report: SelftestReport, out: TextIO) -> None:
         )
 
 
+def _cmd_similarity(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from propgrade.similarity import run_similarity
+
+    assignment = _course_assignment(args.config, args.assignment)
+
+    def progress(done: int, total: int) -> None:
+        if not args.quiet and (done == total or done % 50 == 0):
+            print(f"[{done}/{total}] read", file=err, flush=True)
+
+    def step(what: str) -> None:
+        if not args.quiet:
+            print(f"{what}...", file=err, flush=True)
+
+    report = run_similarity(
+        assignment, args.submissions, args.out, args.known, progress=progress, step=step
+    )
+    pairs = report.comparison.pairs
+    print(
+        f"compared {len(report.comparison.students)} submissions in {report.seconds:.1f}s: "
+        f"{report.flagged} pairs similar, review by hand (score >= "
+        f"{report.comparison.threshold:g})",
+        file=out,
+    )
+    for p in pairs[:10]:
+        a, b = report.comparison.documents[p.a], report.comparison.documents[p.b]
+        print(f"  {p.score:.2f}  {terminal(a.name)}  {terminal(b.name)}  ({p.unit})", file=out)
+    print(f"report in {report.page}; every pair in {report.csv}", file=out)
+    if (args.out / "report.html").is_file():
+        print(f"to link it from the class report there: propgrade report {args.out}", file=out)
+    for s in report.skipped:
+        print(f"warning: not compared: {terminal(s.name)}: {terminal(s.reason)}", file=err)
+    return 0
+
+
 def _cmd_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.dask is not None:
         return _cmd_doctor_dask(args, out, err)
@@ -751,6 +811,7 @@ def main(
         "gradescope": _cmd_gradescope,
         "selftest": _cmd_selftest,
         "new": _cmd_new,
+        "similarity": _cmd_similarity,
     }
     try:
         return commands[args.command](args, out, err)

@@ -258,3 +258,20 @@ def pass_rate_bars(rates: Sequence[CheckRate]) -> Markup:
     x_ticks = [(x(p), f"{p}%") for p in (0, 25, 50, 75, 100)]
     body += _axes(frame, x_ticks, [], "graded submissions that pass the check")
     return _svg("chart-pass-rates", frame, "share of graded submissions passing each check", body)
+
+
+def pair_score_histogram(scores: Sequence[float], threshold: float) -> Markup:
+    """Pair scores from 0 to 1 in 20 bins, with the highlight threshold as a dashed line;
+    most pairs share nothing, so the count axis is what makes outliers visible."""
+    edges = [k / 20 for k in range(21)]
+    chart = _histogram(scores, edges, (0.0, 1.0), (576, 160), ("pair score", "pairs"), BLUE)
+    at = chart.x(threshold)
+    frame = chart.frame
+    chart.body.append(
+        f'<path d="M{_n(at)} {_n(frame.y0)}V{_n(frame.y1)}" stroke="{FAIL}" '
+        'stroke-dasharray="4 3"/>'
+    )
+    chart.body.append(
+        _text(at + 4, frame.y1 + FONT - 2, f"review from {threshold:g}", "start", INK)
+    )
+    return _svg("chart-pair-scores", frame, f"scores of {len(scores)} pairs", chart.body)

@@ -15,7 +15,7 @@ from propgrade.reports import charts
 from propgrade.reports.fragments import check_name, counterexample_block, expected_and_got, points
 from propgrade.reports.layout import page
 from propgrade.reports.markup import Markup, Node, element
-from propgrade.reports.paths import REPORT_NAME, feedback_href
+from propgrade.reports.paths import REPORT_NAME, SIMILARITY_NAME, feedback_href
 from propgrade.reports.stats import (
     NOT_GRADED,
     FailureGroup,
@@ -292,11 +292,26 @@ def _student_list(results: Sequence[SubmissionResult], standings: Standings) -> 
     )
 
 
+def _similarity_link() -> Markup:
+    return element(
+        "p",
+        "Submissions that share uncommon code: ",
+        element("a", "similar submissions, review by hand", href=SIMILARITY_NAME),
+        " (propgrade similarity).",
+        class_="note",
+    )
+
+
 def render_class_report(
-    results: Sequence[SubmissionResult], *, sandbox: str = "", standings: Standings | None = None
+    results: Sequence[SubmissionResult],
+    *,
+    sandbox: str = "",
+    standings: Standings | None = None,
+    similarity: bool = False,
 ) -> str:
     """The report as HTML; ``standings`` (by student) add late penalties and written
-    answers, so its scores are the final ones of grades.csv."""
+    answers, so its scores are the final ones of grades.csv. ``similarity`` links the
+    similarity report written next to it."""
     standings = standings or {}
     ordered = sorted(results, key=lambda r: r.student)
     assignments = sorted({r.assignment for r in ordered})
@@ -312,6 +327,7 @@ def render_class_report(
         element("p", name, class_="muted"),
         element("h1", "Class report"),
         _summary(ordered, standings),
+        _similarity_link() if similarity else None,
         element("h2", "Scores"),
         element(
             "div",
@@ -345,8 +361,11 @@ def write_class_report(
     """Write ``OUT/report.html`` and return its path.
 
     ``sandbox`` describes the isolation layer of the run (what ``propgrade grade`` prints);
-    each submission's own layer comes from its ``meta["sandbox"]``.
+    each submission's own layer comes from its ``meta["sandbox"]``. A ``similarity.html``
+    already in ``out`` (``propgrade similarity``) is linked.
     """
     path = out / REPORT_NAME
-    atomic_write_text(path, render_class_report(results, sandbox=sandbox, standings=standings))
+    similarity = (out / SIMILARITY_NAME).is_file()
+    text = render_class_report(results, sandbox=sandbox, standings=standings, similarity=similarity)
+    atomic_write_text(path, text)
     return path

@@ -10,6 +10,7 @@ from propgrade.intake.student_ids import id_problem, url_path
 
 FEEDBACK_NAME = "feedback.html"
 REPORT_NAME = "report.html"
+SIMILARITY_NAME = "similarity.html"
 
 
 def student_dir(out: Path, student: str) -> Path:

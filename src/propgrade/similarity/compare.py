@@ -1,0 +1,171 @@
+"""Scoring every pair of documents by the rare fragments they share.
+
+Each document has units: the whole file and each graded function. A unit's fingerprints
+(``fingerprints``) minus those of the released stub are its evidence. A fingerprint
+weighs by how rare it is in the class: ``log((N + 1) / df)`` for N students of whom df
+have it (inverse document frequency), and nothing once more than half the class has it:
+a fragment that half the class writes the same way is how the exercise is solved, not a
+sign of copying. Known sources (``--known``) are compared with every student but do not
+count in df.
+
+The score of a unit pair is the weight they share over the smaller unit's weight plus
+``PSEUDO`` rare fingerprints' worth: a weighted containment that a short, common function
+(``return w - learning_rate * dw``) cannot push to 1. A pair's score is its best unit's,
+so one copied function among original ones shows as strongly as a copied file.
+
+Pairs are found through an inverted index (fingerprint -> documents), so the work grows
+with the pairs that share a rare fragment, not with all N(N-1)/2 pairs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from propgrade.similarity.fingerprints import Params, fingerprints, kgram_hashes
+from propgrade.similarity.sources import KNOWN, STUDENT, Document
+from propgrade.similarity.tokens import FILE, Units
+
+# The pseudo-count in the score's denominator, in rare fingerprints (weight log(N + 1)).
+PSEUDO = 4.0
+# Pairs at or above this score are highlighted in the report (measured: tests/similarity).
+THRESHOLD = 0.6
+
+Fingerprints = dict[int, list[int]]  # fingerprint -> positions in the unit's tokens
+
+
+@dataclass(frozen=True)
+class Pair:
+    a: int  # index of a student document
+    b: int  # index of another student, or of a known source
+    score: float
+    unit: str  # the unit that gave the score (FILE or a function name)
+    units: dict[str, float]  # score of each unit both documents have
+
+    def key(self) -> tuple[float, int, int]:
+        return (-self.score, self.a, self.b)
+
+
+@dataclass
+class Comparison:
+    documents: list[Document]
+    params: Params
+    pairs: list[Pair]  # pairs sharing any weighted fragment, strongest first
+    pair_count: int  # every pair compared, including those sharing nothing (score 0)
+    weights: dict[int, float]
+    prints: list[dict[str, Fingerprints]] = field(repr=False)
+    threshold: float = THRESHOLD
+
+    @property
+    def students(self) -> list[int]:
+        return [i for i, d in enumerate(self.documents) if d.kind == STUDENT]
+
+    def scores(self) -> list[float]:
+        """The score of every pair compared, zeros included (for the histogram)."""
+        return [p.score for p in self.pairs] + [0.0] * (self.pair_count - len(self.pairs))
+
+    def matched_lines(self, pair: Pair) -> tuple[set[int], set[int]]:
+        """The source lines of each side covered by a weighted fingerprint they share."""
+        sides: tuple[set[int], set[int]] = (set(), set())
+        k = self.params.k
+        for unit in set(self.prints[pair.a]) & set(self.prints[pair.b]):
+            fa, fb = self.prints[pair.a][unit], self.prints[pair.b][unit]
+            for h in fa.keys() & fb.keys():
+                if self.weights.get(h, 0.0) <= 0.0:
+                    continue
+                for side, doc, positions in ((0, pair.a, fa[h]), (1, pair.b, fb[h])):
+                    tokens = self.documents[doc].units.streams[unit]
+                    for p in positions:
+                        first = tokens[p].line
+                        last = max(t.end_line for t in tokens[p : p + k])
+                        sides[side].update(range(first, last + 1))
+        return sides
+
+
+def boilerplate(stub: Units | None, params: Params) -> set[int]:
+    """Every k-gram of the stub: what each student was given counts for no one."""
+    if stub is None:
+        return set()
+    return {h for tokens in stub.streams.values() for h in kgram_hashes(tokens, params.k)}
+
+
+def unit_prints(doc: Document, params: Params, boiler: set[int]) -> dict[str, Fingerprints]:
+    out = {}
+    for unit, tokens in doc.units.streams.items():
+        prints = fingerprints(tokens, params)
+        out[unit] = {h: pos for h, pos in prints.items() if h not in boiler}
+    return out
+
+
+def idf_weights(
+    prints: Sequence[dict[str, Fingerprints]], kinds: Sequence[str]
+) -> dict[int, float]:
+    students = [p for p, kind in zip(prints, kinds, strict=True) if kind == STUDENT]
+    n = len(students)
+    df: Counter[int] = Counter()
+    for units in students:
+        df.update(set().union(*units.values()) if units else set())
+    common = max(2, n // 2)
+    weights = {h: math.log((n + 1) / count) if count <= common else 0.0 for h, count in df.items()}
+    rare = math.log(n + 1)
+    for units, kind in zip(prints, kinds, strict=True):
+        if kind == KNOWN:
+            for unit in units.values():
+                for h in unit:
+                    weights.setdefault(h, rare)
+    return weights
+
+
+Progress = Callable[[str], None]
+
+
+def compare(
+    documents: Sequence[Document],
+    stub: Units | None,
+    params: Params | None = None,
+    step: Progress | None = None,
+) -> Comparison:
+    params = params or Params()
+    docs = list(documents)
+    boiler = boilerplate(stub, params)
+    prints = [unit_prints(d, params, boiler) for d in docs]
+    kinds = [d.kind for d in docs]
+    weights = idf_weights(prints, kinds)
+    if step is not None:
+        step(f"fingerprinted {len(docs)} files: {len(weights)} distinct fragments")
+    totals = [
+        {unit: sum(weights.get(h, 0.0) for h in fp) for unit, fp in units.items()}
+        for units in prints
+    ]
+    index: dict[tuple[str, int], list[int]] = defaultdict(list)
+    for i, units in enumerate(prints):
+        for unit, fp in units.items():
+            for h in fp:
+                if weights.get(h, 0.0) > 0.0:
+                    index[(unit, h)].append(i)
+    shared: dict[tuple[int, int], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for (unit, h), holders in index.items():
+        weight = weights[h]
+        for x, a in enumerate(holders):
+            for b in holders[x + 1 :]:
+                if kinds[a] == KNOWN and kinds[b] == KNOWN:
+                    continue
+                if kinds[a] == KNOWN:
+                    a, b = b, a
+                shared[(a, b)][unit] += weight
+    pseudo = PSEUDO * math.log(sum(1 for k in kinds if k == STUDENT) + 1)
+    pairs = []
+    for (a, b), by_unit in shared.items():
+        scores = {
+            unit: s / (min(totals[a][unit], totals[b][unit]) + pseudo)
+            for unit, s in by_unit.items()
+        }
+        best = max(scores, key=lambda u: (scores[u], u == FILE))
+        pairs.append(Pair(a, b, scores[best], best, scores))
+    pairs.sort(key=Pair.key)
+    n_students = sum(1 for k in kinds if k == STUDENT)
+    n_known = len(docs) - n_students
+    pair_count = n_students * (n_students - 1) // 2 + n_students * n_known
+    return Comparison(docs, params, pairs, pair_count, weights, prints)

@@ -1,0 +1,128 @@
+"""Student source as a stream of normalised tokens, read with ``ast`` only.
+
+Nothing here imports or runs the code: ``ast.parse`` builds the tree and a walk over it
+emits one token per node. What a copier changes without changing the program is left out,
+so a copy and its source give the same stream:
+
+- identifiers (variables, parameters, function names) all become ``N``;
+- string contents become ``S`` (dictionary keys, ``einsum`` subscripts, messages);
+- docstrings, comments, whitespace and parentheses leave no token at all (comments and
+  layout never reach the tree);
+- imports are dropped: everyone imports numpy.
+
+Attribute names (``.sum``, ``.shape``), keyword names (``axis=``) and numbers stay: they
+are the API and the arithmetic, which a renamer leaves alone. Each token keeps the source
+lines it came from, so a matching fragment can be highlighted in the student's own text.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+FILE = "(whole file)"  # the unit that holds every token of the file
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+    line: int  # first source line of the node
+    end_line: int
+
+
+@dataclass(frozen=True)
+class Units:
+    """The token stream of the whole file and of each graded function found in it."""
+
+    streams: dict[str, list[Token]]  # FILE and function name -> tokens
+
+
+_SKIP = (ast.Import, ast.ImportFrom, ast.expr_context)
+
+
+def _is_docstring(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+    )
+
+
+def _constant(value: object) -> str:
+    if isinstance(value, str | bytes):
+        return "S"
+    return repr(value)
+
+
+class _Emitter:
+    def __init__(self) -> None:
+        self.tokens: list[Token] = []
+
+    def emit(self, text: str, node: ast.AST, line: int) -> None:
+        start = getattr(node, "lineno", line)
+        end = getattr(node, "end_lineno", None) or start
+        self.tokens.append(Token(text, start, end))
+
+    def visit(self, node: ast.AST, line: int = 1) -> None:
+        if isinstance(node, _SKIP) or _is_docstring(node):
+            return
+        line = getattr(node, "lineno", line)
+        if isinstance(node, ast.Name):
+            self.emit("N", node, line)
+            return
+        if isinstance(node, ast.Constant):
+            self.emit(_constant(node.value), node, line)
+            return
+        if isinstance(node, ast.arg):
+            self.emit("arg", node, line)
+            return
+        if isinstance(node, ast.Attribute):
+            self.visit(node.value, line)
+            self.emit("." + node.attr, node, line)
+            return
+        if isinstance(node, ast.keyword):
+            self.emit(f"{node.arg}=" if node.arg else "**", node, line)
+            self.visit(node.value, line)
+            return
+        # One token per node kind (Call, BinOp, For, Mult, ...), then its children in
+        # source order; a statement's own lines are those of its first line only, so a
+        # highlighted fragment does not swallow a whole loop body.
+        self.tokens.append(Token(type(node).__name__, line, line))
+        for _, value in ast.iter_fields(node):
+            if isinstance(value, ast.AST):
+                self.visit(value, line)
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        self.visit(item, line)
+
+
+def tokens_of(node: ast.AST) -> list[Token]:
+    emitter = _Emitter()
+    emitter.visit(node)
+    return emitter.tokens
+
+
+def _functions(tree: ast.Module, names: Sequence[str]) -> Iterator[ast.FunctionDef]:
+    """Top-level functions named in ``names``, and methods of that name (a known
+    solution may hold them in a class)."""
+    wanted = set(names)
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in wanted:
+            yield node  # type: ignore[misc]
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef) and item.name in wanted:
+                    yield item
+
+
+def units_of(source: str, functions: Sequence[str]) -> Units:
+    """Parse ``source`` and return its token streams; ``SyntaxError`` (or ``ValueError``,
+    ``RecursionError``) when it does not parse."""
+    tree = ast.parse(source)
+    streams: dict[str, list[Token]] = {FILE: tokens_of(tree)}
+    for function in _functions(tree, functions):
+        # The last definition wins, as it would when the module is imported.
+        streams[function.name] = tokens_of(function)
+    return Units(streams)
