@@ -1,0 +1,129 @@
+"""``propgrade similarity``: measured on planted copies, and the command's files.
+
+The measurement (tests/similarity_corpus.py) ranks every pair of a class made of the
+correct fixtures, independently written solutions and disguised copies of fixtures.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from similarity_corpus import ASSIGNMENTS, ROOT, assignment_config, measure
+
+from propgrade.cli import main
+from propgrade.similarity.compare import THRESHOLD, compare
+from propgrade.similarity.sources import read_students, read_stub
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_planted_copies_rank_above_every_independent_pair(name: str) -> None:
+    result = measure(name)
+    print(result.summary(name))
+    assert len(result.planted) >= 4 and len(result.independent) >= 50
+    # Every disguised copy outranks every pair of independently written solutions...
+    assert result.margin > 0, result.summary(name)
+    # ...and is highlighted, while no independent pair is.
+    assert min(result.planted.values()) >= THRESHOLD, result.summary(name)
+    assert result.false_positives == [], result.summary(name)
+
+
+def test_one_copied_function_shows_through_its_function_score() -> None:
+    result = measure("linear_classifiers")
+    pair = next(
+        p
+        for p in result.comparison.pairs
+        if {result.comparison.documents[p.a].name, result.comparison.documents[p.b].name}
+        == {"plant_one_function", "correct_logsumexp"}
+    )
+    assert pair.unit == "softmax_loss_vectorized"
+    assert pair.units["(whole file)"] < THRESHOLD <= pair.score
+
+
+def _student(root: Path, name: str, source: Path) -> None:
+    folder = root / name
+    folder.mkdir(parents=True)
+    shutil.copyfile(source, folder / source.name)
+
+
+def test_the_released_stub_never_counts(tmp_path: Path) -> None:
+    assignment = assignment_config("optimizers")
+    stub = ROOT / "assignments" / "optimizers" / "optim.py"
+    for name in ("a", "b"):
+        _student(tmp_path, name, stub)
+    documents, _ = read_students([(n, tmp_path / n) for n in "ab"], assignment)
+    assert compare(documents, read_stub(assignment)).pairs == []
+    # Without the stub subtracted, the same two files share everything.
+    assert compare(documents, None).pairs
+
+
+def _notebook(source: str) -> str:
+    cell = {"cell_type": "code", "metadata": {}, "outputs": [], "source": source}
+    return json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+def test_command_writes_page_csv_and_names_known_sources(tmp_path: Path) -> None:
+    fixtures = ROOT / "tests" / "submissions" / "optimizers"
+    planted = ROOT / "tests" / "similarity" / "optimizers" / "planted"
+    independent = ROOT / "tests" / "similarity" / "optimizers" / "independent"
+    subs = tmp_path / "subs"
+    hostile = "<img src=x onerror=alert(1)>"
+    _student(subs, hostile, planted / "plant_ufuncs_renamed" / "optim.py")
+    _student(subs, "textbook", fixtures / "correct_textbook" / "optim.py")
+    for d in sorted(independent.iterdir()):
+        _student(subs, d.name, d / "optim.py")
+    # A notebook-only submission is compared on its function definitions.
+    (subs / "notebook_only").mkdir()
+    source = (planted / "plant_one_function" / "optim.py").read_text()
+    (subs / "notebook_only" / "work.ipynb").write_text(_notebook(source))
+    # A link to someone else's file is refused by the intake, as when grading.
+    (subs / "linked").mkdir()
+    os.symlink(fixtures / "correct_local_arrays" / "optim.py", subs / "linked" / "optim.py")
+    (subs / "broken").mkdir()
+    (subs / "broken" / "optim.py").write_text("def sgd(:\n")
+    known = tmp_path / "public"
+    (known / "repo").mkdir(parents=True)
+    shutil.copyfile(fixtures / "correct_local_arrays" / "optim.py", known / "repo" / "optim.py")
+    shutil.copyfile(fixtures / "correct_numpy_ufuncs" / "optim.py", known / "repo" / "ufuncs.py")
+    out = tmp_path / "out"
+    code = main(
+        [
+            "similarity",
+            str(subs),
+            "--assignment",
+            "optimizers",
+            "--out",
+            str(out),
+            "--known",
+            str(known),
+            "--config",
+            str(ROOT / "grading.yaml"),
+        ]
+    )
+    assert code == 0
+    rows = list(csv.DictReader((out / "similarity.csv").open()))
+    top = {(r["a"], r["b"]) for r in rows if float(r["score"]) >= THRESHOLD}
+    assert (hostile, "public/repo/ufuncs.py") in top
+    assert ("notebook_only", "public/repo/optim.py") in top
+    assert all(r["a"] not in ("linked", "broken") for r in rows)
+    page = (out / "similarity.html").read_text()
+    assert hostile not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "known source public/repo/ufuncs.py" in page
+    assert "plagiarism" not in page.lower() and "similar, review by hand" in page
+    assert 'class="match"' in page and 'id="chart-pair-scores"' in page
+    assert "links and special files are never read" in page and "does not parse" in page
+
+
+def test_class_report_links_the_similarity_report(tmp_path: Path) -> None:
+    from propgrade.engine.results import SubmissionResult
+    from propgrade.reports import write_class_report
+
+    results = [SubmissionResult("s", "optimizers", [])]
+    assert "similarity.html" not in write_class_report(tmp_path, results).read_text()
+    (tmp_path / "similarity.html").write_text("")
+    report = write_class_report(tmp_path, results)
+    assert 'href="similarity.html"' in report.read_text()
