@@ -9,6 +9,8 @@ under ``if TYPE_CHECKING:``; relative imports are resolved against the file's pa
   and no presentation or integration (integrations, reports, the CLI);
 - the files under sandbox/inside/ run next to student code: they import nothing of
   propgrade (the worker must not load the grader's code);
+- similarity/ reads student code as text and parses it with ``ast``: it imports neither the
+  sandbox nor anything that loads a module by name (``importlib``, ``runpy``);
 - graders and released checks use the public API only: ``from propgrade import <name in
   propgrade.__all__>``, never ``propgrade.x.y``.
 
@@ -138,6 +140,14 @@ def rules(root: Path, public_api: Sequence[str]) -> list[Rule]:
             lambda imp: any(_under(t, ["propgrade"]) for t in imp.targets),
         ),
         Rule(
+            "similarity/ only parses student code: it must not import the sandbox, importlib "
+            "or runpy",
+            lambda r: _py_files(package / "similarity", src),
+            lambda imp: any(
+                _under(t, ["propgrade.sandbox", "importlib", "runpy"]) for t in imp.targets
+            ),
+        ),
+        Rule(
             "graders and released checks may import only propgrade's public API "
             "(from propgrade import <name in propgrade.__all__>)",
             graders_and_checks,
@@ -255,6 +265,13 @@ BROKEN = {
         "    from propgrade.sandbox import wire\n"  # 3
         "    from . import zygote_main\n"  # 4: propgrade.sandbox.inside.zygote_main
     ),
+    "src/propgrade/similarity/read.py": (
+        "import ast\n"  # fine
+        "from propgrade.intake.locate import find_file\n"  # fine
+        "import importlib.util\n"  # 3
+        "from runpy import run_path\n"  # 4
+        "from ..sandbox import worker\n"  # 5
+    ),
     "graders/tiny/test_public.py": (
         "from propgrade import check, expect\n"  # fine
         "from .common import CASES\n"  # fine: the grader's own helpers
@@ -269,6 +286,7 @@ EXPECTED = (
     {("src/propgrade/reports/page.py", line) for line in (2, 4, 5)}
     | {("src/propgrade/engine/run.py", line) for line in (2, 5, 7, 8, 9, 10)}
     | {("src/propgrade/sandbox/inside/worker_main.py", line) for line in (3, 4)}
+    | {("src/propgrade/similarity/read.py", line) for line in (3, 4, 5)}
     | {("graders/tiny/test_public.py", line) for line in (3, 4, 6)}
     | {("assignments/tiny/checks/common.py", 2)}
 )

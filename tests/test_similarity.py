@@ -17,7 +17,7 @@ from similarity_corpus import ASSIGNMENTS, ROOT, assignment_config, measure
 
 from propgrade.cli import main
 from propgrade.similarity.compare import THRESHOLD, compare
-from propgrade.similarity.sources import read_students, read_stub
+from propgrade.similarity.sources import read_stub, read_students
 
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)
@@ -127,3 +127,32 @@ def test_class_report_links_the_similarity_report(tmp_path: Path) -> None:
     (tmp_path / "similarity.html").write_text("")
     report = write_class_report(tmp_path, results)
     assert 'href="similarity.html"' in report.read_text()
+
+
+def test_code_most_of_the_class_writes_alike_weighs_nothing(tmp_path: Path) -> None:
+    """Six students share the textbook's sgd, sgd_momentum and rmsprop word for word, each
+    with an adam of their own: the shared functions are how the class writes them, and no
+    pair stands out."""
+    fixtures = ROOT / "tests" / "submissions" / "optimizers"
+    independent = ROOT / "tests" / "similarity" / "optimizers" / "independent"
+    textbook = (fixtures / "correct_textbook" / "optim.py").read_text()
+    common = textbook[: textbook.index("def adam(")]
+    adams = [
+        fixtures / "correct_local_arrays",
+        fixtures / "correct_numpy_ufuncs",
+        fixtures / "correct_reference",
+        independent / "indep_dict_get",
+        independent / "indep_compact",
+        independent / "indep_named_state",
+    ]
+    folders = []
+    for n, folder in enumerate(adams):
+        text = (folder / "optim.py").read_text()
+        (tmp_path / f"s{n}").mkdir()
+        (tmp_path / f"s{n}" / "optim.py").write_text(common + text[text.index("def adam(") :])
+        folders.append((f"s{n}", tmp_path / f"s{n}"))
+    assignment = assignment_config("optimizers")
+    documents, _ = read_students(folders, assignment)
+    comparison = compare(documents, read_stub(assignment))
+    assert all(p.units.get("sgd_momentum", 0.0) == 0.0 for p in comparison.pairs)
+    assert max((p.score for p in comparison.pairs), default=0.0) < THRESHOLD
