@@ -14,7 +14,7 @@ The score of a unit pair is the weight they share over the smaller unit's weight
 so one copied function among original ones shows as strongly as a copied file.
 
 Pairs are found through an inverted index (fingerprint -> documents), so the work grows
-with the pairs that share a rare fragment, not with all N(N-1)/2 pairs.
+with the pairs that share a weighted fragment, not with all N(N-1)/2 pairs.
 """
 
 from __future__ import annotations
@@ -135,35 +135,39 @@ def compare(
     weights = idf_weights(prints, kinds)
     if step is not None:
         step(f"fingerprinted {len(docs)} files: {len(weights)} distinct fragments")
-    totals = [
-        {unit: sum(weights.get(h, 0.0) for h in fp) for unit, fp in units.items()}
+    # Only weighted fingerprints matter from here on; sets make intersections C-level.
+    sets = [
+        {unit: frozenset(h for h in fp if weights.get(h, 0.0) > 0.0) for unit, fp in units.items()}
         for units in prints
     ]
-    index: dict[tuple[str, int], list[int]] = defaultdict(list)
-    for i, units in enumerate(prints):
-        for unit, fp in units.items():
-            for h in fp:
-                if weights.get(h, 0.0) > 0.0:
-                    index[(unit, h)].append(i)
-    shared: dict[tuple[int, int], dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for (unit, h), holders in index.items():
-        weight = weights[h]
-        for x, a in enumerate(holders):
-            for b in holders[x + 1 :]:
-                if kinds[a] == KNOWN and kinds[b] == KNOWN:
-                    continue
-                if kinds[a] == KNOWN:
-                    a, b = b, a
-                shared[(a, b)][unit] += weight
+    totals = [
+        {unit: math.fsum(map(weights.__getitem__, fp)) for unit, fp in u.items()} for u in sets
+    ]
+    index: dict[int, list[int]] = defaultdict(list)
+    for i, units in enumerate(sets):
+        for h in frozenset().union(*units.values()):
+            index[h].append(i)
     pseudo = PSEUDO * math.log(sum(1 for k in kinds if k == STUDENT) + 1)
     pairs = []
-    for (a, b), by_unit in shared.items():
-        scores = {
-            unit: s / (min(totals[a][unit], totals[b][unit]) + pseudo)
-            for unit, s in by_unit.items()
-        }
-        best = max(scores, key=lambda u: (scores[u], u == FILE))
-        pairs.append(Pair(a, b, scores[best], best, scores))
+    for a, units in enumerate(sets):
+        if kinds[a] != STUDENT:
+            continue
+        # Candidates: the documents after this one (or any known source) sharing at least
+        # one weighted fingerprint with it; every other pair scores 0 without a look.
+        held = frozenset().union(*units.values())
+        candidates = set().union(*(index[h] for h in held))
+        for b in sorted(candidates):
+            if b <= a and kinds[b] == STUDENT:
+                continue
+            scores = {}
+            for unit in units.keys() & sets[b].keys():
+                common = units[unit] & sets[b][unit]
+                if common:
+                    shared = math.fsum(map(weights.__getitem__, common))
+                    scores[unit] = shared / (min(totals[a][unit], totals[b][unit]) + pseudo)
+            if scores:
+                best = max(scores, key=lambda u: (scores[u], u == FILE))
+                pairs.append(Pair(a, b, scores[best], best, scores))
     pairs.sort(key=Pair.key)
     n_students = sum(1 for k in kinds if k == STUDENT)
     n_known = len(docs) - n_students

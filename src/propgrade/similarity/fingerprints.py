@@ -61,16 +61,14 @@ def winnow(hashes: Sequence[int], w: int) -> dict[int, list[int]]:
     chosen: dict[int, list[int]] = {}
     if not hashes:
         return chosen
-    if len(hashes) <= w:
-        # A stream shorter than one window still gets its minimum.
-        windows = [range(len(hashes))]
-    else:
-        windows = [range(i, i + w) for i in range(len(hashes) - w + 1)]
+    width = min(w, len(hashes))  # a stream shorter than one window still gets its minimum
     last = -1
-    for window in windows:
-        best = min(window, key=lambda i: (hashes[i], -i))
+    for start in range(len(hashes) - width + 1):
+        window = hashes[start : start + width]
+        smallest = min(window)
+        best = start + width - 1 - window[::-1].index(smallest)
         if best != last:
-            chosen.setdefault(hashes[best], []).append(best)
+            chosen.setdefault(smallest, []).append(best)
             last = best
     return chosen
 

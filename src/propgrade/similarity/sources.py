@@ -54,17 +54,20 @@ def _parse(name: str, kind: str, origin: str, data: bytes, functions: Sequence[s
     return Document(name, kind, origin, text, units)
 
 
-def read_student(student: str, folder: Path, assignment: AssignmentConfig) -> Document | Skipped:
+def read_student(
+    student: str, folder: Path, assignment: AssignmentConfig, scratch: Path
+) -> Document | Skipped:
+    """The graded file of ``folder`` as ``take_in`` finds it for grading, written into
+    ``scratch`` (a private folder) and parsed from there."""
     graded = assignment.graded_file
-    with tempfile.TemporaryDirectory(prefix="propgrade-similarity-") as tmp:
-        try:
-            intake = take_in(
-                folder, graded, Path(tmp), assignment.limits.file_bytes, assignment.functions
-            )
-            data = (intake.folder / graded).read_bytes()
-            return _parse(student, STUDENT, intake.origin, data, assignment.functions)
-        except SubmissionProblem as exc:
-            return Skipped(student, exc.message)
+    try:
+        intake = take_in(
+            folder, graded, scratch, assignment.limits.file_bytes, assignment.functions
+        )
+        data = (intake.folder / graded).read_bytes()
+        return _parse(student, STUDENT, intake.origin, data, assignment.functions)
+    except SubmissionProblem as exc:
+        return Skipped(student, exc.message)
 
 
 def read_students(
@@ -74,14 +77,16 @@ def read_students(
 ) -> tuple[list[Document], list[Skipped]]:
     documents: list[Document] = []
     skipped: list[Skipped] = []
-    for n, (student, folder) in enumerate(submissions, 1):
-        read = read_student(student, folder, assignment)
-        if isinstance(read, Document):
-            documents.append(read)
-        else:
-            skipped.append(read)
-        if progress is not None:
-            progress(n, len(submissions))
+    # One private folder for the whole class: each intake overwrites the file it reads.
+    with tempfile.TemporaryDirectory(prefix="propgrade-similarity-") as tmp:
+        for n, (student, folder) in enumerate(submissions, 1):
+            read = read_student(student, folder, assignment, Path(tmp))
+            if isinstance(read, Document):
+                documents.append(read)
+            else:
+                skipped.append(read)
+            if progress is not None:
+                progress(n, len(submissions))
     return documents, skipped
 
 

@@ -18,7 +18,7 @@ lines it came from, so a matching fragment can be highlighted in the student's o
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 FILE = "(whole file)"  # the unit that holds every token of the file
@@ -56,8 +56,12 @@ def _constant(value: object) -> str:
 
 
 class _Emitter:
-    def __init__(self) -> None:
+    def __init__(self, functions: Sequence[str] = ()) -> None:
         self.tokens: list[Token] = []
+        self.functions = set(functions)
+        # name -> (first, end) token index of that function's definition, for the
+        # per-function streams: slices of the file's stream, not a second walk.
+        self.spans: dict[str, tuple[int, int]] = {}
 
     def emit(self, text: str, node: ast.AST, line: int) -> None:
         start = getattr(node, "lineno", line)
@@ -88,7 +92,14 @@ class _Emitter:
         # One token per node kind (Call, BinOp, For, Mult, ...), then its children in
         # source order; a statement's own lines are those of its first line only, so a
         # highlighted fragment does not swallow a whole loop body.
+        first = len(self.tokens)
         self.tokens.append(Token(type(node).__name__, line, line))
+        self._children(node, line)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in self.functions:
+            # The last definition wins, as it would when the module is imported.
+            self.spans[node.name] = (first, len(self.tokens))
+
+    def _children(self, node: ast.AST, line: int) -> None:
         for _, value in ast.iter_fields(node):
             if isinstance(value, ast.AST):
                 self.visit(value, line)
@@ -104,25 +115,16 @@ def tokens_of(node: ast.AST) -> list[Token]:
     return emitter.tokens
 
 
-def _functions(tree: ast.Module, names: Sequence[str]) -> Iterator[ast.FunctionDef]:
-    """Top-level functions named in ``names``, and methods of that name (a known
-    solution may hold them in a class)."""
-    wanted = set(names)
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in wanted:
-            yield node  # type: ignore[misc]
-        elif isinstance(node, ast.ClassDef):
-            for item in node.body:
-                if isinstance(item, ast.FunctionDef) and item.name in wanted:
-                    yield item
-
-
 def units_of(source: str, functions: Sequence[str]) -> Units:
     """Parse ``source`` and return its token streams; ``SyntaxError`` (or ``ValueError``,
-    ``RecursionError``) when it does not parse."""
-    tree = ast.parse(source)
-    streams: dict[str, list[Token]] = {FILE: tokens_of(tree)}
-    for function in _functions(tree, functions):
-        # The last definition wins, as it would when the module is imported.
-        streams[function.name] = tokens_of(function)
+    ``RecursionError``) when it does not parse.
+
+    A graded function is found at the top level or as a method (a known solution may hold
+    it in a class); nested definitions of the same name count too, the last one winning.
+    """
+    emitter = _Emitter(functions)
+    emitter.visit(ast.parse(source))
+    streams = {FILE: emitter.tokens}
+    for name, (first, end) in emitter.spans.items():
+        streams[name] = emitter.tokens[first:end]
     return Units(streams)
