@@ -19,15 +19,15 @@ from propgrade.similarity.compare import Comparison, Pair
 from propgrade.similarity.sources import KNOWN, Skipped
 from propgrade.similarity.tokens import FILE
 
-SHOWN = 40  # pairs shown side by side; the CSV lists every pair that shares anything
-LISTED = 200
+SHOWN = 20  # pairs shown side by side, strongest first
+LISTED = 25  # pairs in the table; the CSV lists every pair that shares anything
 
 STYLE = """
 .side { display: grid; grid-template-columns: 1fr 1fr; gap: .5rem; }
 .side > div { min-width: 0; }
 .side pre { max-height: 36rem; overflow: auto; padding: .25rem 0; }
-.side pre span { display: block; padding: 0 .5rem; }
-.side pre span.match { background: #fff1a8; box-shadow: inset 3px 0 #bf8700; }
+.side pre > span { display: block; padding: 0 .5rem; }
+.side pre > span.match { background: #fff1a8; box-shadow: inset 3px 0 #bf8700; }
 .pair { border: 1px solid var(--line); border-radius: 6px; padding: .5rem 1rem; margin: 1rem 0; }
 .pair.flag { border-left: 4px solid #bf8700; }
 .lineno { color: var(--muted); user-select: none; }

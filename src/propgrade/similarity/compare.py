@@ -78,9 +78,10 @@ class Comparison:
                 for side, doc, positions in ((0, pair.a, fa[h]), (1, pair.b, fb[h])):
                     tokens = self.documents[doc].units.streams[unit]
                     for p in positions:
-                        first = tokens[p].line
-                        last = max(t.end_line for t in tokens[p : p + k])
-                        sides[side].update(range(first, last + 1))
+                        # The lines holding the fragment's tokens (not the blank lines
+                        # between two functions that a fragment straddles).
+                        for t in tokens[p : p + k]:
+                            sides[side].update(range(t.line, t.end_line + 1))
         return sides
 
 
