@@ -750,7 +750,8 @@ def _cmd_similarity(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     )
     for p in pairs[:10]:
         a, b = report.comparison.documents[p.a], report.comparison.documents[p.b]
-        print(f"  {p.score:.2f}  {terminal(a.name)}  {terminal(b.name)}  ({p.unit})", file=out)
+        other = terminal(b.name) if b.kind == "student" else f"known {terminal(b.name)}"
+        print(f"  {p.score:.2f}  {terminal(a.name)}  {other}  ({p.unit})", file=out)
     print(f"report in {report.page}; every pair in {report.csv}", file=out)
     if (args.out / "report.html").is_file():
         print(f"to link it from the class report there: propgrade report {args.out}", file=out)

@@ -9,7 +9,9 @@ run.py           the command: OUT/similarity.html and OUT/similarity.csv
 
 from __future__ import annotations
 
-from propgrade.similarity.compare import THRESHOLD, Comparison, Pair, compare
+# ``compare`` (the function) stays in its module: re-exported here it would shadow the
+# module ``propgrade.similarity.compare`` as an attribute of the package.
+from propgrade.similarity.compare import THRESHOLD, Comparison, Pair
 from propgrade.similarity.run import SimilarityReport, run_similarity
 
-__all__ = ["THRESHOLD", "Comparison", "Pair", "SimilarityReport", "compare", "run_similarity"]
+__all__ = ["THRESHOLD", "Comparison", "Pair", "SimilarityReport", "run_similarity"]
