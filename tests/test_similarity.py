@@ -156,3 +156,32 @@ def test_code_most_of_the_class_writes_alike_weighs_nothing(tmp_path: Path) -> N
     comparison = compare(documents, read_stub(assignment))
     assert all(p.units.get("sgd_momentum", 0.0) == 0.0 for p in comparison.pairs)
     assert max((p.score for p in comparison.pairs), default=0.0) < THRESHOLD
+
+
+def test_similarity_run_into_a_graded_folder_links_itself(tmp_path: Path) -> None:
+    from propgrade.engine.results import SubmissionResult
+    from propgrade.export import write_record
+
+    subs = tmp_path / "subs"
+    fixtures = ROOT / "tests" / "submissions" / "optimizers"
+    for name in ("correct_textbook", "correct_adam_paper_form"):
+        _student(subs, name, fixtures / name / "optim.py")
+    out = tmp_path / "out"
+    for name in ("correct_textbook", "correct_adam_paper_form"):
+        write_record(out, SubmissionResult(name, "optimizers", []))
+    args = ["similarity", str(subs), "-a", "optimizers", "-o", str(out), "-q"]
+    assert main([*args, "-c", str(ROOT / "grading.yaml")]) == 0
+    assert 'href="similarity.html"' in (out / "report.html").read_text()
+    # No student page was written: only the class report is rebuilt.
+    assert not list(out.glob("*/feedback.html"))
+
+
+def test_a_missing_known_folder_is_an_error(tmp_path: Path) -> None:
+    import io
+
+    err = io.StringIO()
+    _student(tmp_path / "subs", "a", ROOT / "assignments" / "optimizers" / "optim.py")
+    args = ["similarity", str(tmp_path / "subs"), "-a", "optimizers", "-o", str(tmp_path)]
+    args += ["--known", str(tmp_path / "nowhere"), "-c", str(ROOT / "grading.yaml")]
+    assert main(args, out=io.StringIO(), err=err) == 2
+    assert "--known folder not found" in err.getvalue()

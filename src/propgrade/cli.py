@@ -753,8 +753,8 @@ def _cmd_similarity(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         other = terminal(b.name) if b.kind == "student" else f"known {terminal(b.name)}"
         print(f"  {p.score:.2f}  {terminal(a.name)}  {other}  ({p.unit})", file=out)
     print(f"report in {report.page}; every pair in {report.csv}", file=out)
-    if (args.out / "report.html").is_file():
-        print(f"to link it from the class report there: propgrade report {args.out}", file=out)
+    if report.class_report is not None:
+        print(f"linked from the class report {report.class_report}", file=out)
     for s in report.skipped:
         print(f"warning: not compared: {terminal(s.name)}: {terminal(s.reason)}", file=err)
     return 0

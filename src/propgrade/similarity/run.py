@@ -26,6 +26,7 @@ class SimilarityReport:
     page: Path
     csv: Path
     seconds: float
+    class_report: Path | None = None  # OUT/report.html, rewritten to link the page
 
     @property
     def flagged(self) -> int:
@@ -63,6 +64,7 @@ def run_similarity(
     progress: Callable[[int, int], None] | None = None,
     step: Callable[[str], None] | None = None,
 ) -> SimilarityReport:
+    from propgrade.reports.rebuild import rebuild_class_report
     from propgrade.reports.similarity_page import write_similarity_page
 
     started = time.monotonic()
@@ -75,4 +77,7 @@ def run_similarity(
     table = out / CSV_NAME
     atomic_write_text(table, pairs_csv(comparison))
     page = write_similarity_page(out, comparison, assignment.name, skipped)
-    return SimilarityReport(comparison, skipped, page, table, time.monotonic() - started)
+    # Written into a graded output folder: its class report links the page from now on.
+    class_report = rebuild_class_report(out)
+    seconds = time.monotonic() - started
+    return SimilarityReport(comparison, skipped, page, table, seconds, class_report)
