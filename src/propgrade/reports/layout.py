@@ -114,8 +114,9 @@ details.group > summary .message { display: block; margin-left: 1.1rem; font-wei
 """
 
 
-def page(title: str, *body: Node) -> str:
-    """A complete HTML document with ``body`` inside ``<main>``."""
+def page(title: str, *body: Node, style: str = "") -> str:
+    """A complete HTML document with ``body`` inside ``<main>``; ``style`` (a constant of
+    the page's own module, never student text) is added to the shared style sheet."""
     head = element(
         "head",
         element("meta", charset="utf-8"),
@@ -124,7 +125,7 @@ def page(title: str, *body: Node) -> str:
         element("meta", name="referrer", content="no-referrer"),
         element("meta", name="generator", content="propgrade"),
         element("title", title),
-        element("style", trusted(STYLE)),
+        element("style", trusted(STYLE + style)),
     )
     document: Markup = concat(
         [

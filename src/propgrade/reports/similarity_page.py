@@ -13,7 +13,7 @@ from pathlib import Path
 from propgrade.export import atomic_write_text
 from propgrade.reports import charts
 from propgrade.reports.layout import page
-from propgrade.reports.markup import Markup, Node, element, trusted
+from propgrade.reports.markup import Markup, Node, element
 from propgrade.reports.paths import SIMILARITY_NAME
 from propgrade.similarity.compare import Comparison, Pair
 from propgrade.similarity.sources import KNOWN, Skipped
@@ -161,9 +161,7 @@ def render_similarity_page(
             element("h2", f"Not compared ({len(skipped)})"),
             element("ul", [element("li", element("b", s.name), ": ", s.reason) for s in skipped]),
         ]
-    html = page(f"{assignment}: similar submissions", *body)
-    # The page's own rules go after the shared style sheet (trusted constant text).
-    return html.replace("</style>", trusted(STYLE) + "</style>", 1)
+    return page(f"{assignment}: similar submissions", *body, style=STYLE)
 
 
 def write_similarity_page(
