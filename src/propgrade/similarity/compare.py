@@ -42,7 +42,7 @@ class Pair:
     b: int  # index of another student, or of a known source
     score: float
     unit: str  # the unit that gave the score (FILE or a function name)
-    units: dict[str, float]  # score of each unit both documents have
+    units: dict[str, float]  # score of each unit sharing a weighted fragment
 
     def key(self) -> tuple[float, int, int]:
         return (-self.score, self.a, self.b)
