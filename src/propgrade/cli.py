@@ -42,6 +42,7 @@ examples:
   propgrade grade examples/submissions --assignment linear_classifiers --out out/demo
   propgrade grade submissions/ --assignment linear_classifiers --out out/ --jobs 4
   propgrade grade submissions/ --assignment linear_classifiers --out out/ --dask local:2
+  propgrade similarity submissions/ --assignment linear_classifiers --out out/
   propgrade release linear_classifiers
   cd assignments/linear_classifiers && propgrade check
 """
