@@ -185,3 +185,23 @@ def test_a_missing_known_folder_is_an_error(tmp_path: Path) -> None:
     args += ["--known", str(tmp_path / "nowhere"), "-c", str(ROOT / "grading.yaml")]
     assert main(args, out=io.StringIO(), err=err) == 2
     assert "--known folder not found" in err.getvalue()
+
+
+def test_a_python2_known_source_is_read_block_by_block(tmp_path: Path) -> None:
+    """Public solutions of older courses are Python 2: a ``print`` statement in a helper
+    must not hide the graded function next to it."""
+    from propgrade.similarity.sources import read_known
+
+    source = ROOT / "tests" / "submissions" / "optimizers" / "correct_local_arrays" / "optim.py"
+    known = tmp_path / "public"
+    known.mkdir()
+    text = source.read_text() + '\n\ndef check():\n    print "adam ok"\n'
+    (known / "optim.py").write_text(text)
+    (documents, skipped) = read_known([known], assignment_config("optimizers"))
+    assert skipped == [] and "adam" in documents[0].units.streams
+    # A student's file is not read that way: it is not compared, as it is not graded.
+    _student(tmp_path / "subs", "s", known / "optim.py")
+    students, left_out = read_students(
+        [("s", tmp_path / "subs" / "s")], assignment_config("optimizers")
+    )
+    assert students == [] and "does not parse" in left_out[0].reason

@@ -19,7 +19,7 @@ from propgrade.errors import PropgradeError, SubmissionProblem
 from propgrade.intake.locate import Found, find_files_with_suffix, read_found
 from propgrade.intake.notebook import synthesize_module
 from propgrade.intake.submission import take_in
-from propgrade.similarity.tokens import Units, units_of
+from propgrade.similarity.tokens import FILE, Units, units_of, units_of_parts
 
 STUDENT = "student"
 KNOWN = "known"
@@ -43,14 +43,31 @@ class Skipped:
 Progress = Callable[[int, int], None]
 
 
-def _parse(name: str, kind: str, origin: str, data: bytes, functions: Sequence[str]) -> Document:
-    text = data.decode("utf-8", errors="replace")
+def _units(text: str, origin: str, functions: Sequence[str], parts: bool) -> Units:
     try:
-        units = units_of(text, functions)
+        return units_of(text, functions)
     except SyntaxError as exc:
+        if parts:
+            found = _units_of_parts(text, functions)
+            if found is not None:
+                return found
         raise SubmissionProblem(f"{origin} does not parse: {exc.msg} (line {exc.lineno})") from None
     except (ValueError, RecursionError, MemoryError) as exc:
         raise SubmissionProblem(f"{origin} does not parse: {type(exc).__name__}") from None
+
+
+def _units_of_parts(text: str, functions: Sequence[str]) -> Units | None:
+    try:
+        units = units_of_parts(text, functions)
+    except (ValueError, RecursionError, MemoryError):
+        return None
+    return units if units.streams[FILE] else None
+
+
+def _parse(name: str, kind: str, origin: str, data: bytes, functions: Sequence[str]) -> Document:
+    text = data.decode("utf-8", errors="replace")
+    # A known source that does not parse as a whole is read block by block (Python 2).
+    units = _units(text, origin, functions, parts=kind == KNOWN)
     return Document(name, kind, origin, text, units)
 
 
