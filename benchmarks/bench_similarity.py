@@ -7,9 +7,11 @@ variables at random, so files differ in text while many functions share their
 structure, as in a real class. A few students copy another one's file.
 
 For each size it prints the time to read the class through the intake (``read``), to
-compare it with the inverted index (``index``, what the command does), to compare every
-pair by intersecting fingerprint sets (``all pairs``, the baseline: the same scores) and
-the whole command (``run``: read, compare, write the page and the CSV).
+compare it (``index``, what the command does: fingerprints, weights, then every pair's
+shared weight at once from the inverted index held as a matrix), to compare it with the
+same fingerprints and weights but every pair's fingerprint sets intersected one pair at a
+time (``all pairs``, the baseline; it must find the same scores), and the whole command
+(``run``: read, compare, write the page and the CSV).
 
     python benchmarks/bench_similarity.py
     python benchmarks/bench_similarity.py --assignment optimizers --sizes 100 400 800
@@ -31,9 +33,18 @@ from pathlib import Path
 from typing import TypeVar
 
 from propgrade.config import AssignmentConfig, load_course
-from propgrade.similarity.compare import PSEUDO, Comparison, Pair, compare
+from propgrade.similarity.compare import (
+    PSEUDO,
+    Pair,
+    boilerplate,
+    compare,
+    idf_weights,
+    unit_prints,
+)
+from propgrade.similarity.fingerprints import Params
 from propgrade.similarity.run import run_similarity
-from propgrade.similarity.sources import read_stub, read_students
+from propgrade.similarity.sources import STUDENT, Document, read_stub, read_students
+from propgrade.similarity.tokens import Units
 
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
@@ -87,10 +98,14 @@ def synthesise(assignment: AssignmentConfig, size: int, folder: Path) -> None:
         (student / assignment.graded_file).write_text(texts[-1])
 
 
-def all_pairs(comparison: Comparison) -> list[Pair]:
-    """The baseline: every pair of students, every unit, by set intersection."""
-    prints, weights = comparison.prints, comparison.weights
-    students = comparison.students
+def all_pairs(documents: Sequence[Document], stub: Units | None) -> list[Pair]:
+    """The baseline: the same fingerprints and weights, then every pair of students, every
+    unit, by intersecting fingerprint sets."""
+    params = Params()
+    boiler = boilerplate(stub, params)
+    prints = [unit_prints(d, params, boiler) for d in documents]
+    weights = idf_weights(prints, [d.kind for d in documents])
+    students = [i for i, d in enumerate(documents) if d.kind == STUDENT]
     pseudo = PSEUDO * math.log(len(students) + 1)
     totals = [
         {u: sum(weights.get(h, 0.0) for h in fp) for u, fp in units.items()} for units in prints
@@ -143,7 +158,7 @@ def _row(assignment: AssignmentConfig, size: int) -> str:
         folders = [(p.name, p) for p in sorted(klass.iterdir())]
         read, (documents, _) = timed(partial(read_students, folders, assignment))
         index, comparison = timed(partial(compare, documents, stub))
-        naive, baseline = timed(partial(all_pairs, comparison))
+        naive, baseline = timed(partial(all_pairs, documents, stub))
         assert _same(comparison.pairs, baseline), "the index and the baseline disagree"
         run, _ = timed(partial(run_similarity, assignment, klass, Path(tmp) / "out"))
     return (

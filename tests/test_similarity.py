@@ -205,3 +205,17 @@ def test_a_python2_known_source_is_read_block_by_block(tmp_path: Path) -> None:
         [("s", tmp_path / "subs" / "s")], assignment_config("optimizers")
     )
     assert students == [] and "does not parse" in left_out[0].reason
+
+
+def test_shared_weights_do_not_depend_on_the_chunk_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    import propgrade.similarity.compare as compare_module
+
+    sets = [frozenset({1, 2, 3, 4}), frozenset({2, 3, 5}), frozenset({4, 5, 6, 7}), frozenset()]
+    weights = {h: 0.5 + h for h in range(1, 8)}
+    whole, totals = compare_module.shared_weights(sets, weights)
+    assert whole[0, 1] == weights[2] + weights[3] and totals[2] == 4.5 + 5.5 + 6.5 + 7.5
+    monkeypatch.setattr(compare_module, "CHUNK", 3)
+    chunked, chunked_totals = compare_module.shared_weights(sets, weights)
+    assert np.array_equal(whole, chunked) and np.array_equal(totals, chunked_totals)

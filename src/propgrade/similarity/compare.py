@@ -13,16 +13,20 @@ The score of a unit pair is the weight they share over the smaller unit's weight
 (``return w - learning_rate * dw``) cannot push to 1. A pair's score is its best unit's,
 so one copied function among original ones shows as strongly as a copied file.
 
-Pairs are found through an inverted index (fingerprint -> documents), so the work grows
-with the pairs that share a weighted fragment, not with all N(N-1)/2 pairs.
+Every pair's shared weight comes from the inverted index (fingerprint -> documents) held
+as a documents x fingerprints matrix: one weighted product with its transpose gives all
+pairs at once, where intersecting the fingerprint sets of N(N-1)/2 pairs one by one took
+most of the time (``benchmarks/bench_similarity.py`` compares the two).
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from propgrade.similarity.fingerprints import Params, fingerprints, kgram_hashes
 from propgrade.similarity.sources import KNOWN, STUDENT, Document
@@ -120,6 +124,39 @@ def idf_weights(
 
 
 Progress = Callable[[str], None]
+# Fingerprints per block of the incidence matrix: bounds its memory to documents x CHUNK.
+CHUNK = 4096
+
+
+def shared_weights(
+    sets: Sequence[frozenset[int]], weights: dict[int, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The weight every two documents share, and each one's total, for one unit.
+
+    The inverted index as a matrix: documents x fingerprints, 1 where a document holds a
+    fingerprint. Weighting the columns and multiplying by the transpose sums, for every
+    pair at once, the weights of the fingerprints both hold.
+    """
+    column: dict[int, int] = {}
+    rows: list[int] = []
+    cols: list[int] = []
+    for i, held in enumerate(sets):
+        for h in held:
+            rows.append(i)
+            cols.append(column.setdefault(h, len(column)))
+    w = np.array([weights[h] for h in column], dtype=np.float64)
+    n = len(sets)
+    shared = np.zeros((n, n))
+    totals = np.zeros(n)
+    row_array, col_array = np.array(rows, dtype=np.intp), np.array(cols, dtype=np.intp)
+    for first in range(0, len(column), CHUNK):
+        inside = (col_array >= first) & (col_array < first + CHUNK)
+        block = np.zeros((n, min(CHUNK, len(column) - first)))
+        block[row_array[inside], col_array[inside] - first] = 1.0
+        weighted = block * w[first : first + CHUNK]
+        shared += weighted @ block.T
+        totals += weighted.sum(axis=1)
+    return shared, totals
 
 
 def compare(
@@ -141,36 +178,27 @@ def compare(
         {unit: frozenset(h for h in fp if weights.get(h, 0.0) > 0.0) for unit, fp in units.items()}
         for units in prints
     ]
-    totals = [
-        {unit: math.fsum(map(weights.__getitem__, fp)) for unit, fp in u.items()} for u in sets
-    ]
-    index: dict[int, list[int]] = defaultdict(list)
-    for i, units in enumerate(sets):
-        for h in frozenset().union(*units.values()):
-            index[h].append(i)
-    pseudo = PSEUDO * math.log(sum(1 for k in kinds if k == STUDENT) + 1)
+    students = [i for i, k in enumerate(kinds) if k == STUDENT]
+    known = [i for i, k in enumerate(kinds) if k == KNOWN]
+    pseudo = PSEUDO * math.log(len(students) + 1)
+    units = sorted({u for d in sets for u in d}, key=lambda u: (u != FILE, u))
+    scores: dict[str, np.ndarray] = {}
+    for unit in units:
+        shared, totals = shared_weights([d.get(unit, frozenset()) for d in sets], weights)
+        with np.errstate(invalid="ignore", divide="ignore"):  # 0/0 only with no student
+            scores[unit] = shared / (np.minimum.outer(totals, totals) + pseudo)
+    # The pairs compared: students with each later student and with every known source.
+    compared = np.zeros((len(docs), len(docs)), dtype=bool)
+    compared[np.ix_(students, students)] = np.triu(np.ones((len(students),) * 2, bool), 1)
+    compared[np.ix_(students, known)] = True
+    anything = np.zeros_like(compared)
+    for matrix in scores.values():
+        anything |= matrix > 0
     pairs = []
-    for a, units in enumerate(sets):
-        if kinds[a] != STUDENT:
-            continue
-        # Candidates: the documents after this one (or any known source) sharing at least
-        # one weighted fingerprint with it; every other pair scores 0 without a look.
-        held = frozenset().union(*units.values())
-        candidates = set().union(*(index[h] for h in held))
-        for b in sorted(candidates):
-            if b <= a and kinds[b] == STUDENT:
-                continue
-            scores = {}
-            for unit in units.keys() & sets[b].keys():
-                common = units[unit] & sets[b][unit]
-                if common:
-                    shared = math.fsum(map(weights.__getitem__, common))
-                    scores[unit] = shared / (min(totals[a][unit], totals[b][unit]) + pseudo)
-            if scores:
-                best = max(scores, key=lambda u: (scores[u], u == FILE))
-                pairs.append(Pair(a, b, scores[best], best, scores))
+    for a, b in zip(*np.nonzero(anything & compared), strict=True):
+        by_unit = {u: float(m[a, b]) for u, m in scores.items() if m[a, b] > 0}
+        best = max(by_unit, key=lambda u: (by_unit[u], u == FILE))
+        pairs.append(Pair(int(a), int(b), by_unit[best], best, by_unit))
     pairs.sort(key=Pair.key)
-    n_students = sum(1 for k in kinds if k == STUDENT)
-    n_known = len(docs) - n_students
-    pair_count = n_students * (n_students - 1) // 2 + n_students * n_known
+    pair_count = len(students) * (len(students) - 1) // 2 + len(students) * len(known)
     return Comparison(docs, params, pairs, pair_count, weights, prints)
