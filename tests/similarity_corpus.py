@@ -46,6 +46,11 @@ class Measure:
     def false_positive_rate(self) -> float:
         return len(self.false_positives) / len(self.independent)
 
+    @property
+    def highlighted(self) -> list[tuple[str, str]]:
+        """Planted pairs at or above the threshold."""
+        return [p for p, s in self.planted.items() if s >= self.threshold]
+
     def summary(self, name: str) -> str:
         worst = max(self.independent, key=self.independent.__getitem__)
         weakest = min(self.planted, key=self.planted.__getitem__)
@@ -54,7 +59,8 @@ class Measure:
             f"{weakest}; {len(self.independent)} independent pairs, highest "
             f"{self.independent[worst]:.3f} {worst}; margin {self.margin:.3f}; false "
             f"positives at the threshold {self.threshold}: {len(self.false_positives)}/"
-            f"{len(self.independent)} = {self.false_positive_rate:.1%}"
+            f"{len(self.independent)} = {self.false_positive_rate:.1%}; planted pairs at the "
+            f"threshold: {len(self.highlighted)}/{len(self.planted)}"
         )
 
 
