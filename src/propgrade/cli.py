@@ -728,6 +728,7 @@ def _print_selftest(report: SelftestReport, out: TextIO) -> None:
 
 def _cmd_similarity(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from propgrade.similarity import run_similarity
+    from propgrade.similarity.sources import KNOWN
 
     assignment = _course_assignment(args.config, args.assignment)
 
@@ -751,7 +752,7 @@ def _cmd_similarity(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     )
     for p in pairs[:10]:
         a, b = report.comparison.documents[p.a], report.comparison.documents[p.b]
-        other = terminal(b.name) if b.kind == "student" else f"known {terminal(b.name)}"
+        other = f"known {terminal(b.name)}" if b.kind == KNOWN else terminal(b.name)
         print(f"  {p.score:.2f}  {terminal(a.name)}  {other}  ({p.unit})", file=out)
     print(f"report in {report.page}; every pair in {report.csv}", file=out)
     if report.class_report is not None:
