@@ -36,6 +36,7 @@ def test_loads_a_valid_course(tmp_path: Path) -> None:
     assert hw.reference_file == (tmp_path / "solutions/hw/losses.py").resolve()
     assert hw.hypothesis.seed == 3 and hw.hypothesis.max_examples == 7
     assert hw.limits.call_seconds == 2 and hw.limits.memory_mb == 512
+    assert hw.limits.reply_bytes == 64 * 1024 and hw.limits.grader_memory_mb == 4096
     assert [(c.id, c.points, c.visibility) for c in hw.checks] == [
         ("f_ok", 2.0, "hidden"),
         ("g_ok", 1.5, "visible"),
@@ -77,6 +78,11 @@ def test_unknown_key_names_file_path_and_nearest_key(
         (("functions: [f, g]", "functions: f"), "assignments.hw.functions"),
         (("graded_file: losses.py", "graded_file: losses"), "graded_file"),
         (("call_seconds: 2", "call_seconds: 0"), "call_seconds: must be greater than 0"),
+        (
+            ("memory_mb: 512", "memory_mb: 512, grader_memory_mb: 100"),
+            "assignments.hw.limits.grader_memory_mb: must be at least 1024",
+        ),
+        (("memory_mb: 512", "memory_mb: 512, reply_kb: 0"), "limits.reply_kb: must be at least 1"),
     ],
 )
 def test_bad_values_are_reported_with_their_key(

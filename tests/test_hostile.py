@@ -158,6 +158,12 @@ ATTACKS = (
         reduced=True,
     ),
     Attack(
+        "memory_loss_array",
+        checks(("svm_vec",)),
+        ("2.0 MiB of data, where this call may return at most",),
+        reduced=True,
+    ),
+    Attack(
         "fork_flood_escapee",
         checks(("svm_naive",)) | {"svm_vec_matches_naive"},
         # The full layer refuses the worker a second process: not even the escapee starts.

@@ -7,12 +7,17 @@ texts shared between students are held once, and check records carry no instance
 
 from __future__ import annotations
 
+import resource
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from propgrade.batch import Submission, grade_batch
 from propgrade.config import load_course
+from propgrade.engine import grading
 from propgrade.engine.grading import Plan, prepare
+from propgrade.engine.memory import grading_memory_limit
 from propgrade.engine.results import CheckResult, Feedback, SubmissionResult
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,3 +110,42 @@ def test_a_class_holds_one_copy_of_each_equal_check_record(tmp_path: Path) -> No
     ]
     # What was stored is each student's own, whole result.
     assert (tmp_path / "out" / "grades.csv").read_text().count("\n") == 4
+
+
+# -- the grading process's own limit (engine/memory.py) --------------------------------------
+
+
+def test_grading_may_grow_the_process_by_its_limit_and_no_more() -> None:
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    with grading_memory_limit(256) as limit:
+        assert limit is not None
+        with pytest.raises(MemoryError):
+            bytearray(512 << 20)
+        kept = bytearray(64 << 20)  # well inside: grading goes on
+        del kept
+    assert resource.getrlimit(resource.RLIMIT_AS) == before
+    assert len(bytearray(512 << 20)) == 512 << 20  # the limit is gone again
+
+
+def test_a_submission_that_exhausts_the_graders_memory_scores_0_and_is_not_graded_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = prepare(load_course(ROOT / "grading.yaml").assignments["linear_classifiers"])
+    folder = tmp_path / "in" / "hog"
+    folder.mkdir(parents=True)
+    (folder / "losses.py").write_text((ROOT / "solutions/linear_classifiers/losses.py").read_text())
+    calls = []
+
+    def exhausted(*args: object) -> None:
+        calls.append(args)
+        raise MemoryError()
+
+    monkeypatch.setattr(grading, "_evaluate_in_stages", exhausted)
+    out = tmp_path / "out"
+    first = grade_batch(plan, [Submission("hog", folder)], out)
+    (result,) = first.results
+    assert sum(c.points for c in result.checks) == 0
+    assert "more than the 4096 MB of memory the grader allows" in (result.error or "")
+    assert first.internal_errors == []
+    again = grade_batch(plan, [Submission("hog", folder)], out)
+    assert again.reused == 1 and len(calls) == 1  # kept, not retried on every run

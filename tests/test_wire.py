@@ -159,7 +159,7 @@ def test_oversized_header_length_is_rejected_from_the_prefix_alone() -> None:
 
 def test_blob_lengths_beyond_the_cap_are_rejected_before_the_body_arrives() -> None:
     reader = wire.FrameReader(max_frame_bytes=1 << 20)
-    with pytest.raises(wire.WireError, match="exceeds the limit"):
+    with pytest.raises(wire.OverBudget, match="over its budget"):
         reader.feed(raw_frame({"blobs": [2 << 20]}))
     with pytest.raises(wire.WireError):
         wire.FrameReader().feed(raw_frame({"blobs": [2**40, 2**40]}))

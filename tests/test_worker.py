@@ -543,8 +543,29 @@ def test_oversized_return_values_are_refused(make_worker: MakeWorker) -> None:
     source = SIMPLE + "\ndef big():\n    return np.zeros(1_000_000)\n"
     worker = make_worker(source, max_frame_bytes=2 << 20)
     big, after = worker.run([Call("big", ()), Call("add", (1, 1))])
-    assert big.failure is not None and "too large" in big.failure.message
+    assert failure_kind(big) is FailureKind.TOO_LARGE
+    assert big.failure is not None and "7.6 MiB of data" in big.failure.message
     assert after.value == 2
+
+
+def test_a_reply_over_its_call_budget_fails_that_call_alone(make_worker: MakeWorker) -> None:
+    # A loss returned as a 2 MB array: far over what a call on small arrays may return
+    # (budgets.reply_budget), although far under the frame limit. The call fails saying
+    # how large, the worker goes on, and a reply the size of the arguments still passes.
+    source = SIMPLE + (
+        "\ndef hoard(W, X):\n    return np.full(262144, 1.0), W.copy()\n"
+        "\ndef honest(W, X):\n    return 1.0, W.copy()\n"
+    )
+    worker = make_worker(source)
+    W, X = np.ones((30, 10)), np.ones((64, 30))
+    hoard, honest = worker.run([Call("hoard", (W, X)), Call("honest", (W, X))])
+    assert failure_kind(hoard) is FailureKind.TOO_LARGE
+    assert hoard.failure is not None
+    assert "2.0 MiB of data, where this call may return at most 188 KiB" in hoard.failure.message
+    assert honest.ok and honest.value is not None
+    pid = worker.pid
+    [again] = worker.run([Call("honest", (W, X))])
+    assert again.ok and worker.pid == pid  # refused by the worker itself: no restart
 
 
 def test_only_the_graded_file_is_visible_and_env_is_scrubbed(

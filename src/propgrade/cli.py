@@ -426,7 +426,8 @@ def _cmd_grade(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         grader = None
         sandbox = plan.layer.describe() if plan.layer else ""
         if args.dask is not None:
-            cluster = stack.enter_context(_dask_cluster(args.dask, err))
+            memory_mb = plan.limits.grader_memory_mb
+            cluster = stack.enter_context(_dask_cluster(args.dask, err, memory_mb))
             cluster.check_workers(plan)
             grader, sandbox = cluster.grade, cluster.describe()
         if not args.quiet:
@@ -464,12 +465,12 @@ def _cmd_grade(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 @contextlib.contextmanager
-def _dask_cluster(address: str, err: TextIO) -> Iterator[DaskCluster]:
+def _dask_cluster(address: str, err: TextIO, memory_mb: int) -> Iterator[DaskCluster]:
     """The cluster, connected; a refusing worker's own report is printed before the error."""
     from propgrade.integrations.dask_cluster import DaskCluster, WorkerRefused
 
     try:
-        with DaskCluster(address) as cluster:
+        with DaskCluster(address, memory_mb=memory_mb) as cluster:
             yield cluster
     except WorkerRefused as exc:
         if exc.detail:

@@ -192,6 +192,7 @@ def _suggest(word: str, options: list[str]) -> str | None:
 def _limits(r: _Reader, raw: object, path: str) -> Limits:
     data = r.mapping(raw, path)
     allowed = {"call_seconds", "submission_seconds", "memory_mb", "output_kb", "file_kb"}
+    allowed |= {"reply_kb", "grader_memory_mb"}
     r.keys(data, path, allowed, set())
     base = Limits()
     return Limits(
@@ -208,6 +209,14 @@ def _limits(r: _Reader, raw: object, path: str) -> Limits:
         * r.integer(data.get("output_kb", base.output_bytes // 1024), _join(path, "output_kb"), 1),
         file_bytes=1024
         * r.integer(data.get("file_kb", base.file_bytes // 1024), _join(path, "file_kb"), 1),
+        reply_bytes=1024
+        * r.integer(data.get("reply_kb", base.reply_bytes // 1024), _join(path, "reply_kb"), 1),
+        grader_memory_mb=r.integer(
+            data.get("grader_memory_mb", base.grader_memory_mb),
+            _join(path, "grader_memory_mb"),
+            # below this the grader's own Python, numpy and Hypothesis do not start
+            1024,
+        ),
     )
 
 

@@ -276,6 +276,7 @@ def _failure_phrase(failure: StudentFailure) -> str:
         "missing": "is not defined in the submission",
         "skipped": "was not run: it timed out or crashed too often already",
         "inconsistent": "returned a different result while its Python work was counted",
+        "too_large": "returned more data than the grader accepts for this call",
         "unsupported": "returned a value that cannot be sent back to the grader",
     }.get(failure.kind.value, "failed") + f": {failure.message}"
 

@@ -24,6 +24,7 @@ from propgrade.engine.checks import CaseRejected, Check, CheckFailed, StudentCal
 from propgrade.engine.display import format_value
 from propgrade.engine.fibers import Fiber
 from propgrade.engine.loading import load_checks, load_reference
+from propgrade.engine.memory import grading_memory_limit
 from propgrade.engine.proxies import CallKey, NeedCalls, ProxyBase, ReferenceModule, ReplayProxy
 from propgrade.engine.results import FAILED, PASSED, CheckResult, Feedback, SubmissionResult
 from propgrade.errors import ConfigError
@@ -46,7 +47,13 @@ MAX_SHRINK_STEPS = 40
 # only such a chain starts a thread.
 REPLAY_ROUNDS = 2
 SHRINK_CHUNK = 12
-_NO_SHRINK = {FailureKind.TIMEOUT, FailureKind.CRASH, FailureKind.BUDGET, FailureKind.SKIPPED}
+_NO_SHRINK = {
+    FailureKind.TIMEOUT,
+    FailureKind.CRASH,
+    FailureKind.BUDGET,
+    FailureKind.SKIPPED,
+    FailureKind.TOO_LARGE,
+}
 
 
 @dataclass
@@ -392,8 +399,33 @@ FINGERPRINT_KEYS = (
 
 
 def grade_submission(plan: Plan, student: str, folder: Path) -> SubmissionResult:
-    """Grade the graded file in ``folder``. Student misbehaviour never raises here."""
+    """Grade the graded file in ``folder``. Student misbehaviour never raises here.
+
+    The grading process may grow by ``limits.grader_memory_mb`` meanwhile (engine/memory.py);
+    a submission that makes it grow more gets 0 with that reason, as a graded result (a
+    rerun keeps it instead of trying again).
+    """
     started = time.monotonic()
+    try:
+        with grading_memory_limit(plan.limits.grader_memory_mb):
+            return _grade_submission(plan, student, folder, started)
+    except MemoryError:
+        pass
+    # Out of the handler: the traceback, and with it what filled the memory, is gone.
+    limit = plan.limits.grader_memory_mb
+    message = (
+        f"grading this submission needed more than the {limit} MB of memory the grader "
+        "allows one submission (limits.grader_memory_mb), so it scores 0: return only "
+        "values of the documented sizes"
+    )
+    result = zero_result(plan, student, message, seconds=time.monotonic() - started)
+    graded = folder / plan.assignment.graded_file
+    result.meta["file_sha256"] = file_digest(graded) if graded.is_file() else "missing"
+    result.meta["over_memory"] = True
+    return result
+
+
+def _grade_submission(plan: Plan, student: str, folder: Path, started: float) -> SubmissionResult:
     graded = folder / plan.assignment.graded_file
     if not graded.is_file():
         present = sorted(p.name for p in folder.iterdir())[:10] if folder.is_dir() else []

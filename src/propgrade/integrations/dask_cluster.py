@@ -39,6 +39,7 @@ from propgrade.integrations.dask_tasks import (
     identify,
     plan_fingerprint,
 )
+from propgrade.sandbox.calls import Limits
 from propgrade.sandbox.layer_choice import SANDBOX_ENV
 from propgrade.sandbox.layers import FULL, REDUCED
 
@@ -114,8 +115,18 @@ def _key(student: str) -> str:
 class DaskCluster:
     """A connection to a Dask scheduler, or a LocalCluster it started (``local:N``)."""
 
-    def __init__(self, address: str, *, connect_seconds: float = CONNECT_SECONDS) -> None:
+    def __init__(
+        self,
+        address: str,
+        *,
+        connect_seconds: float = CONNECT_SECONDS,
+        memory_mb: int = Limits().grader_memory_mb,
+    ) -> None:
         self.address = address
+        # A local worker process's memory limit. Grading one submission may grow it by
+        # limits.grader_memory_mb (engine/memory.py); twice that leaves room for the worker
+        # itself, and the nanny restarts a worker that still goes past it.
+        self.memory_mb = memory_mb
         self.connect_seconds = connect_seconds
         self.sandbox = sandbox_choice()
         self.workers: list[WorkerInfo] = []
@@ -139,7 +150,7 @@ class DaskCluster:
                 processes=True,
                 host="127.0.0.1",
                 dashboard_address=None,
-                memory_limit=0,
+                memory_limit=f"{2 * self.memory_mb}MiB",
                 silence_logs=50,
             )
             self._client = distributed.Client(self._cluster)

@@ -71,6 +71,7 @@ class FailureKind(StrEnum):
     MISSING = "missing"  # the module has no callable of that name
     SKIPPED = "skipped"  # not run: the same function timed out or crashed too often already
     INCONSISTENT = "inconsistent"  # a traced call returned something else than untraced
+    TOO_LARGE = "too_large"  # the reply was over the call's reply budget (sandbox/budgets.py)
     UNSUPPORTED = "unsupported"  # the property could not use a value that could not be sent
     # Not the student's doing: the grader passed an argument that cannot be sent. Never
     # reaches a student as a failure of theirs (the proxy raises a grader error).
@@ -179,6 +180,12 @@ class Limits:
     # The largest graded file or notebook read from a submission: a larger one is refused
     # before it is read (the trusted side reads it, so it must not be unbounded).
     file_bytes: int = 1024 * 1024
+    # What one reply may hold besides arrays the size of the call's own (sandbox/budgets.py):
+    # every reply is decoded and kept by the grading process, so none may be unbounded.
+    reply_bytes: int = 64 * 1024
+    # Address space of the process that grades (the batch's own, or each pool process):
+    # a submission that still makes it grow past this gets 0, its classmates are graded.
+    grader_memory_mb: int = 4096
     max_failures_per_function: int = 2  # timeouts/crashes before further calls are skipped
     # Top-level packages student code may import besides the standard library; numpy is
     # always among them (the worker itself needs it). Enforced inside the worker.

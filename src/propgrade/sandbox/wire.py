@@ -85,6 +85,15 @@ class UnsendableValue(WireError, TypeError):
         return UnsendableValue(self.what, prefix + self.where)
 
 
+class OverBudget(WireError):
+    """A frame announces more bytes than the reply it should be may hold."""
+
+    def __init__(self, announced: int, budget: int) -> None:
+        super().__init__(f"the reply announces {announced} bytes, over its budget of {budget}")
+        self.announced = announced
+        self.budget = budget
+
+
 @dataclass(frozen=True)
 class Frame:
     header: dict[str, Any]
@@ -123,7 +132,10 @@ class FrameReader:
     """
 
     def __init__(self, *, max_frame_bytes: int = DEFAULT_FRAME_LIMIT) -> None:
+        # Either limit may be lowered for the next frame (a call's reply budget) and set
+        # back after it: a frame's sizes are checked when its header arrives.
         self.max_frame_bytes = max_frame_bytes
+        self.max_header_bytes = HEADER_LIMIT
         self._buf = bytearray()
         self._header: dict[str, Any] | None = None
         self._header_end = 0
@@ -157,15 +169,17 @@ class FrameReader:
         if self._header is not None or len(self._buf) < _LENGTH.size:
             return
         (header_len,) = _LENGTH.unpack_from(self._buf)
-        if header_len > HEADER_LIMIT or _LENGTH.size + header_len > self.max_frame_bytes:
+        if header_len > HEADER_LIMIT:
             raise WireError(f"frame header length {header_len} exceeds the limit")
+        if header_len > self.max_header_bytes or _LENGTH.size + header_len > self.max_frame_bytes:
+            raise OverBudget(_LENGTH.size + header_len, self.max_frame_bytes)
         header_end = _LENGTH.size + header_len
         if len(self._buf) < header_end:
             return
         header = _parse_header(bytes(self._buf[_LENGTH.size : header_end]))
         total = header_end + sum(header["blobs"])
         if total > self.max_frame_bytes:
-            raise WireError(f"frame exceeds the limit of {self.max_frame_bytes} bytes")
+            raise OverBudget(total, self.max_frame_bytes)
         self._header, self._header_end, self._frame_end = header, header_end, total
 
 
@@ -384,7 +398,8 @@ def _decode_array(obj: dict[str, Any], blobs: Sequence[memoryview | bytes]) -> V
 
 # -- protocol messages --------------------------------------------------------------------
 # Requests: {"op": "run", "max_reply_bytes": n, "calls": [{"id", "function", "args",
-# "kwargs", "trace", "echo_args"}]}, "kwargs" a list of [name, value] pairs. Replies: one
+# "kwargs", "trace", "echo_args", "max_reply_bytes"}]}, "kwargs" a list of [name, value]
+# pairs, a call's "max_reply_bytes" its reply budget (sandbox/budgets.py). Replies: one
 # "ready" frame before the student's file is imported, one "import" frame, then one
 # "result" frame per call, in order.
 
@@ -454,6 +469,9 @@ def parse_result(
     message = _text(header, "message")
     if kind == "missing":
         failure = StudentFailure(FailureKind.MISSING, message)
+        return CallOutcome(failure=failure, seconds=since_previous)
+    if kind == "too_large":
+        failure = StudentFailure(FailureKind.TOO_LARGE, message)
         return CallOutcome(failure=failure, seconds=since_previous)
     if kind != "exception":
         raise WireError(f"unknown failure kind {kind[:40]!r}")

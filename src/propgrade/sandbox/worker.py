@@ -25,6 +25,7 @@ from types import TracebackType
 from propgrade.engine.traced import confirm, untraced_twins
 from propgrade.errors import WorkerError
 from propgrade.sandbox import wire
+from propgrade.sandbox.budgets import HEADER_BYTES, describe_size, reply_budget
 from propgrade.sandbox.calls import (
     Call,
     CallOutcome,
@@ -425,6 +426,7 @@ class Worker:
         first_id = self._next_id
         self._next_id += len(runnable)
         requests = []
+        budgets = [min(reply_budget(calls[i], self.limits), self.max_frame_bytes) for i in runnable]
         for position, index in enumerate(runnable):
             call_args = encoded.args[index]
             assert call_args is not None  # unsendable calls were answered before
@@ -436,6 +438,7 @@ class Worker:
                     "kwargs": call_args[1],
                     "trace": calls[index].trace,
                     "echo_args": calls[index].echo_args,
+                    "max_reply_bytes": budgets[position],
                 }
             )
         frame = wire.request_frame(requests, encoded.blobs, max_reply_bytes=self.max_frame_bytes)
@@ -444,6 +447,10 @@ class Worker:
         for position, index in enumerate(runnable):
             call = calls[index]
             call_deadline = previous + self.limits.call_seconds
+            # The frame's sizes are checked against the call's budget as soon as its header
+            # arrives, before its body is read or stored.
+            process.reader.max_frame_bytes = budgets[position]
+            process.reader.max_header_bytes = HEADER_BYTES
             try:
                 event = process.next_frame(min(call_deadline, self._budget_deadline))
                 now = time.monotonic()
@@ -453,6 +460,18 @@ class Worker:
                     outcomes[index] = outcome
                     previous = now
                     continue
+            except wire.OverBudget as exc:
+                # The worker itself refuses to send such a reply: this one was forged, or
+                # the header alone is too large. Its body is never read.
+                message = (
+                    f"a reply of {describe_size(exc.announced)}, where this call may return "
+                    f"at most {describe_size(exc.budget)}"
+                )
+                outcomes[index] = _failed(
+                    FailureKind.TOO_LARGE, message, time.monotonic() - previous
+                )
+                self._stop_process()
+                return runnable[position + 1 :]
             except wire.WireError as exc:
                 message = f"the reply to {call.function}() was not valid data: {exc}"
                 outcomes[index] = _failed(

@@ -33,6 +33,7 @@ _MAX_DEPTH = 4
 _MAX_ITEMS = 64
 _MAX_TEXT = 8192
 _HEADER_LIMIT = 1 << 20
+_REPLY_HEADER_LIMIT = 64 * 1024  # budgets.HEADER_BYTES
 _MAX_MESSAGE = 2000
 _MAX_TRACEBACK = 4000
 _MAX_NAME = 100
@@ -99,6 +100,15 @@ _STDLIB = frozenset(sys.stdlib_module_names)
 _OWN_GLOBALS = globals()
 _extract_tb = traceback.extract_tb
 _basename = os.path.basename
+
+
+def _size(count: int) -> str:
+    # budgets.describe_size, mirrored
+    if count >= 1 << 20:
+        return f"{count / (1 << 20):.1f} MiB"
+    if count >= 1 << 10:
+        return f"{count // 1024} KiB"
+    return f"{count} bytes"
 
 
 def _safe_type_name(obj: object) -> str:
@@ -398,17 +408,22 @@ class _Runner:
             if request is None:
                 return
             header, blobs = request
-            max_reply = header["max_reply_bytes"]
             for call in header["calls"]:
                 reply, reply_blobs = self._run_one(call, blobs)
                 reply["op"], reply["id"] = "result", call["id"]
                 data = self.channel.frame(reply, reply_blobs)
                 header_bytes = _len(data) - _LENGTH.size - sum(_len(b) for b in reply_blobs)
-                if _len(data) > max_reply or header_bytes > _HEADER_LIMIT:
+                budget = call["max_reply_bytes"]
+                if _len(data) > budget or header_bytes > _REPLY_HEADER_LIMIT:
                     # The grader would refuse the frame and stop this process: say why.
-                    too_large = {"ok": False, "kind": "exception", "type": "ValueError"}
-                    too_large["message"] = "return value too large to send"
-                    too_large["traceback"] = too_large["message"]
+                    too_large: dict[str, object] = {"ok": False, "kind": "too_large"}
+                    too_large["type"], too_large["traceback"] = "", ""
+                    too_large["message"] = (
+                        f"{_size(_len(data))} of data, where this call may return at most "
+                        f"{_size(budget)}: return only what the docstring asks for, of the "
+                        "size it says (a loss is one number; arrays have the shapes of the "
+                        "arguments)"
+                    )
                     too_large["op"], too_large["id"] = "result", call["id"]
                     data = self.channel.frame(too_large, [])
                 _flush_student_output()
