@@ -81,6 +81,8 @@ def _public_config(assignment: AssignmentConfig, public_ids: list[str]) -> str:
                 "submission_seconds": limits.submission_seconds,
                 "memory_mb": limits.memory_mb,
                 "output_kb": limits.output_bytes // 1024,
+                # what a reply may hold: the same budget as the graded run
+                "reply_kb": limits.reply_bytes // 1024,
             },
             "checks": {
                 c.id: {
