@@ -241,6 +241,28 @@ ATTACKS = (
         reduced=True,
     ),
     Attack(
+        "trace_memo_dummy",
+        LOOP_CHECKS,
+        # The dummy is not the reference's value; the rerun in a fresh process remembers
+        # nothing and computes the real one.
+        ("counted: answering with a dummy", "was 0 while counted and"),
+        reduced=True,
+    ),
+    Attack(
+        "trace_lines_off",
+        LOOP_CHECKS,
+        # C calls are counted whatever the frame's flags; a frame returning with its line
+        # events off makes the count untrusted.
+        ("more Python line/call events for 64 samples", "could not be measured"),
+        reduced=True,
+    ),
+    Attack(
+        "trace_thread_loop",
+        LOOP_CHECKS,
+        ("thread refused: can't start new thread: student code may not start threads",),
+        reduced=True,
+    ),
+    Attack(
         "trace_forged_frame",
         LOOP_CHECKS,
         ("forged a reply frame for call",),
@@ -779,6 +801,39 @@ def test_scores_match_a_clean_rerun(layer: str, batches: Batches) -> None:
         else:  # graded with a time limit per call: only what it attacks is certain to fail
             failed = {cid for cid, points in rerun.items() if points == 0}
             assert attack.must_fail <= failed, student
+
+
+# Code that touches frames, tracing or threads is flagged for a person, whatever it scores.
+FLAGGED_FOR_REVIEW = frozenset(
+    {
+        "trace_memo_dummy",
+        "trace_lines_off",
+        "trace_thread_loop",
+        "trace_detect_dummy",
+        "trace_evasion",
+        "trace_tamper_naive",
+        "trace_forged_frame",
+    }
+)
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_code_that_fights_the_grader_is_flagged_for_review_by_hand(
+    layer: str, batches: Batches
+) -> None:
+    batch = batches.get(layer)
+    table = {line.split()[0]: line for line in batch.hostile.stdout.splitlines() if line.strip()}
+    report = batch.output_files["report.html"].decode()
+    for student in batch.students:
+        results = json.loads(batch.output_files[f"{student}/results.json"])
+        flagged = results["extra_data"]["propgrade"]["review_by_hand"]
+        if student in FLAGGED_FOR_REVIEW:
+            assert flagged and batch.records[student]["meta"]["review"], student
+            assert "REVIEW BY HAND" in table[student]
+            assert f"{student}</a> (" in report
+        elif student in CORRECT:
+            assert not flagged and "review" not in batch.records[student]["meta"], student
+    assert "Review by hand (" in report
 
 
 # -- nothing forged, nothing changed ---------------------------------------------------------

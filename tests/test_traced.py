@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from propgrade.engine.traced import confirm, first_difference, untraced_twins
+from propgrade.engine.traced import (
+    confirm,
+    first_difference,
+    reference_witness,
+    untraced_twins,
+    values_agree,
+)
 from propgrade.sandbox.calls import Call, CallOutcome, FailureKind, StudentFailure, Unsupported
 
 
@@ -45,3 +51,29 @@ def test_confirm_keeps_a_steady_call_and_fails_the_others() -> None:
     )
     raised = CallOutcome(failure=StudentFailure(FailureKind.EXCEPTION, "boom"))
     assert confirm(call, traced, raised) is raised
+
+
+def test_a_right_value_agrees_with_the_reference_whatever_its_form() -> None:
+    W = np.arange(6.0).reshape(3, 2)
+    assert values_agree((1.5, W.astype(np.float32)), (1.5, W))
+    assert values_agree((np.array([[1.5]]), W), (1.5, W))
+    # A config with keys of its own, and an int where the reference has a float.
+    step = (W, {"learning_rate": 0.01, "t": 1, "extra": "x"})
+    assert values_agree(step, (W, {"learning_rate": 0.01, "t": 1.0}))
+    assert not values_agree((0.0, W * 0.0), (1.5, W))
+    assert not values_agree((W, {"t": 1}), (W, {"learning_rate": 0.01, "t": 1}))
+    assert not values_agree(Unsupported("object"), 1.0)
+    assert not values_agree((1.5,), (1.5, W))
+
+
+def test_the_reference_witness_runs_the_reference_on_the_same_arguments() -> None:
+    class Reference:
+        @staticmethod
+        def double(x: np.ndarray) -> np.ndarray:
+            return 2 * x
+
+    witness = reference_witness(Reference())
+    x = np.arange(3.0)
+    assert witness(Call("double", (x,), trace=True), 2 * x)
+    assert not witness(Call("double", (x,), trace=True), x)
+    assert not witness(Call("missing", (x,), trace=True), x)  # no witness: rerun instead

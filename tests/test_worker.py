@@ -392,6 +392,9 @@ def test_echo_args_shows_in_place_mutation(make_worker: MakeWorker) -> None:
     assert clean.value == 24.0
     assert np.array_equal(W, np.ones((3, 2)))
     assert mutated.args_after[3] == 0.5
+    # What came back unchanged is what was sent, held once (the call cache keeps replies).
+    assert clean.args_after[0] is W and clean.args_after[1] is X
+    assert mutated.args_after[0] is not W and mutated.args_after[1] is X
 
 
 TRACED = """
@@ -507,6 +510,106 @@ def test_a_traced_call_that_answers_differently_untraced_fails(make_worker: Make
     assert steady.ok and steady.trace_events is not None and steady.trace_events > 0
     # An untraced call is not run twice and not compared.
     assert untraced.ok and isinstance(untraced.value, tuple) and untraced.value[0] == 24.0
+
+
+EVADES_THE_LINE_COUNT = """
+import sys
+import threading
+import numpy as np
+
+_MEMO = {}
+
+def _per_sample(W, X):
+    total = 0.0
+    for i in range(X.shape[0]):
+        total += X[i].dot(W).item(0)  # C calls only: no Python frame inside the loop
+    return total
+
+def memo_dummy(W, X):
+    key = (W.tobytes(), X.tobytes())
+    if key not in _MEMO:
+        counted = getattr(sys._getframe(), "f_" + "trace") is not None
+        _MEMO[key] = 0.0 if counted else _per_sample(W, X)
+    return _MEMO[key]
+
+def lines_off_restored(W, X):
+    frame = sys._getframe()
+    setattr(frame, "f_" + "trace_lines", False)
+    total = 0.0
+    for i in range(X.shape[0]):
+        total += X[i].dot(W).item(0)
+    setattr(frame, "f_" + "trace_lines", True)
+    return total
+
+def lines_off(W, X):
+    setattr(sys._getframe(), "f_" + "trace_lines", False)
+    return float(X.sum())
+
+def in_a_thread(W, X):
+    box = []
+    thread = threading.Thread(target=lambda: box.append(_per_sample(W, X)))
+    thread.start()
+    thread.join()
+    return box[0]
+
+def stops_profiling(W, X):
+    getattr(sys, "set" + "profile")(None)
+    return float(X.sum())
+"""
+
+
+def test_a_remembered_dummy_is_caught_by_a_rerun_in_a_fresh_process(
+    make_worker: MakeWorker,
+) -> None:
+    # The rerun used to run in the same process, where the dummy remembered by argument
+    # bytes answered it again and "agreed".
+    worker = make_worker(EVADES_THE_LINE_COUNT)
+    W, X = np.ones((3, 2)), np.ones((8, 3))
+    [memo] = worker.run([Call("memo_dummy", (W, X), trace=True)])
+    assert failure_kind(memo) is FailureKind.INCONSISTENT
+    assert memo.failure is not None
+    assert "was 0 while counted and 24 when called normally" in memo.failure.message
+
+
+def test_a_witness_that_vouches_for_the_value_spares_the_rerun(make_worker: MakeWorker) -> None:
+    worker = make_worker(EVADES_THE_LINE_COUNT)
+    W, X = np.ones((3, 2)), np.ones((8, 3))
+    [first] = worker.run([Call("lines_off", (W, X))])
+    pid = worker.pid
+    [vouched] = worker.run([Call("memo_dummy", (W, X * 2), trace=True)], witness=lambda c, v: True)
+    assert vouched.ok and vouched.value == 0.0 and worker.pid == pid  # no fresh process
+    assert first.ok
+
+
+def test_c_calls_count_when_a_frame_switches_its_line_events_off(make_worker: MakeWorker) -> None:
+    worker = make_worker(EVADES_THE_LINE_COUNT)
+    W = np.ones((3, 2))
+    small, large, dark = worker.run(
+        [
+            Call("lines_off_restored", (W, np.ones((8, 3))), trace=True),
+            Call("lines_off_restored", (W, np.ones((64, 3))), trace=True),
+            Call("lines_off", (W, np.ones((8, 3))), trace=True),
+        ]
+    )
+    assert small.trace_events is not None and large.trace_events is not None
+    assert large.trace_events - small.trace_events >= 2 * (64 - 8)  # .dot and .item per sample
+    assert dark.ok and dark.trace_events == -1  # returned with its line events off
+
+
+def test_a_profile_function_taken_away_makes_the_count_untrusted(make_worker: MakeWorker) -> None:
+    worker = make_worker(EVADES_THE_LINE_COUNT)
+    [outcome] = worker.run(
+        [Call("stops_profiling", (np.ones((3, 2)), np.ones((8, 3))), trace=True)]
+    )
+    assert outcome.ok and outcome.trace_events == -1
+
+
+def test_student_code_may_not_start_threads(make_worker: MakeWorker) -> None:
+    worker = make_worker(EVADES_THE_LINE_COUNT)
+    [outcome] = worker.run([Call("in_a_thread", (np.ones((3, 2)), np.ones((8, 3))))])
+    assert failure_kind(outcome) is FailureKind.EXCEPTION
+    assert outcome.failure is not None
+    assert "student code may not start threads" in outcome.failure.message
 
 
 def test_student_code_does_not_see_the_tracer_through_gettrace(make_worker: MakeWorker) -> None:

@@ -537,6 +537,8 @@ def _print_table(
             )
         else:
             note = "all checks passed"
+        if r.meta.get("review"):
+            note = f"REVIEW BY HAND ({r.meta['review'][0]}); {note}"
         name = names[r.student]
         standing = standings.get(r.student)
         score = _score_text(r, standing)

@@ -92,6 +92,8 @@ def gradescope_results(
                 "student": result.student,
                 **numbers,
                 **result.meta,
+                # Code that touches frames, tracing or threads (engine/review.py).
+                "review_by_hand": bool(result.meta.get("review")),
             }
         },
     }

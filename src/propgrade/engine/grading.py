@@ -27,6 +27,8 @@ from propgrade.engine.loading import load_checks, load_reference
 from propgrade.engine.memory import grading_memory_limit
 from propgrade.engine.proxies import CallKey, NeedCalls, ProxyBase, ReferenceModule, ReplayProxy
 from propgrade.engine.results import FAILED, PASSED, CheckResult, Feedback, SubmissionResult
+from propgrade.engine.review import review_reasons
+from propgrade.engine.traced import reference_witness
 from propgrade.errors import ConfigError
 from propgrade.sandbox.calls import (
     SENDABLE,
@@ -178,6 +180,7 @@ def _evaluate(
     ends the property.
     """
     pending = list(runs)
+    witness = None if plan.reference is None else reference_witness(plan.reference)
     fibers: dict[int, Fiber] = {}
     rounds = 0
     try:
@@ -218,7 +221,7 @@ def _evaluate(
             if not missing or not pending:
                 break
             batch = _without_echo_twins(missing)
-            answers = worker.run(list(batch.values()))
+            answers = worker.run(list(batch.values()), witness=witness)
             cache.update(zip(batch.keys(), answers, strict=True))
             _answer_from_echo_twins(cache, missing)
     finally:
@@ -408,7 +411,7 @@ def grade_submission(plan: Plan, student: str, folder: Path) -> SubmissionResult
     started = time.monotonic()
     try:
         with grading_memory_limit(plan.limits.grader_memory_mb):
-            return _grade_submission(plan, student, folder, started)
+            return _flagged(_grade_submission(plan, student, folder, started), folder, plan)
     except MemoryError:
         pass
     # Out of the handler: the traceback, and with it what filled the memory, is gone.
@@ -422,6 +425,19 @@ def grade_submission(plan: Plan, student: str, folder: Path) -> SubmissionResult
     graded = folder / plan.assignment.graded_file
     result.meta["file_sha256"] = file_digest(graded) if graded.is_file() else "missing"
     result.meta["over_memory"] = True
+    return _flagged(result, folder, plan)
+
+
+def _flagged(result: SubmissionResult, folder: Path, plan: Plan) -> SubmissionResult:
+    """``result``, with the reasons to review its graded file by hand, if there are any."""
+    graded = folder / plan.assignment.graded_file
+    try:
+        source = graded.read_bytes() if graded.is_file() else b""
+    except OSError:
+        source = b""
+    reasons = review_reasons(source)
+    if reasons:
+        result.meta["review"] = reasons
     return result
 
 

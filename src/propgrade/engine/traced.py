@@ -1,23 +1,30 @@
-"""A traced call counts only if it returns what the same call returns untraced.
+"""A traced call counts only if what it returned is right, or what it returns uncounted.
 
-The Python-event count of a traced call (``Call.trace``) is taken while a trace function
-runs in the student's process, and student code can notice it (``sys.gettrace`` under a
-name built from strings, ``frame.f_trace``, a slower loop) and return a cheap dummy while
-measured and do the real, looping work otherwise. So the worker runs every successful
-traced call once more, untraced, on the same arguments, and this module compares the two
-results here, in the trusted process: a call that answers differently when measured
-fails with ``FailureKind.INCONSISTENT``, whatever the grader does with the count.
+The Python-event count of a traced call (``Call.trace``) is taken while trace and profile
+functions run in the student's process, and student code can notice them (``sys.gettrace``
+under a name built from strings, ``frame.f_trace``, a slower loop) and return a cheap
+dummy while measured and do the real, looping work otherwise. So the trusted side judges
+what the traced call returned:
 
-The untraced run comes after the traced one, so a function that memoizes its answers
-cannot serve the measured call from a cache filled by its own rerun; a grader should
-still trace calls on arguments that no other call uses, for the same reason. A count
-forged from inside the worker is beyond this check (README, "What the loop check is
-worth").
+* if the reference, run here on the same arguments, returns the same value (within
+  ``WITNESS_RTOL``, whatever the form: a float32 dW, a loss as a size-1 array, a config
+  with keys of its own), the count stands: the call did the work while counted;
+* otherwise (a wrong function, or a dummy) the worker runs the call again, untraced, in a
+  fresh process, and this module compares the two results: a call that answers
+  differently when measured fails with ``FailureKind.INCONSISTENT``. A fresh process,
+  because a function that memoizes its answers by argument bytes would otherwise replay
+  the dummy it returned while counted.
+
+A wrong but honest function keeps its count (its mistake is charged by the checks about
+values, once). What is left to a determined attacker, who must detect the fresh process
+to return the same dummy there, is flagged for review by hand (engine/review.py). A grader
+should still trace calls on arguments that no other call uses: an untraced call on the
+same arguments before the traced one could fill a cache the traced one answers from.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -36,6 +43,56 @@ from propgrade.sandbox.calls import (
 # follow memory alignment), far below any dummy answer.
 RTOL = 1e-7
 ATOL = 1e-12
+# A student's right answer against the reference's: other summation orders, float32.
+# Too strict costs only a rerun (the value then has to agree with itself instead).
+WITNESS_RTOL = 1e-5
+
+
+def reference_witness(reference: object) -> Callable[[Call, Value], bool]:
+    """Whether a traced call's value is the reference's on the same arguments."""
+
+    def agrees(call: Call, value: Value) -> bool:
+        try:
+            expected = getattr(reference, call.function)(*call.args, **dict(call.kwargs))
+        except Exception:  # no such function, or arguments it refuses: no witness
+            return False
+        return values_agree(value, expected)
+
+    return agrees
+
+
+def values_agree(value: object, expected: object) -> bool:
+    """``value`` (decoded from a student) holds ``expected``'s numbers, leniently as to form."""
+    if isinstance(expected, tuple | list):
+        return (
+            isinstance(value, tuple)
+            and len(value) == len(expected)
+            and all(values_agree(v, e) for v, e in zip(value, expected, strict=True))
+        )
+    if isinstance(expected, dict):
+        return isinstance(value, dict) and all(
+            key in value and values_agree(value[key], item) for key, item in expected.items()
+        )
+    if isinstance(value, tuple | dict | str | Unsupported) or value is None:
+        return False
+    try:
+        got = np.asarray(value, dtype=np.complex128)
+        want = np.asarray(expected, dtype=np.complex128)
+    except (TypeError, ValueError):
+        return False
+    if got.size != want.size:
+        return False
+    got, want = got.reshape(-1), want.reshape(-1)
+    finite = np.isfinite(got)
+    if not np.array_equal(finite, np.isfinite(want)):
+        return False
+    if not np.array_equal(got[~finite], want[~finite], equal_nan=True):
+        return False
+    if not finite.any():
+        return True
+    x, y = got[finite], want[finite]
+    scale = max(float(np.max(np.abs(x))), float(np.max(np.abs(y))))
+    return bool(np.all(np.abs(x - y) <= ATOL + WITNESS_RTOL * scale))
 
 
 def untraced_twins(calls: Sequence[Call]) -> list[Call]:

@@ -88,6 +88,34 @@ def _summary(results: Sequence[SubmissionResult], standings: Standings) -> Marku
     return element("div", stats, class_="stats")
 
 
+def _review(results: Sequence[SubmissionResult]) -> Markup | None:
+    """Submissions whose code touches frames, tracing or threads: a person should read them."""
+    flagged = [r for r in results if r.meta.get("review")]
+    if not flagged:
+        return None
+    items = [
+        element(
+            "li",
+            _student_link(r.student),
+            f" ({points(r.score)} points): ",
+            "; ".join(str(reason) for reason in r.meta["review"]),
+        )
+        for r in flagged
+    ]
+    return element(
+        "section",
+        element("h2", f"Review by hand ({len(flagged)})"),
+        element(
+            "p",
+            "These submissions touch the interpreter's frames, tracing or profiling, the "
+            "garbage collector or threads: code that can hide work from the grader. Their "
+            "scores stand as graded; read the code before you trust them.",
+            class_="note",
+        ),
+        element("ul", items),
+    )
+
+
 def _isolation(results: Sequence[SubmissionResult], sandbox: str) -> Markup:
     # Records written before the layer was recorded fall back to the run's layer, named by
     # the description's first word ("full: bubblewrap namespaces, ..." -> "full").
@@ -328,6 +356,7 @@ def render_class_report(
         element("h1", "Class report"),
         _summary(ordered, standings),
         _similarity_link() if similarity else None,
+        _review(ordered),
         element("h2", "Scores"),
         element(
             "div",

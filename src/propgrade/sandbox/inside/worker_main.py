@@ -64,6 +64,8 @@ _BaseException = BaseException
 _type_name = type.__dict__["__name__"].__get__
 _settrace = sys.settrace
 _gettrace = sys.gettrace
+_setprofile = sys.setprofile
+_getprofile = sys.getprofile
 _perf_counter = time.perf_counter
 _os_read = os.read
 _os_write = os.write
@@ -318,25 +320,36 @@ def _describe(exc: BaseException, type_name: str, filename: str) -> tuple[str, s
 
 
 class _Tracer:
-    """Counts 'call' and 'line' events of every Python frame run during a call.
+    """Counts the Python work of one call: every frame's 'call' and 'line' events (a trace
+    function) and every call and C call (a profile function).
+
+    Line events can be switched off per frame (``frame.f_trace_lines = False``, or
+    ``frame.f_trace = None``), and a loop of C calls then shows no lines; the profile
+    function's 'call' and 'c_call' events have no such per-frame switch, so a per-sample
+    loop that calls anything still counts. A frame that returns with its line events
+    switched off, or a trace or profile function that is no longer ours when the call
+    returns, makes the whole count untrusted (-1, "could not be measured").
 
     The count is only as honest as this process: student code runs here and can reach
-    this object through frames, or write a reply frame of its own to the reply pipe and
-    divert the real one, and so report any count. A known hole, accepted because it is
-    worth only the loop checks and no count can be taken from outside (README, "What the
-    loop check is worth"); the trusted side checks what it can, the traced call's result
-    against an untraced rerun.
+    this object through frames or the garbage collector, or write a reply frame of its
+    own to the reply pipe, and so report any count. The trusted side checks what it can:
+    the traced call's result against the reference's, or else against an untraced run
+    in a fresh process, and it flags code that touches frames or tracing for review.
     """
 
     def __init__(self, filename: str) -> None:
         self.filename = filename
         self.count = 0
+        self.tampered = False
         self.global_trace = self._make()
+        self.profile = self._make_profile()
 
     def _make(self) -> _TraceFunction:
         def local_trace(frame: FrameType, event: str, arg: Any) -> Any:
             if event == "line":
                 self.count += 1
+            elif event == "return" and not frame.f_trace_lines:
+                self.tampered = True
             return local_trace
 
         def global_trace(frame: FrameType, event: str, arg: Any) -> Any:
@@ -352,22 +365,75 @@ class _Tracer:
 
         return global_trace
 
+    def _make_profile(self) -> _TraceFunction:
+        def profile(frame: FrameType, event: str, arg: Any) -> None:
+            # As for lines: the import guard's own calls are not the student's work.
+            if (event == "c_call" or event == "call") and _id(frame.f_code) not in _GUARD_CODE_IDS:
+                self.count += 1
+
+        return profile
+
+    def start(self) -> None:
+        _setprofile(self.profile)
+        _settrace(self.global_trace)
+
+    def stop(self) -> bool:
+        """Remove both hooks; True if they were still ours and no frame switched off lines."""
+        intact = _gettrace() is self.global_trace and _getprofile() is self.profile
+        _settrace(None)
+        _setprofile(None)
+        return intact and not self.tampered
+
 
 class _TracerHider:
-    """What student code gets from ``sys.gettrace()``: never the worker's own counter.
+    """What student code gets from ``sys.gettrace()`` and ``sys.getprofile()``: never the
+    worker's own counters.
 
     A courtesy that makes the obvious check come out empty, not a defence: the counter
     still shows in ``frame.f_trace``, in timing, and through this object itself. What
     makes noticing it useless is on the trusted side, which compares every traced call's
-    result with an untraced run of the same call.
+    result with the reference's or with an untraced run in a fresh process.
     """
 
     def __init__(self) -> None:
         self.hidden: object = None
+        self.hidden_profile: object = None
 
     def gettrace(self) -> Any:
         current = _gettrace()
         return None if current is self.hidden else current
+
+    def getprofile(self) -> Any:
+        current = _getprofile()
+        return None if current is self.hidden_profile else current
+
+
+def _refuse_threads() -> None:
+    """Student code may not start Python threads, under every layer.
+
+    The work of a call is counted in the thread that runs it, so a loop run in another
+    thread would not count; the full layer's process limit refuses threads anyway, and
+    this makes the reduced layer and ``propgrade check`` say so the same way. Native
+    threads that libraries start in C (OpenBLAS's) are not Python threads and not
+    affected. Like the import guard, a rule in the student's process, not a wall: code set
+    on finding the original function can, and is flagged for review by the grader.
+    """
+    import _thread
+    import threading
+
+    def refused(*args: object, **kwargs: object) -> NoReturn:
+        raise RuntimeError(
+            "can't start new thread: student code may not start threads (the grader counts "
+            "the work of the calling thread only)"
+        )
+
+    for module in (_thread, threading):
+        for name in ("start_new_thread", "start_new", "_start_new_thread"):
+            if _getattr(module, name, None) is not None:
+                setattr(module, name, refused)
+        for name in ("start_joinable_thread", "_start_joinable_thread"):
+            if _getattr(module, name, None) is not None:
+                setattr(module, name, refused)
 
 
 def _public_callables(module: ModuleType) -> list[str]:
@@ -446,13 +512,13 @@ class _Runner:
             started = _perf_counter()
             if tracer is not None:
                 self.hider.hidden = tracer.global_trace
-                _settrace(tracer.global_trace)
+                self.hider.hidden_profile = tracer.profile
+                tracer.start()
             try:
                 result = function(*args, **kwargs)
             finally:
-                tampered = tracer is not None and _gettrace() is not tracer.global_trace
-                _settrace(None)
-                self.hider.hidden = None
+                tampered = tracer is not None and not tracer.stop()
+                self.hider.hidden = self.hider.hidden_profile = None
                 seconds = _perf_counter() - started
         except _BaseException as exc:
             return _failure("exception", exc, self.filename), []
@@ -708,6 +774,8 @@ def serve(graded_file: str, module_name: str, imports: str = "numpy") -> int:
     codec = _Codec(numpy)
     hider = _TracerHider()
     sys.gettrace = hider.gettrace
+    sys.getprofile = hider.getprofile
+    _refuse_threads()
     channel.write({"op": "ready"}, [])
     filename = os.path.abspath(graded_file)
     _name_in_warnings(filename)
