@@ -90,8 +90,8 @@ class CostMeter:
         proxies.LiveProxy._fetch = owned(proxies.LiveProxy._fetch)  # type: ignore[method-assign]
         run_calls = worker.Worker.run
 
-        def run_and_charge(self: worker.Worker, calls: Sequence[Any]) -> Any:
-            outcomes = run_calls(self, calls)
+        def run_and_charge(self: worker.Worker, calls: Sequence[Any], **options: Any) -> Any:
+            outcomes = run_calls(self, calls, **options)
             for call, outcome in zip(calls, outcomes, strict=True):
                 cost = meter.cost(meter.owner.get(proxies.call_key(call), meter.current()))
                 cost.calls += 1

@@ -139,8 +139,8 @@ def instrument(clock: PhaseClock) -> None:
     engine.shrink_greedily = timed(clock, "shrinking", engine.shrink_greedily)  # type: ignore[assignment]
     run = timed(clock, "worker", worker.Worker.run)
 
-    def run_calls(self: worker.Worker, calls: Any) -> Any:
-        outcomes = run(self, calls)
+    def run_calls(self: worker.Worker, calls: Any, **options: Any) -> Any:
+        outcomes = run(self, calls, **options)
         student = sum(o.seconds for o in outcomes if o.ok)
         clock.move(student, "worker", "student code")
         clock.counts["calls"] += len(calls)
