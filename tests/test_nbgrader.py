@@ -239,6 +239,41 @@ def test_feedback_is_where_release_feedback_expects_it(
     assert any("feedback for ben" in p.read_text() for p in released)
 
 
+def test_an_autograded_copy_without_the_written_answers_is_made_again(
+    course: dict[str, object], tmp_path: Path
+) -> None:
+    """A copy an earlier run made without the student's answers (the notebook failed
+    nbgrader's validation then) is not kept; --no-resume makes every copy again."""
+    import nbformat
+
+    from propgrade.cli import main
+
+    copy = tmp_path / "cs231n"
+    shutil.copytree(course["course"], copy)  # type: ignore[arg-type]
+    path = copy / "autograded/ana/linear_classifiers/linear_classifiers.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    assert any(c.metadata.get("nbgrader", {}).get("solution") for c in nb.cells)
+    complete = len(nb.cells)
+    nb.cells = [c for c in nb.cells if "propgrade" in c.metadata]  # the checks alone
+    nbformat.write(nb, path)
+    argv = ["grade", "--nbgrader", str(copy), "-a", "linear_classifiers", "-j", "1"]
+    argv += ["--config", str(course["config"])]
+    assert main(argv, out=io.StringIO(), err=io.StringIO()) == 0
+    nb = nbformat.read(path, as_version=4)
+    assert len(nb.cells) == complete
+    assert any(c.metadata.get("nbgrader", {}).get("solution") for c in nb.cells)
+
+    # A complete copy of the same submission is kept, outputs and all, unless --no-resume.
+    first = next(c for c in nb.cells if c.cell_type == "code" and "propgrade" not in c.metadata)
+    first.outputs = [nbformat.v4.new_output("stream", name="stdout", text="stale output\n")]
+    nbformat.write(nb, path)
+    assert main(argv, out=io.StringIO(), err=io.StringIO()) == 0
+    assert "stale output" in path.read_text()
+    assert main([*argv, "--no-resume"], out=io.StringIO(), err=io.StringIO()) == 0
+    assert "stale output" not in path.read_text()
+    assert len(nbformat.read(path, as_version=4).cells) == complete
+
+
 def _check_cells(nb: dict[str, object]) -> dict[str, dict[str, object]]:
     cells = nb["cells"]  # type: ignore[index]
     return {
@@ -553,7 +588,9 @@ def test_an_assignment_with_several_notebooks_needs_notebook(root: Path, tmp_pat
     assert not (course / "autograded").exists()  # refused before anything was graded
 
 
-def test_the_course_layout_comes_from_its_nbgrader_config(tmp_path: Path) -> None:
+def test_the_course_layout_comes_from_its_nbgrader_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from propgrade.integrations.nbgrader_layout import NbgraderError, read_layout
 
     (tmp_path / "nbgrader_config.py").write_text(
@@ -570,9 +607,66 @@ def test_the_course_layout_comes_from_its_nbgrader_config(tmp_path: Path) -> Non
     assert layout.students("submitted", "hw1") == [("ana", tmp_path / "handed_in/ana/hw1")]
     assert read_layout(tmp_path, course_id="other", db_url=None).course_id == "other"
 
+    # A relative SQLite path means the course folder, as for nbgrader run there, wherever
+    # propgrade was started; so does a relative path the config file computes.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    (tmp_path / "nbgrader_config.py").write_text(
+        "import os\nc = get_config()\nc.CourseDirectory.db_url = 'sqlite:///gradebook.db'\n"
+        "c.CourseDirectory.course_id = os.path.basename(os.getcwd())\n"
+    )
+    layout = read_layout(tmp_path, course_id=None, db_url=None)
+    assert layout.db_url == f"sqlite:///{tmp_path / 'gradebook.db'}"
+    assert layout.course_id == tmp_path.name
+    # One given on the command line is the caller's, relative to the current folder.
+    given = read_layout(tmp_path, course_id=None, db_url="sqlite:///mine.db").db_url
+    assert given == f"sqlite:///{elsewhere / 'mine.db'}"
+
     (tmp_path / "nbgrader_config.py").write_text("c = get_config()\nc.CourseDirectory.root = \n")
     with pytest.raises(NbgraderError, match=r"nbgrader_config\.py: cannot be read"):
         read_layout(tmp_path, course_id=None, db_url=None)
+
+
+def test_a_gradebook_without_the_assignment_is_refused_before_grading(
+    course: dict[str, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Never grade into an empty gradebook: exit 2, saying what is missing and what to run."""
+    from propgrade.cli import main
+
+    copy = tmp_path / "cs231n"
+    shutil.copytree(course["course"], copy)  # type: ignore[arg-type]
+    (copy / "nbgrader_config.py").write_text(
+        "c = get_config()\nc.CourseDirectory.db_url = 'sqlite:///other.db'\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    argv = ["grade", "--nbgrader", str(copy), "-a", "linear_classifiers", "-j", "1"]
+    argv += ["--no-resume", "--config", str(course["config"])]
+    before = sorted(p.stat().st_mtime_ns for p in (copy / "autograded").rglob("*.ipynb"))
+
+    def refused() -> str:
+        out, err = io.StringIO(), io.StringIO()
+        assert main(argv, out=out, err=err) == 2
+        assert "[1/" not in err.getvalue()  # nothing was graded
+        assert "nbgrader generate_assignment linear_classifiers" in err.getvalue()
+        assert str(copy) in err.getvalue()
+        return err.getvalue()
+
+    assert f"the gradebook {copy / 'other.db'} does not exist" in refused()
+    assert not (copy / "other.db").exists() and not (tmp_path / "other.db").exists()
+    with nbgrader_api.Gradebook(f"sqlite:///{copy / 'other.db'}") as gb:
+        pass
+    assert "has no assignment 'linear_classifiers'" in refused()
+    with nbgrader_api.Gradebook(f"sqlite:///{copy / 'other.db'}") as gb:
+        gb.add_assignment("linear_classifiers")
+    assert "has no notebook 'linear_classifiers' in assignment" in refused()
+    with nbgrader_api.Gradebook(f"sqlite:///{copy / 'other.db'}") as gb:
+        gb.add_notebook("linear_classifiers", "linear_classifiers")  # without its cells
+    said = refused()
+    assert "the released notebook does not match the gradebook" in said
+    assert "linear_classifiers.ipynb" in said
+    after = sorted(p.stat().st_mtime_ns for p in (copy / "autograded").rglob("*.ipynb"))
+    assert after == before
 
 
 def test_an_autograded_copy_of_the_same_submission_is_kept(
@@ -748,6 +842,35 @@ def test_a_notebook_that_forges_grade_cells_changes_nothing(
             "inline_question_1", "linear_classifiers", "linear_classifiers", "mal"
         )
         assert answer_grade.max_score == 1 and answer_grade.needs_manual_grade
+
+
+def test_active_html_in_an_answer_is_named_before_nbgrader_renders_it(
+    course: dict[str, object], root: Path, tmp_path: Path
+) -> None:
+    """formgrader and generate_feedback render markdown answers as raw HTML; propgrade
+    names the student and the cell whose answer would restyle or cover the page."""
+    copy, folder = _alone_in_a_copy(course, tmp_path, "hx")
+    answer = json.loads(course_notebook())["cells"][1]
+    answer["source"] = (
+        "<style>body{display:none}</style>"
+        '<div style="position:fixed;top:0">Score: 52.0 / 52.0</div>'
+    )
+    plain = {**answer, "source": "My answer: <b>C - 1</b>, javascript: not used."}
+    plain["metadata"] = {}
+    (folder / "losses.py").write_text((root / "solutions/linear_classifiers/losses.py").read_text())
+    (folder / "linear_classifiers.ipynb").write_text(
+        notebook([code_cell("import numpy as np"), answer, plain])
+    )
+    stamp(folder, DUE - timedelta(hours=1))
+
+    report = grade_nbgrader_course(copy, "linear_classifiers", config=course["config"])  # type: ignore[arg-type]
+    flagged = [w for w in report.warnings if "render live" in w]
+    assert flagged == [
+        "hx: linear_classifiers.ipynb cell 2 (inline_question_1) holds <style>, a positioned "
+        "inline style (an overlay), which formgrader and `nbgrader generate_feedback` render "
+        "live (propgrade's page escapes it); review that answer before generating nbgrader's "
+        "feedback, or release propgrade's page instead"
+    ]
 
 
 def test_a_grader_error_reaches_no_student_and_exits_3(
@@ -1062,10 +1185,17 @@ def test_a_late_resubmission_regrade_keeps_hand_grades_and_nbgraders_feedback(
     results = json.loads((course / "propgrade/linear_classifiers/gus/results.json").read_text())
     assert results["score"] == pytest.approx(float(ours["gus"]["score"]))
 
-    # Everyone again: fay's reviewed hand grades are not flagged again.
-    grade()
+    # Everyone again: fay's reviewed hand grades are not flagged again, and gus's page
+    # stays flagged as out of date, with the command that makes it again.
+    said = grade()
     assert _rows_of(db, "fay") == hand_graded["fay"]
     assert {s: page.read_bytes() for s, page in pages.items()} == theirs
+    redo = "nbgrader generate_feedback linear_classifiers --student gus --force"
+    assert f"gus: the feedback page {pages['gus']} is out of date" in said and redo in said
+    assert "fay: the feedback page" not in said
+    nbgrader(course, *redo.split()[1:])
+    said = grade()
+    assert "out of date" not in said and "kept 2 feedback page(s)" in said
 
     # Only when asked, propgrade's page replaces nbgrader's, and says so.
     said = grade("--student", "gus", "--force-feedback")

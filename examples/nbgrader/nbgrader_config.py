@@ -8,5 +8,7 @@ c.CourseDirectory.course_id = "cs231n"
 # every student can write to and the instructor can read, e.g. on a JupyterHub:
 #   sudo mkdir -p /srv/nbgrader/exchange && sudo chmod ugo+rw /srv/nbgrader/exchange
 c.Exchange.root = "/srv/nbgrader/exchange"
-# The gradebook (SQLite by default, next to this file).
+# The gradebook: gradebook.db next to this file. A relative SQLite path is relative to
+# the course folder, where nbgrader runs; propgrade reads it the same way wherever it is
+# started. An absolute one has four slashes: "sqlite:////srv/nbgrader/cs231n/gradebook.db".
 c.CourseDirectory.db_url = "sqlite:///gradebook.db"

@@ -2,6 +2,10 @@
 
 The pipeline, in the order the steps run:
 
+0. find the gradebook target (``nbgrader_gradebook.GradebookTarget``): the course's
+   gradebook as nbgrader run in the course folder sees it, and the notebook that carries
+   the checks; a gradebook nbgrader never generated the assignment into is refused
+   before anything is graded;
 1. take in every ``submitted/<student>/<assignment>/``: its graded file (nested or not)
    or, failing that, a module synthesized from its notebook (``intake/submission.py``);
 2. grade all of them with the engine (``batch.grade_batch``, parallel with ``jobs``);
@@ -10,7 +14,8 @@ The pipeline, in the order the steps run:
    ``nbgrader export`` and formgrader show the scores beside the written answers;
 4. write ``autograded/<student>/<assignment>/<notebook>.ipynb``, the student's notebook
    plus one cell per check (``nbgrader_notebook.py``), which formgrader shows and
-   ``nbgrader generate_feedback`` renders;
+   ``nbgrader generate_feedback`` renders; notebooks that are not the assignment's stay
+   in ``submitted/``, and answers with active HTML are named (``nbgrader_html.py``);
 5. write ``feedback/<student>/<assignment>/<notebook>.html`` with the files
    ``nbgrader release_feedback`` reads beside it. The checks belong to the notebook the
    student submits, because ``nbgrader fetch_feedback`` only fetches pages named after
@@ -21,23 +26,31 @@ nbgrader is imported lazily: propgrade does not need it unless a course uses it.
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from propgrade.batch import BatchReport, Progress, Submission, grade_batch
 from propgrade.config import CONFIG_NAME, AssignmentConfig, find_course_config, load_course
 from propgrade.engine.grading import Plan, prepare
-from propgrade.engine.results import SubmissionResult
-from propgrade.engine.standing import Standing, Written, read_standing, standing_of, write_standing
+from propgrade.engine.standing import read_standing, write_standing
 from propgrade.export import write_results_json
-from propgrade.intake.late import Lateness, lateness_of
+from propgrade.intake.late import lateness_of
 from propgrade.intake.student_ids import readable
 from propgrade.integrations.lms import write_lms_csv
 from propgrade.integrations.nbgrader_feedback import SECRET_NAME, PageFate, PageOutcome, write_page
+from propgrade.integrations.nbgrader_gradebook import (
+    GradebookTarget,
+    StudentGrade,
+    read_written,
+    record_penalties,
+    record_written_answers,
+    require_gradebook,
+    require_records,
+    write_checks,
+)
+from propgrade.integrations.nbgrader_html import active_html
 from propgrade.integrations.nbgrader_layout import (
     CourseLayout,
     NbgraderError,
@@ -46,39 +59,17 @@ from propgrade.integrations.nbgrader_layout import (
     read_layout,
 )
 from propgrade.integrations.nbgrader_notebook import (
+    MAX_NOTEBOOK_BYTES,
     NotebookNode,
     Sources,
     base_notebooks,
-    record_manual_cells,
+    released_problem,
     with_checks,
     write_autograded,
 )
 from propgrade.reports.student_page import render_student_page
 from propgrade.reports.visibility import RELEASED
 from propgrade.sandbox.layers import Layer
-
-
-@dataclass
-class StudentGrade:
-    student: str
-    result: SubmissionResult
-    lateness: Lateness
-    feedback: Path | None = None
-    notes: list[str] = field(default_factory=list)  # shown to the student
-    written: Written | None = None  # nbgrader's own grade cells, as graded so far
-    unchanged: bool = False  # kept from an earlier run, not graded again
-
-    @property
-    def standing(self) -> Standing:
-        return standing_of(self.result, self.lateness, self.written)
-
-    @property
-    def penalty(self) -> float:
-        return self.standing.penalty
-
-    @property
-    def final_score(self) -> float:
-        return self.standing.final
 
 
 @dataclass
@@ -134,11 +125,6 @@ def _submissions(
     return found
 
 
-def _naive_utc(value: datetime | None) -> datetime | None:
-    # nbgrader stores naive UTC datetimes.
-    return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
-
-
 def grade_nbgrader_course(
     course_dir: Path,
     assignment_name: str,
@@ -178,81 +164,106 @@ def grade_nbgrader_course(
     assignment = _assignment(course_dir, assignment_name, config)
     nb_assignment = nbgrader_assignment or assignment.name
     out = (out or course_dir / "propgrade" / nb_assignment).resolve()
-    api = nbgrader_module("api")  # fail before grading, not after
     layout = read_layout(course_dir, course_id=course_id, db_url=db_url)
-    db_url, course_id = layout.db_url, layout.course_id
     warnings: list[str] = []
     submissions = _submissions(layout, nb_assignment, warnings)
-    with gradebook_errors(db_url):
-        notebook = notebook or resolve_notebook(api, layout, nb_assignment, assignment.graded_file)
+    target = _target(layout, nb_assignment, notebook, assignment.graded_file)
     plan = prepare(assignment, layer=layer)
     staged = [Submission(student, folder) for student, folder in submissions]
     batch = grade_batch(plan, staged, out, jobs=jobs, resume=resume, progress=progress, only=only)
     students = _student_grades(plan, submissions, batch, out, warnings)
     # A submission that broke the grader is not recorded anywhere a student looks: its 0
     # would be the grader's fault. The next run grades it again.
-    failed = batch.internal_errors
-    skipped = set(failed) | set(batch.left_alone)
+    skipped = set(batch.internal_errors) | set(batch.left_alone)
     folders = dict(submissions)
     pairs = [(g, folders[g.student]) for g in students if g.student not in skipped]
-    graded = [grade for grade, _ in pairs]
-    count = f"{len(graded)} submission{'' if len(graded) == 1 else 's'}"
-    tell(f"recording {count} in the gradebook")
-    with gradebook_errors(db_url):
-        changed = _write_gradebook(api, db_url, course_id, nb_assignment, notebook, plan, graded)
-    check_ids = [c.id for c in plan.checks]
-    sources = [
-        _sources(layout, nb_assignment, notebook, folder, grade.student, plan.limits.file_bytes)
-        for grade, folder in pairs
-    ]
-    tell(f"writing the autograded notebooks and feedback pages of {count}")
-    copies = base_notebooks(sources, check_ids, jobs)
-    for grade, (_, _, said) in zip(graded, copies, strict=True):
-        # nbgrader's warnings name tampered cells (a locked cell edited, points changed):
-        # the instructor's business, not the student's page.
-        warnings.extend(f"{grade.student}: {message}" for message in said)
-    with gradebook_errors(db_url):
-        _record_written_answers(
-            api,
-            db_url,
-            course_id,
-            nb_assignment,
-            notebook,
-            graded,
-            copies,
-            check_ids,
-            changed,
-            warnings,
-        )
-        _read_written(api, db_url, course_id, nb_assignment, notebook, graded, check_ids)
-        _record_penalties(api, db_url, course_id, nb_assignment, notebook, graded)
-    for grade in graded:
+    copies = _record(target, layout, plan, pairs, warnings, jobs=jobs, resume=resume, tell=tell)
+    for grade, _ in pairs:
         write_results_json(out, grade.result, grade.standing)
         write_standing(out, grade.standing)
-    pages = _write_student_files(
-        layout, nb_assignment, notebook, pairs, copies, force_feedback, warnings
-    )
-    _warn_about_pages(pages, graded, warnings)
-    write_lms_csv(
-        out,
-        [(g.result, g.standing) for g in students],
-        check_ids,
-        with_late_columns=True,
-    )
-    sandbox = plan.layer.describe() if plan.layer else ""
+    pages = _write_student_files(layout, target, pairs, copies, force_feedback, warnings)
+    _warn_about_pages(pages, [g for g, _ in pairs], nb_assignment, warnings)
+    check_ids = [c.id for c in plan.checks]
+    rows = [(g.result, g.standing) for g in students]
+    write_lms_csv(out, rows, check_ids, with_late_columns=True)
     return CourseReport(
         nb_assignment,
-        notebook,
-        db_url,
+        target.notebook,
+        target.db_url,
         out,
         students,
         warnings,
-        failed,
-        sandbox,
+        batch.internal_errors,
+        plan.layer.describe() if plan.layer else "",
         batch.left_alone,
         pages,
         assignment.due,
     )
+
+
+def _target(
+    layout: CourseLayout, nb_assignment: str, notebook: str | None, graded_file: str
+) -> GradebookTarget:
+    """The gradebook's notebook that carries the checks, refused before any grading
+    when nbgrader never generated the assignment into that gradebook."""
+    nbgrader_module("api")  # fail before grading, not after
+    require_gradebook(layout.db_url, layout.root, nb_assignment)
+    with gradebook_errors(layout.db_url):
+        chosen = notebook or resolve_notebook(layout, nb_assignment, graded_file)
+        target = GradebookTarget(layout.db_url, layout.course_id, nb_assignment, chosen)
+        target = replace(target, notebooks=require_records(target, layout.root))
+        released = _sources(layout, target, layout.root, ".", MAX_NOTEBOOK_BYTES)
+        problem = released_problem(released)
+    if problem is not None:
+        raise NbgraderError(
+            f"the released notebook does not match the gradebook {target.db_url}: {problem}",
+            hint=f"run `nbgrader generate_assignment {nb_assignment} --force` and "
+            f"`nbgrader release_assignment {nb_assignment}` in {layout.root} with this gradebook",
+        )
+    return target
+
+
+def _record(
+    target: GradebookTarget,
+    layout: CourseLayout,
+    plan: Plan,
+    pairs: Sequence[tuple[StudentGrade, Path]],
+    warnings: list[str],
+    *,
+    jobs: int,
+    resume: bool,
+    tell: Callable[[str], None],
+) -> list[tuple[NotebookNode, str, list[str]]]:
+    """Every graded student's checks, written answers and penalty in the gradebook;
+    returns the notebooks the autograded copies are made of."""
+    graded = [grade for grade, _ in pairs]
+    count = f"{len(graded)} submission{'' if len(graded) == 1 else 's'}"
+    tell(f"recording {count} in the gradebook")
+    with gradebook_errors(target.db_url):
+        changed = write_checks(target, plan, graded)
+    for grade in graded:
+        grade.moved = grade.student in changed
+    check_ids = [c.id for c in plan.checks]
+    limit = plan.limits.file_bytes
+    sources = [_sources(layout, target, folder, grade.student, limit) for grade, folder in pairs]
+    tell(f"writing the autograded notebooks and feedback pages of {count}")
+    copies = base_notebooks(sources, check_ids, jobs, resume=resume)
+    for grade, (nb, _, said) in zip(graded, copies, strict=True):
+        # nbgrader's warnings name tampered cells (a locked cell edited, points changed):
+        # the instructor's business, not the student's page.
+        warnings.extend(f"{grade.student}: {message}" for message in said)
+        warnings.extend(
+            f"{grade.student}: {target.notebook}.ipynb {found.describe()}, which formgrader "
+            "and `nbgrader generate_feedback` render live (propgrade's page escapes it); "
+            "review that answer before generating nbgrader's feedback, or release "
+            "propgrade's page instead"
+            for found in active_html(nb)
+        )
+    with gradebook_errors(target.db_url):
+        record_written_answers(target, graded, copies, check_ids, changed, warnings)
+        read_written(target, graded, check_ids)
+        record_penalties(target, graded)
+    return copies
 
 
 def _student_grades(
@@ -286,23 +297,32 @@ def _student_grades(
 
 
 def _warn_about_pages(
-    pages: Sequence[PageOutcome], graded: Sequence[StudentGrade], warnings: list[str]
+    pages: Sequence[PageOutcome],
+    graded: Sequence[StudentGrade],
+    assignment: str,
+    warnings: list[str],
 ) -> None:
-    """Name every page kept or replaced: they hold (or held) an instructor's work."""
+    """Name every page kept or replaced: they hold (or held) an instructor's work. A kept
+    page that is out of date is named on every run until it is made again."""
     kept = [
-        f"{outcome.page}{'' if grade.unchanged else ' (graded again: out of date)'}"
-        for outcome, grade in zip(pages, graded, strict=True)
+        f"{outcome.page}{' (graded again: out of date)' if outcome.stale else ''}"
+        for outcome in pages
         if outcome.fate is PageFate.KEPT
     ]
     if kept:
-        stale = any(name.endswith("out of date)") for name in kept)
-        redo = "run `nbgrader generate_feedback --force` for those out of date, or "
-        redo = redo if stale else ""
         warnings.append(
             f"kept {len(kept)} feedback page(s) that propgrade did not write (nbgrader "
             f"generate_feedback's, with hand scores and comments): {', '.join(kept)}; "
-            f"{redo}pass --force-feedback to replace them with propgrade's pages"
+            "pass --force-feedback to replace them with propgrade's pages"
         )
+    for outcome, grade in zip(pages, graded, strict=True):
+        if outcome.fate is PageFate.KEPT and outcome.stale:
+            warnings.append(
+                f"{grade.student}: the feedback page {outcome.page} is out of date: the "
+                "grade changed after it was made, and `nbgrader release_feedback` would "
+                f"ship it; run `nbgrader generate_feedback {assignment} --student "
+                f"{grade.student} --force` in the course folder"
+            )
     replaced = [str(o.page) for o in pages if o.fate is PageFate.REPLACED]
     if replaced:
         warnings.append(
@@ -311,54 +331,9 @@ def _warn_about_pages(
         )
 
 
-def _record_written_answers(
-    api: Any,
-    db_url: str,
-    course_id: str,
-    nb_assignment: str,
-    notebook: str,
-    graded: Sequence[StudentGrade],
-    copies: Sequence[tuple[NotebookNode, str, list[str]]],
-    check_ids: Sequence[str],
-    changed: Collection[str],
-    warnings: list[str],
-) -> None:
-    unrun: set[str] = set()
-    with api.Gradebook(db_url, course_id=course_id) as gb:
-        for grade, (nb, _, _) in zip(graded, copies, strict=True):
-            try:
-                unrun.update(
-                    record_manual_cells(
-                        gb,
-                        nb,
-                        notebook,
-                        nb_assignment,
-                        grade.student,
-                        check_ids,
-                        review=grade.student in changed,
-                    )
-                )
-            except api.InvalidEntry:
-                raise  # the database failed, not this notebook: see gradebook_errors
-            # One odd notebook must not cost the class its files.
-            except (KeyError, ValueError, TypeError, AttributeError) as exc:
-                gb.db.rollback()
-                warnings.append(
-                    f"{grade.student}: written answers not recorded ({type(exc).__name__}: "
-                    f"{exc}); grade them in formgrader"
-                )
-    if unrun:
-        warnings.append(
-            f"{notebook}.ipynb has nbgrader autograder test cells ({', '.join(sorted(unrun))}); "
-            "propgrade never runs notebooks: run `nbgrader autograde` for them before "
-            "`propgrade grade`, which keeps their scores and outputs"
-        )
-
-
 def _write_student_files(
     layout: CourseLayout,
-    nb_assignment: str,
-    notebook: str,
+    target: GradebookTarget,
     pairs: Sequence[tuple[StudentGrade, Path]],
     copies: Sequence[tuple[NotebookNode, str, list[str]]],
     force_feedback: bool,
@@ -366,9 +341,23 @@ def _write_student_files(
 ) -> list[PageOutcome]:
     """``autograded/`` and ``feedback/`` for every graded student."""
     pages = []
+    nb_assignment, notebook = target.assignment, target.notebook
     for (grade, folder), (nb, origin, _) in zip(pairs, copies, strict=True):
         autograded = layout.folder("autograded", grade.student, nb_assignment)
-        write_autograded(with_checks(nb, grade.result), folder, autograded, notebook, layout.ignore)
+        checked = with_checks(nb, grade.result)
+        foreign = write_autograded(
+            checked, folder, autograded, notebook, layout.ignore, target.notebooks
+        )
+        if foreign:
+            names = ", ".join(foreign)
+            grade.notes.append(
+                f"{names}: not a notebook of this assignment, so not graded and not in this "
+                "feedback (it stays with your submission)."
+            )
+            warnings.append(
+                f"{grade.student}: {names} left in submitted/, not copied to autograded/: "
+                f"not a notebook of {nb_assignment!r} in the gradebook"
+            )
         if origin == "released":
             handed_in = (folder / f"{notebook}.ipynb").is_file()
             why = "could not be read as a notebook" if handed_in else "was not submitted"
@@ -377,7 +366,9 @@ def _write_student_files(
             grade.result, audience=RELEASED, notes=grade.notes, standing=grade.standing
         )
         feedback = layout.folder("feedback", grade.student, nb_assignment)
-        outcome = write_page(feedback, notebook, html, folder, force=force_feedback)
+        outcome = write_page(
+            feedback, notebook, html, folder, force=force_feedback, moved=grade.moved
+        )
         grade.feedback = outcome.page
         pages.append(outcome)
         if not (folder / SECRET_NAME).is_file():
@@ -388,13 +379,14 @@ def _write_student_files(
     return pages
 
 
-def resolve_notebook(api: Any, layout: CourseLayout, assignment: str, graded_file: str) -> str:
+def resolve_notebook(layout: CourseLayout, assignment: str, graded_file: str) -> str:
     """The nbgrader notebook that carries the checks when ``--notebook`` is not given.
 
     It must be a notebook the students submit: ``nbgrader fetch_feedback`` delivers only
     pages named after those. So: the assignment's one notebook in the gradebook, else
     the one notebook in ``source/`` or ``release/``, else the graded file's stem.
     """
+    api = nbgrader_module("api")
     with api.Gradebook(layout.db_url, course_id=layout.course_id) as gb:
         try:
             names = sorted(nb.name for nb in gb.find_assignment(assignment).notebooks)
@@ -419,158 +411,15 @@ def resolve_notebook(api: Any, layout: CourseLayout, assignment: str, graded_fil
 
 
 def _sources(
-    layout: CourseLayout,
-    nb_assignment: str,
-    notebook: str,
-    submitted: Path,
-    student: str,
-    max_bytes: int,
+    layout: CourseLayout, target: GradebookTarget, submitted: Path, student: str, max_bytes: int
 ) -> Sources:
     return Sources(
-        notebook,
-        nb_assignment,
+        target.notebook,
+        target.assignment,
         student,
-        layout.db_url,
+        target.db_url,
         submitted,
-        layout.folder("autograded", student, nb_assignment),
-        layout.folder("release", ".", nb_assignment),
+        layout.folder("autograded", student, target.assignment),
+        layout.folder("release", ".", target.assignment),
         max_bytes,
     )
-
-
-def _write_gradebook(
-    api: Any,
-    db_url: str,
-    course_id: str,
-    nb_assignment: str,
-    notebook: str,
-    plan: Plan,
-    students: Sequence[StudentGrade],
-) -> set[str]:
-    """Record the checks' scores; returns the students whose grade a grader should look
-    at again: those who submitted anew or whose check scores changed."""
-    due = _naive_utc(plan.assignment.due)
-    changed = set()
-    with api.Gradebook(db_url, course_id=course_id) as gb:
-        # Only an explicit due date replaces the one nbgrader may already hold.
-        gb.update_or_create_assignment(nb_assignment, **({"duedate": due} if due else {}))
-        gb.update_or_create_notebook(notebook, nb_assignment)
-        # Every grade cell exists before any submission is created: nbgrader gives a new
-        # submission one Grade row per cell that exists at that moment.
-        # Their keys, read once: every commit expires the objects, and reading an
-        # attribute of an expired one is a query.
-        cell_keys = {
-            c.id: gb.update_or_create_grade_cell(
-                c.id,
-                notebook,
-                nb_assignment,
-                max_score=plan.assignment.check(c.id).points,
-                cell_type="code",
-            ).id
-            for c in plan.checks
-        }
-        for grade in students:
-            gb.update_or_create_student(grade.student)
-            timestamp = _naive_utc(grade.lateness.submitted)
-            before = _stored_timestamp(api, gb, nb_assignment, grade.student)
-            with warnings.catch_warnings():
-                # nbgrader's own submission code trips SQLAlchemy's autoflush warnings;
-                # they say nothing about this course and would reach the terminal.
-                warnings.filterwarnings("ignore", module=r"nbgrader\.api")
-                submission = gb.update_or_create_submission(
-                    nb_assignment, grade.student, **({"timestamp": timestamp} if timestamp else {})
-                )
-            submitted_nb = _submitted_notebook(api, gb, submission, notebook, nb_assignment)
-            have = {g.cell_id for g in submitted_nb.grades}
-            for key in cell_keys.values():
-                # A submission created before these cells existed (an earlier run, or
-                # nbgrader's own autograde) lacks their Grade rows.
-                if key not in have:
-                    gb.db.add(api.Grade(cell_id=key, notebook=submitted_nb))
-            gb.db.commit()
-            # One lookup per submission, not one query per check.
-            rows = {g.cell_id: g for g in submitted_nb.grades}
-            scores = {rows[cell_keys[c.id]]: float(c.points) for c in grade.result.checks}
-            resubmitted = timestamp is not None and before != timestamp
-            if resubmitted or any(row.auto_score != p for row, p in scores.items()):
-                changed.add(grade.student)
-            for row, points in scores.items():
-                row.auto_score = points
-                # As nbgrader's autograde does: a score a grader set by hand is kept (it
-                # wins over the automatic one) and flagged for review, but only when this
-                # submission's grade moved: a regrade of others must not undo reviews.
-                if grade.student in changed:
-                    row.needs_manual_grade = row.manual_score is not None
-            gb.db.commit()
-    return changed
-
-
-def _stored_timestamp(api: Any, gb: Any, nb_assignment: str, student: str) -> datetime | None:
-    try:
-        stored: datetime | None = gb.find_submission(nb_assignment, student).timestamp
-    except api.MissingEntry:
-        return None
-    return stored
-
-
-def _read_written(
-    api: Any,
-    db_url: str,
-    course_id: str,
-    nb_assignment: str,
-    notebook: str,
-    students: Sequence[StudentGrade],
-    check_ids: Collection[str],
-) -> None:
-    """Every student's written answers (nbgrader's own grade cells), as graded so far."""
-    with api.Gradebook(db_url, course_id=course_id) as gb:
-        for grade in students:
-            try:
-                submission = gb.find_submission(nb_assignment, grade.student)
-            except api.MissingEntry:
-                continue
-            grade.written = _written(submission, notebook, check_ids)
-
-
-def _written(submission: Any, notebook: str, check_ids: Collection[str]) -> Written:
-    score = maximum = adjustment = 0.0
-    ungraded = 0
-    for nb in submission.notebooks:
-        for row in nb.grades:
-            if nb.name == notebook and row.name in check_ids:
-                # A grader's score on a check cell counts in nbgrader's total: here too.
-                adjustment += float(row.score or 0.0) - float(row.auto_score or 0.0)
-                continue
-            maximum += float(row.max_score or 0.0)
-            if row.manual_score is None and row.auto_score is None:
-                ungraded += 1
-            score += float(row.score or 0.0)
-    return Written(score, maximum, ungraded, round(adjustment, 6))
-
-
-def _record_penalties(
-    api: Any,
-    db_url: str,
-    course_id: str,
-    nb_assignment: str,
-    notebook: str,
-    students: Sequence[StudentGrade],
-) -> None:
-    """nbgrader's late penalty, the same as grades.csv's: a share of the whole raw score."""
-    with api.Gradebook(db_url, course_id=course_id) as gb:
-        for grade in students:
-            found = gb.find_submission_notebook(notebook, nb_assignment, grade.student)
-            found.late_submission_penalty = grade.penalty
-        gb.db.commit()
-
-
-def _submitted_notebook(api: Any, gb: Any, submission: Any, notebook: str, assignment: str) -> Any:
-    try:
-        return gb.find_submission_notebook(notebook, assignment, submission.student.id)
-    except api.MissingEntry:
-        # The submission predates this notebook in the gradebook.
-        master = gb.find_notebook(notebook, assignment)
-        created = api.SubmittedNotebook(notebook=master, assignment=submission)
-        gb.db.add(created)
-        gb.db.commit()
-        return created

@@ -23,6 +23,9 @@ from propgrade.intake.late import TIMESTAMP_NAME
 
 SECRET_NAME = "submission_secret.txt"  # written by nbgrader's submit, read by release_feedback
 DIGEST_NAME = ".propgrade-page.sha256"  # not *.html: release_feedback never ships it
+# Beside a kept page whose submission's grade moved since: the page is out of date until
+# generate_feedback renders it again, which removes the folder and this file with it.
+STALE_NAME = ".propgrade-page-stale"
 NBGRADER_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"
 
 
@@ -36,6 +39,7 @@ class PageFate(Enum):
 class PageOutcome:
     page: Path
     fate: PageFate
+    stale: bool = False  # a kept page made before the grade it shows moved
 
 
 def _digest(data: bytes) -> str:
@@ -52,14 +56,28 @@ def is_propgrades(page: Path) -> bool:
 
 
 def write_page(
-    folder: Path, notebook: str, html: str, submitted: Path, *, force: bool = False
+    folder: Path,
+    notebook: str,
+    html: str,
+    submitted: Path,
+    *,
+    force: bool = False,
+    moved: bool = False,
 ) -> PageOutcome:
     """Write propgrade's page ``folder/<notebook>.html`` and what ``release_feedback``
-    needs beside it, unless someone else's page is there and ``force`` is not given."""
+    needs beside it, unless someone else's page is there and ``force`` is not given.
+
+    ``moved`` says the submission's grade changed in this run: a page kept then is out
+    of date, and stays marked so on every later run until it is made again.
+    """
     page = folder / f"{notebook}.html"
     theirs = page.exists() and not is_propgrades(page)
+    marker = folder / STALE_NAME
     if theirs and not force:
-        return PageOutcome(page, PageFate.KEPT)
+        if moved:
+            atomic_write_text(marker, "the grade changed after this page was made\n")
+        return PageOutcome(page, PageFate.KEPT, stale=marker.is_file())
+    marker.unlink(missing_ok=True)
     data = html.encode("utf-8")
     if theirs or not page.exists() or page.read_bytes() != data:
         atomic_write_text(page, html)

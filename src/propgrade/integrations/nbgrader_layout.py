@@ -8,6 +8,7 @@ propgrade asks it rather than assuming the defaults. Only the course's own
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import importlib
 import logging
@@ -88,25 +89,51 @@ class CourseLayout:
 
 
 def read_layout(course_dir: Path, *, course_id: str | None, db_url: str | None) -> CourseLayout:
-    """The course's layout; ``course_id`` and ``db_url`` override its config when given."""
+    """The course's layout; ``course_id`` and ``db_url`` override its config when given.
+
+    Everything is resolved as nbgrader resolves it when run in the course folder, which
+    is where the README and nbgrader's own docs run it, wherever propgrade was started:
+    the config file runs there, and a relative SQLite path in ``db_url``
+    (``sqlite:///gradebook.db``) means a file in the course folder. ``db_url`` given
+    here is the caller's, relative to the current folder.
+    """
     coursedir_module = nbgrader_module("coursedir")
     loader = importlib.import_module("traitlets.config.loader")
+    course_dir = course_dir.resolve()
     config = loader.Config()
     path = course_dir / CONFIG_FILE
-    if path.is_file():
-        try:
-            config = loader.PyFileConfigLoader(CONFIG_FILE, path=str(course_dir)).load_config()
-        except Exception as exc:  # the instructor's Python: any error it raises
-            raise NbgraderError(
-                f"{path}: cannot be read ({type(exc).__name__}: {exc})",
-                hint="run `nbgrader --help-all` in the course folder to see nbgrader's view",
-            ) from None
-    coursedir = coursedir_module.CourseDirectory(config=config, root=str(course_dir))
-    if db_url:
-        coursedir.db_url = db_url
+    with contextlib.chdir(course_dir):
+        if path.is_file():
+            try:
+                config = loader.PyFileConfigLoader(CONFIG_FILE, path=str(course_dir)).load_config()
+            except Exception as exc:  # the instructor's Python: any error it raises
+                raise NbgraderError(
+                    f"{path}: cannot be read ({type(exc).__name__}: {exc})",
+                    hint="run `nbgrader --help-all` in the course folder to see nbgrader's view",
+                ) from None
+        coursedir = coursedir_module.CourseDirectory(config=config, root=str(course_dir))
+        configured = anchored_db_url(coursedir.db_url, course_dir)
+    chosen_url = anchored_db_url(db_url, Path.cwd()) if db_url else configured
+    coursedir.db_url = chosen_url
     # nbgrader's own default when a course sets none.
     chosen_id = course_id or coursedir.course_id or "default_course"
-    return CourseLayout(course_dir, chosen_id, coursedir.db_url, coursedir)
+    return CourseLayout(course_dir, chosen_id, chosen_url, coursedir)
+
+
+def anchored_db_url(db_url: str, base: Path) -> str:
+    """``db_url`` with a relative SQLite file made absolute against ``base``.
+
+    SQLite opens a relative path against the current folder of whichever process opens
+    it; propgrade opens the gradebook from its own current folder, and from pool workers.
+    """
+    url = importlib.import_module("sqlalchemy.engine").make_url(db_url)
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return db_url
+    if database.startswith("file:") or os.path.isabs(database):
+        return db_url
+    rendered: str = url.set(database=str(base / database)).render_as_string(hide_password=False)
+    return rendered
 
 
 @contextmanager

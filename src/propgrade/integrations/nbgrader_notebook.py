@@ -22,7 +22,7 @@ import os
 import re
 import shutil
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -251,14 +251,33 @@ class Sources:
         }
 
 
-def _kept(src: Sources, ids: list[str]) -> tuple[NotebookNode | None, list[str]]:
+def _answer_ids(nb: NotebookNode, check_ids: Iterable[str]) -> set[str]:
+    return {cell.metadata.nbgrader["grade_id"] for cell in manual_cells(nb, check_ids)}
+
+
+def _released_ids(src: Sources, ids: list[str]) -> set[str] | None:
+    """The grade ids of nbgrader's own cells in the released notebook, if it can be read."""
+    try:
+        return _answer_ids(_read(src.released, f"{src.notebook}.ipynb"), ids)
+    except (OSError, ValueError, FileRefused):
+        return None
+
+
+def _kept(
+    src: Sources, ids: list[str], required: set[str] | None
+) -> tuple[NotebookNode | None, list[str]]:
+    """An autograded copy of this very submission that holds every written answer (its
+    nbgrader cells, ``required``); None when it must be made again."""
     path = src.autograded / f"{src.notebook}.ipynb"
     if not (path.is_file() and _same_submission(src.autograded, src.submitted)):
         return None, []
     try:
-        return strip_checks(_read(src.autograded, path.name), ids), []
+        nb = strip_checks(_read(src.autograded, path.name), ids)
     except (OSError, ValueError, FileRefused) as exc:
         return None, [f"{path}: unreadable ({exc}); made again"]
+    if required and not required <= _answer_ids(nb, ids):
+        return None, []  # a copy without the student's answers (an earlier failed run)
+    return nb, []
 
 
 def _sanitised(src: Sources, ids: list[str]) -> tuple[str, str, list[str]]:
@@ -278,30 +297,49 @@ def _sanitised(src: Sources, ids: list[str]) -> tuple[str, str, list[str]]:
     return "empty", "", problems
 
 
+def released_problem(src: Sources) -> str | None:
+    """Why the released notebook fails nbgrader's own checks against the gradebook, if it
+    does: then every student's copy would fail them too and lose its written answers."""
+    path = src.released / f"{src.notebook}.ipynb"
+    if not path.is_file():
+        return None
+    try:
+        nb = _read(src.released, path.name)
+        sanitise(nb, src.resources)
+    except Exception as exc:  # nbformat and nbgrader raise many kinds on a bad notebook
+        return f"{path}: {type(exc).__name__}: {exc}".strip()
+    return None
+
+
 def _parsed(text: str) -> NotebookNode:
     if not text:
         return _nbformat().v4.new_notebook()
     return _nbformat().v4.reads(text)  # nbformat's own reader, without validating
 
 
-def base_notebook(src: Sources, check_ids: Iterable[str]) -> tuple[NotebookNode, str, list[str]]:
+def base_notebook(
+    src: Sources, check_ids: Iterable[str], *, resume: bool = True
+) -> tuple[NotebookNode, str, list[str]]:
     """The notebook the checks are appended to, its origin and nbgrader's warnings.
 
     An autograded copy of this very submission (``nbgrader autograde``, or an earlier
-    propgrade run) is kept: it may hold outputs of nbgrader's own test cells that
-    propgrade never runs. Otherwise the submitted notebook, else the released one (the
-    student did not hand it in, so every written answer is unanswered).
+    propgrade run) is kept when ``resume`` and it holds every written answer: it may hold
+    outputs of nbgrader's own test cells that propgrade never runs. Otherwise the
+    submitted notebook, else the released one (the student did not hand it in, so every
+    written answer is unanswered).
     """
-    return base_notebooks([src], check_ids, jobs=1)[0]
+    return base_notebooks([src], check_ids, jobs=1, resume=resume)[0]
 
 
 def base_notebooks(
-    sources: Sequence[Sources], check_ids: Iterable[str], jobs: int
+    sources: Sequence[Sources], check_ids: Iterable[str], jobs: int, *, resume: bool = True
 ) -> list[tuple[NotebookNode, str, list[str]]]:
     """``base_notebook`` for a class; nbgrader's sanitising (some 40 ms a notebook) runs
     on ``jobs`` processes."""
     ids = list(check_ids)
-    kept = [_kept(src, ids) for src in sources]
+    required = _released_ids(sources[0], ids) if sources else None
+    no_copy: tuple[NotebookNode | None, list[str]] = (None, [])
+    kept = [_kept(src, ids, required) if resume else no_copy for src in sources]
     pending = [n for n, (nb, _) in enumerate(kept) if nb is None]
     # The first runs here: opening nbgrader's gradebook may write to it once (its default
     # course row), which parallel processes would contend for.
@@ -333,14 +371,22 @@ def with_checks(nb: NotebookNode, result: SubmissionResult) -> NotebookNode:
 
 
 def write_autograded(
-    nb: NotebookNode, submitted: Path, autograded: Path, notebook: str, ignore: Sequence[str] = ()
-) -> Path:
-    """Write the notebook and, as ``nbgrader autograde`` does, the submission's other files.
+    nb: NotebookNode,
+    submitted: Path,
+    autograded: Path,
+    notebook: str,
+    ignore: Sequence[str] = (),
+    notebooks: Collection[str] = (),
+) -> list[str]:
+    """Write the notebook and, as ``nbgrader autograde`` does, the submission's other files;
+    returns the names of the notebooks left in ``submitted/``.
 
     ``generate_feedback`` copies ``timestamp.txt`` and ``submission_secret.txt`` from
     here to the feedback folder, where ``release_feedback`` needs them. Names matching
     ``ignore`` (the course's ``CourseDirectory.ignore``) are left out, as nbgrader leaves
-    them; symlinks are copied as links, never followed.
+    them; symlinks are copied as links, never followed. A notebook that is not one of the
+    assignment's ``notebooks`` (in the gradebook) is left out too: nbgrader never puts one
+    there, and ``generate_feedback`` fails on it for that student.
     """
     autograded.mkdir(parents=True, exist_ok=True)
     patterns = shutil.ignore_patterns(*ignore)
@@ -352,7 +398,9 @@ def write_autograded(
         return set(patterns(folder, names)) | odd
 
     names = [p.name for p in submitted.iterdir()]
-    left_out = skip(str(submitted), names) | {f"{notebook}.ipynb"}
+    own = {f"{name}.ipynb" for name in (*notebooks, notebook)}
+    foreign = sorted(n for n in names if n.endswith(".ipynb") and n not in own)
+    left_out = skip(str(submitted), names) | {f"{notebook}.ipynb"} | set(foreign)
     for name in names:
         if name in left_out:
             continue
@@ -362,9 +410,14 @@ def write_autograded(
         elif not target.is_dir():
             target.unlink(missing_ok=True)
             shutil.copy2(item, target, follow_symlinks=False)
+    for name in foreign:
+        # One left there by an earlier run, before this rule.
+        stray = autograded / name
+        if stray.is_file() and not stray.is_symlink():
+            stray.unlink()
     path = autograded / f"{notebook}.ipynb"
     atomic_write_text(path, _nbformat().v4.writes(nb))  # unvalidated: see _cell
-    return path
+    return foreign
 
 
 def manual_cells(nb: NotebookNode, check_ids: Iterable[str]) -> list[NotebookNode]:
