@@ -296,3 +296,67 @@ def test_the_feedback_page_shows_the_error_before_the_notes(root: Path, tmp_path
     page = (out / "olga" / "feedback.html").read_text()
     error = page.index("No module named &#x27;numpy.nothing_here&#x27;")
     assert error < page.index("statements outside functions were not graded")
+
+
+def test_an_unchanged_stub_counts_as_not_submitted_in_check_and_grade(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One rule in every route: the released stub beside a notebook that defines the
+    graded functions counts as not submitted, and the notebook is graded."""
+    folder = tmp_path / "subs" / "nora"
+    shutil.copytree(root / "assignments/linear_classifiers", folder)
+    _notebook_with_reference(root, folder / NOTEBOOK)  # losses.py stays the stub
+    monkeypatch.chdir(folder)
+    printed = io.StringIO()
+    assert main(["check"], printed, io.StringIO()) == 0, printed.getvalue()
+    assert "36 passed, 0 failed" in printed.getvalue()
+    assert "losses.py is the released stub, unchanged, so it counts as not submitted" in (
+        printed.getvalue()
+    )
+
+    out = tmp_path / "out"
+    argv = ["grade", str(tmp_path / "subs"), "--assignment", "linear_classifiers"]
+    argv += ["--out", str(out), "--config", str(root / "grading.yaml")]
+    assert main(argv, io.StringIO(), io.StringIO()) == 0
+    record = json.loads((out / "nora" / "propgrade.json").read_text())
+    assert sum(check["points"] for check in record["checks"]) == 48
+    assert record["meta"]["graded_from"] == NOTEBOOK
+
+    # Both changed: the graded file wins, and the feedback says the notebook was not graded.
+    stub = (folder / "losses.py").read_text()
+    (folder / "losses.py").write_text(stub + "\n# started, then moved to the notebook\n")
+    assert main([*argv, "--no-resume"], io.StringIO(), io.StringIO()) == 0
+    record = json.loads((out / "nora" / "propgrade.json").read_text())
+    assert record["meta"]["graded_from"] == "losses.py"
+    assert sum(check["points"] for check in record["checks"]) == 0
+    page = (out / "nora" / "feedback.html").read_text()
+    assert "graded losses.py, which differs from the released stub" in page
+    assert "when a submission holds both, losses.py is graded" in page
+
+
+def test_a_notebooks_errors_name_its_cell_and_line(root: Path, tmp_path: Path) -> None:
+    """The student has no losses.py: a traceback points into the notebook's cells."""
+    folder = tmp_path / "student"
+    shutil.copytree(root / "assignments/linear_classifiers", folder)
+    reference = (root / "solutions/linear_classifiers/losses.py").read_text()
+    broken = reference.replace(
+        "def svm_loss_naive(",
+        "def svm_loss_naive(W, X, y, reg):\n    raise KeyError('oops')\n\n\ndef _old(",
+        1,
+    )
+    missing = broken.replace("raise KeyError('oops')", "return not_there(W)")
+    mine = folder / "mine.ipynb"
+    mine.write_text(nb("import numpy as np\nfrom numpy import not_there\n", missing))
+    printed = io.StringIO()
+    assert main(["check", str(mine)], printed, io.StringIO()) == 1
+    out = printed.getvalue()
+    assert "error: importing the code of mine.ipynb failed: ImportError" in out
+    assert 'File "mine.ipynb", cell 2, line 2, in <module>' in out
+    assert "losses.py" not in out.split("note:")[0]
+
+    mine.write_text(nb("import numpy as np\n", broken))
+    printed = io.StringIO()
+    assert main(["check", str(mine)], printed, io.StringIO()) == 1
+    line = 1 + broken.splitlines().index("    raise KeyError('oops')")
+    assert f'File "mine.ipynb", cell 3, line {line}, in svm_loss_naive' in printed.getvalue()
+    assert 'File "losses.py"' not in printed.getvalue()

@@ -93,6 +93,10 @@ class AssignmentConfig:
     due: datetime | None = None  # timezone-aware
     late_policy: LatePolicy | None = None
     selftest: SelftestConfig = field(default_factory=SelftestConfig)
+    # sha256 of the released stub of graded_file: a graded file identical to it counts as
+    # not submitted (intake/submission.py). From the release folder, or written into a
+    # released assignment.yaml; None when neither is there.
+    stub_sha256: str | None = None
 
     @property
     def max_score(self) -> float:
@@ -411,6 +415,7 @@ def _selftest(r: _Reader, raw: object, path: str) -> SelftestConfig:
     )
 
 
+STUB_KEY = "stub_sha256"  # only in a released assignment.yaml
 _ASSIGNMENT_KEYS = {
     "imports",
     "due",
@@ -432,7 +437,7 @@ def parse_assignment(
 ) -> AssignmentConfig:
     data = r.mapping(raw, path)
     required = {"graded_file", "functions", "checks"} | (set() if released else {"graders"})
-    r.keys(data, path, _ASSIGNMENT_KEYS, required)
+    r.keys(data, path, _ASSIGNMENT_KEYS | ({STUB_KEY} if released else set()), required)
     functions = data["functions"]
     if not isinstance(functions, list) or not functions:
         raise r.fail(_join(path, "functions"), "expected a non-empty list of function names")
@@ -459,6 +464,11 @@ def parse_assignment(
             "add 'due: 2026-12-01T23:59:00+00:00' to the assignment",
         )
     digest = hashlib.sha256(yaml.safe_dump({name: raw}, sort_keys=True).encode()).hexdigest()
+    release = directory("release", None)
+    if STUB_KEY in data:
+        stub: str | None = r.string(data[STUB_KEY], _join(path, STUB_KEY))
+    else:
+        stub = _file_sha256(release / graded_file) if release is not None else None
     return AssignmentConfig(
         name=name,
         root=root,
@@ -466,7 +476,7 @@ def parse_assignment(
         functions=names,
         graders=graders,
         solution=directory("solution", None),
-        release=directory("release", None),
+        release=release,
         hypothesis=_hypothesis(r, data.get("hypothesis", {}), _join(path, "hypothesis")),
         limits=replace(
             _limits(r, data.get("limits", {}), _join(path, "limits")),
@@ -480,7 +490,15 @@ def parse_assignment(
         if "late_policy" in data
         else None,
         selftest=_selftest(r, data.get("selftest", {}), _join(path, "selftest")),
+        stub_sha256=stub,
     )
+
+
+def _file_sha256(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def _read_yaml(path: Path) -> object:

@@ -8,6 +8,7 @@ students can run them; hidden checks and the reference never leave the course fo
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import tempfile
@@ -16,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from propgrade.config import RELEASED_CONFIG_NAME, AssignmentConfig
+from propgrade.config import RELEASED_CONFIG_NAME, STUB_KEY, AssignmentConfig
 from propgrade.engine.loading import PUBLIC_PREFIX, load_checks
 from propgrade.errors import ReleaseError
 
@@ -63,12 +64,14 @@ def _is_released_grader_file(path: Path) -> bool:
     return not name.startswith(("hidden", "_hidden"))
 
 
-def _public_config(assignment: AssignmentConfig, public_ids: list[str]) -> str:
+def _public_config(assignment: AssignmentConfig, public_ids: list[str], stub: bytes) -> str:
     limits = assignment.limits
     data = {
         "assignment": {
             "name": assignment.name,
             "graded_file": assignment.graded_file,
+            # A graded file still equal to this stub counts as not submitted.
+            STUB_KEY: hashlib.sha256(stub).hexdigest(),
             "functions": list(assignment.functions),
             "graders": CHECKS_DIR,
             "imports": list(limits.imports),
@@ -134,6 +137,11 @@ What to submit:
   imports and function definitions are graded, nothing else in it runs);
 - an nbgrader course: the whole assignment folder with `nbgrader submit`; the notebook's
   written answers are graded by hand, the functions as above.
+
+Which code is graded, here as in the graded run: `{graded_file}` once you have changed
+it; while it is still the released stub, the functions defined in your notebook. If you
+changed both, `{graded_file}` is graded and the notebook's functions are not (your
+feedback says which one was graded).
 """
 
 
@@ -196,7 +204,8 @@ def _write_release(assignment: AssignmentConfig, staging: Path, public_ids: list
     for path in sorted(assignment.graders.glob("*.py")):
         if _is_released_grader_file(path):
             shutil.copy2(path, checks / path.name)
-    (staging / RELEASED_CONFIG_NAME).write_text(_public_config(assignment, public_ids))
+    stub = (staging / assignment.graded_file).read_bytes()
+    (staging / RELEASED_CONFIG_NAME).write_text(_public_config(assignment, public_ids, stub))
     (staging / "README.md").write_text(
         STUDENT_README.format(
             name=assignment.name,

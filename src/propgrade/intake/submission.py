@@ -23,13 +23,15 @@ from typing import Any
 from propgrade.engine.grading import FINGERPRINT_KEYS, Plan, file_digest, grade_submission
 from propgrade.engine.results import FAILED, CheckResult, Feedback, SubmissionResult
 from propgrade.intake.locate import (
+    Found,
     SubmissionProblem,
     find_file,
     find_files_with_suffix,
     listing,
     read_found,
 )
-from propgrade.intake.notebook import synthesize_module
+from propgrade.intake.notebook import extract_functions, synthesize_module
+from propgrade.intake.notebook_lines import CellLines, in_notebook_terms
 from propgrade.intake.refused_imports import refused_import_notes
 from propgrade.intake.untrusted_files import lstat_kind
 
@@ -39,6 +41,7 @@ class Intake:
     folder: Path  # a private folder holding only the graded file
     origin: str  # where it came from, relative to the submission, for messages
     notes: list[str] = field(default_factory=list)
+    cells: CellLines | None = None  # a notebook's: where each line of the module came from
 
 
 def take_in(
@@ -48,15 +51,20 @@ def take_in(
     max_bytes: int,
     functions: Sequence[str] = (),
     imports: Sequence[str] = ("numpy",),
+    stub_sha256: str | None = None,
 ) -> Intake:
     """Put the graded file of ``submission`` into ``scratch``; ``SubmissionProblem`` if none.
 
     No file larger than ``max_bytes`` is read. ``functions`` are the graded functions: a
     notebook keeps only the imports they use. ``imports`` are the packages student code
-    may import: a graded file's notes name the imports the policy refuses.
+    may import: a graded file's notes name the imports the policy refuses. Which source
+    is graded follows one rule in every route (see ``_take_in``); ``stub_sha256`` is the
+    released stub's digest.
     """
     try:
-        return _take_in(submission, graded_file, scratch, max_bytes, functions, imports)
+        return _take_in(
+            submission, graded_file, scratch, max_bytes, functions, imports, stub_sha256
+        )
     except SubmissionProblem:
         raise
     except (OSError, ValueError, RecursionError, MemoryError) as exc:
@@ -74,7 +82,19 @@ def _take_in(
     max_bytes: int,
     functions: Sequence[str],
     imports: Sequence[str],
+    stub_sha256: str | None,
 ) -> Intake:
+    """The rule, in this order:
+
+    1. a graded file that differs from the released stub is graded (when a notebook
+       beside it defines graded functions too, a note says they were not graded);
+    2. otherwise the functions of the submission's single notebook are graded: a graded
+       file byte-identical to the stub counts as not submitted (``nbgrader submit`` hands
+       it in with every notebook-only submission, as does a zipped release folder),
+       when it defines one of them (or there is no graded file at all);
+    3. otherwise the graded file as it is (the stub, which fails), or the reason there is
+       nothing to grade.
+    """
     kind = lstat_kind(submission)
     if kind is not None:
         raise SubmissionProblem(
@@ -82,24 +102,40 @@ def _take_in(
             "themselves"
         )
     found = find_file(submission, graded_file)
-    if found is not None:
-        data = read_found(found, max_bytes)
-        (scratch / graded_file).write_bytes(data)
-        own = Path(graded_file).stem
-        notes = refused_import_notes(data, imports, functions, own) if functions else []
-        return Intake(scratch, found.relative, notes)
+    data = read_found(found, max_bytes) if found is not None else None
+    is_stub = data is not None and hashlib.sha256(data).hexdigest() == stub_sha256
     notebooks = find_files_with_suffix(submission, ".ipynb")
+    own = Path(graded_file).stem
+    if found is not None and data is not None and not is_stub:
+        (scratch / graded_file).write_bytes(data)
+        notes = refused_import_notes(data, imports, functions, own) if functions else []
+        unused = _unused_notebook(notebooks, graded_file, functions, max_bytes)
+        return Intake(scratch, found.relative, [*notes, *unused])
     if len(notebooks) == 1:
         notebook = notebooks[0]
         # Read once into memory and parsed from there: it cannot change between checks.
-        data = read_found(notebook, max_bytes)
-        extracted = synthesize_module(data, notebook.name, scratch / graded_file, functions)
-        notes = [
-            f"{graded_file} was not submitted: graded the imports and functions of "
-            f"{notebook.relative} ({', '.join(extracted.functions) or 'none found'})",
-            *extracted.notes,
-        ]
-        return Intake(scratch, notebook.relative, notes)
+        nb_data = read_found(notebook, max_bytes)
+        extracted = synthesize_module(nb_data, notebook.name, scratch / graded_file, functions)
+        defines = any(f in extracted.functions for f in functions) or not functions
+        if found is None or defines:
+            why = (
+                f"{found.relative} is the released stub, unchanged, so it counts as not submitted"
+                if found is not None
+                else f"{graded_file} was not submitted"
+            )
+            notes = [
+                f"{why}: graded the imports and functions of "
+                f"{notebook.relative} ({', '.join(extracted.functions) or 'none found'})",
+                *extracted.notes,
+            ]
+            cells = CellLines.of(notebook.relative, extracted.source)
+            return Intake(scratch, notebook.relative, notes, cells)
+    if found is not None and data is not None:
+        # The stub, and no notebook that defines a graded function: the stub fails.
+        (scratch / graded_file).write_bytes(data)
+        notes = refused_import_notes(data, imports, functions, own) if functions else []
+        stub = f"{found.relative} is the released stub, unchanged"
+        return Intake(scratch, found.relative, [*notes, stub])
     if len(notebooks) > 1:
         names = ", ".join(n.relative for n in notebooks[:5])
         raise SubmissionProblem(
@@ -109,6 +145,28 @@ def _take_in(
     raise SubmissionProblem(
         f"no {graded_file} found in the submission (found: {listing(submission)})"
     )
+
+
+def _unused_notebook(
+    notebooks: Sequence[Found], graded_file: str, functions: Sequence[str], max_bytes: int
+) -> list[str]:
+    """A note when the single notebook beside a changed graded file defines graded
+    functions too: those are not graded, and the student should know."""
+    if len(notebooks) != 1 or not functions:
+        return []
+    try:
+        data = read_found(notebooks[0], max_bytes)
+        defined = extract_functions(data, notebooks[0].name, graded=functions).functions
+    except (SubmissionProblem, OSError, ValueError, RecursionError, MemoryError):
+        return []
+    also = [f for f in functions if f in defined]
+    if not also:
+        return []
+    return [
+        f"graded {graded_file}, which differs from the released stub; the functions of "
+        f"{notebooks[0].relative} ({', '.join(also)}) were not graded: when a submission "
+        f"holds both, {graded_file} is graded"
+    ]
 
 
 def fingerprint(plan: Plan, submission: Path) -> dict[str, Any]:
@@ -130,6 +188,7 @@ def intake_digest(plan: Plan, submission: Path) -> str:
                 plan.limits.file_bytes,
                 plan.assignment.functions,
                 plan.limits.imports,
+                plan.assignment.stub_sha256,
             )
         except SubmissionProblem as exc:
             return problem_digest(exc.message)
@@ -171,12 +230,15 @@ def grade_upload(plan: Plan, student: str, submission: Path) -> SubmissionResult
                 plan.limits.file_bytes,
                 plan.assignment.functions,
                 plan.limits.imports,
+                plan.assignment.stub_sha256,
             )
         except SubmissionProblem as exc:
             result = problem_result(plan, student, exc.message)
             result.seconds = time.monotonic() - started
             return result
         result = grade_submission(plan, student, intake.folder)
+    if intake.cells is not None:
+        in_notebook_terms(result, intake.cells, plan.assignment.graded_file)
     result.meta["graded_from"] = intake.origin
     if intake.notes:
         result.meta["intake_notes"] = intake.notes

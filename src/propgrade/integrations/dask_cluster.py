@@ -310,6 +310,7 @@ class DaskCluster:
                     plan.limits.file_bytes,
                     plan.assignment.functions,
                     plan.limits.imports,
+                    plan.assignment.stub_sha256,
                 )
             except SubmissionProblem as exc:
                 return problem_result(plan, submission.student, exc.message)
