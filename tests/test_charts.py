@@ -99,3 +99,13 @@ def test_drawing_the_charts_loads_no_plotting_library() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_grading_time_bins_have_round_edges() -> None:
+    svg = parse(charts.time_histogram([0.891988, 0.991098, 0.42]))
+    titles = [t for t in bar_titles(svg) if " to " in t]
+    assert "1 in 0.85 to 0.9" in titles
+    for title in titles:
+        for label in re.findall(r"in (\S+) to (\S+)$", title)[0]:
+            assert len(label.partition(".")[2]) <= 2, title
+    assert titles[-1].endswith("to 1")

@@ -87,6 +87,9 @@ def test_grades_csv_has_one_row_per_student_and_a_column_per_check(
     assert rows["ben"]["svm_naive_nonnegative"] == "1"
     for student in ("cy", "dee", "eve"):
         assert rows[student]["score"] == "0"
+    # A 0-point gate says whether it passed: its points would read 0 either way.
+    assert rows["ana"]["svm_naive_implemented"] == "passed"
+    assert rows["cy"]["svm_naive_implemented"] == "failed"
 
 
 def test_grading_is_identical_with_one_and_two_jobs(graded: dict[str, Path]) -> None:
@@ -194,6 +197,34 @@ def test_grade_reports_bad_arguments(root: Path, klass: Path, tmp_path: Path) ->
 def test_help_has_examples() -> None:
     code, out, _ = run("--help")
     assert code == 0 and "examples:" in out and "propgrade grade" in out
+
+
+def test_check_on_the_stub_counts_waiting_checks_apart_and_says_each_thing_once(
+    root: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "linear_classifiers"
+    shutil.copytree(root / "assignments" / "linear_classifiers", folder)
+    code, out, _ = run("check", str(folder))
+    assert code == 1
+    assert out.strip().splitlines()[-1] == "0 passed, 4 failed, 32 not counted yet"
+    assert out.count("Not counted yet") == 1
+    assert "waiting svm_naive_nonnegative (needs svm_naive_implemented)" in out
+    assert "svm_loss_naive(...) raised NotImplementedError: TODO" in out
+    assert "raised an exception:" not in out  # once, not "raised ...: ... raised ..."
+
+
+def test_check_shows_an_import_traceback_line_by_line(root: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "linear_classifiers"
+    shutil.copytree(root / "assignments" / "linear_classifiers", folder)
+    stub = (folder / "losses.py").read_text()
+    (folder / "losses.py").write_text(stub + "\nSCALE = 2 * undefined_name\n")
+    code, out, _ = run("check", str(folder))
+    assert code == 1
+    lines = out.splitlines()
+    assert any(line.startswith("error: importing losses.py failed") for line in lines)
+    assert "       Traceback (most recent call last):" in lines
+    assert "       NameError: name 'undefined_name' is not defined" in lines
+    assert "?" not in "".join(line for line in lines if line.startswith("error:"))
 
 
 def test_student_check_shows_the_smallest_failing_input(root: Path, tmp_path: Path) -> None:

@@ -614,6 +614,28 @@ def test_final_score_is_the_big_number_with_raw_score_and_penalty_beside_it(
     assert "Late penalty: −1.4 (2 days late: 20% off)" in text
 
 
+def test_written_answers_awaiting_a_grader_and_an_on_time_submission_say_so(
+    tmp_path: Path,
+) -> None:
+    result = sample_result()  # 4 / 10 from the checks
+    due = datetime(2026, 12, 1, 23, 59, tzinfo=UTC)
+    lateness = assess(due - timedelta(hours=1), due, LatePolicy(per_day=0.1, max_days=5))
+    standing = standing_of(result, lateness, Written(score=0.0, max_score=4.0, ungraded=4))
+    page = write_student_page(tmp_path, result, audience=INSTRUCTOR, standing=standing)
+    text = " ".join(audit(page).text.split())
+    assert (
+        "Raw score 4 (checks 4 + written answers 0 / 4 so far: 4 written answers await hand "
+        "grading). Submitted on time: no late penalty." in text
+    )
+    assert "−0" not in text and "on time)" not in text
+
+
+def test_class_report_lists_the_students_before_the_grading_time(tmp_path: Path) -> None:
+    report = write_class_report(tmp_path, [sample_result("carol"), sample_result("dave")])
+    html = report.read_text(encoding="utf-8")
+    assert html.index("<h2>Students (2)</h2>") < html.index("<h2>Grading time</h2>")
+
+
 def test_class_report_shows_the_final_scores_of_grades_csv(tmp_path: Path) -> None:
     result = sample_result()
     standing = _late_standing(result)

@@ -586,18 +586,28 @@ def _print_check(result: SubmissionResult, out: TextIO) -> None:
     from propgrade.reports.hints import hint_for
 
     if result.error:
-        print(f"error: {terminal(result.error)}", file=out)
+        # A traceback keeps its lines; each line is cleaned of control characters.
+        first, *rest = result.error.splitlines() or [""]
+        print(f"error: {terminal(first)}", file=out)
+        for line in rest:
+            print(f"       {terminal(line)}", file=out)
     for note in collapse_notes([str(n) for n in result.meta.get("intake_notes", [])]):
         print(f"note: {terminal(note)}", file=out)
     passed = 0
+    waiting: list[str] = []
     first_with: dict[tuple[str, str], str] = {}
     for c in result.checks:
         if c.passed:
             passed += 1
             print(f"passed  {c.id}", file=out)
             continue
-        print(f"FAILED  {c.id}: {c.sentence}", file=out)
         feedback = c.feedback
+        if feedback is not None and feedback.blocked_by and not feedback.internal_error:
+            # Not counted yet: one line each here, the explanation once below.
+            waiting.append(c.id)
+            print(f"waiting {c.id} (needs {feedback.blocked_by})", file=out)
+            continue
+        print(f"FAILED  {c.id}: {c.sentence}", file=out)
         if feedback is None or result.error:
             continue
         # One exception fails many checks: its traceback is shown once, not per check.
@@ -612,8 +622,15 @@ def _print_check(result: SubmissionResult, out: TextIO) -> None:
         hint = hint_for(c)
         if hint is not None:
             print(f"        Hint: {hint}", file=out)
-    failed = len(result.checks) - passed
-    print(f"{passed} passed, {failed} failed", file=out)
+    failed = len(result.checks) - passed - len(waiting)
+    if waiting:
+        print(
+            f"Not counted yet: {len(waiting)} check(s) marked waiting, each until the check "
+            "it needs passes; fix that one and they are graded.",
+            file=out,
+        )
+    counted = f", {len(waiting)} not counted yet" if waiting else ""
+    print(f"{passed} passed, {failed} failed{counted}", file=out)
 
 
 def _cmd_release(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -147,10 +147,21 @@ def points_cell(result: SubmissionResult, value: float) -> Cell:
 
 
 def check_cells(result: SubmissionResult, check_ids: Sequence[str]) -> list[Cell]:
-    """Each check's points; blank where the grader failed on that check."""
+    """Each check's points; blank where the grader failed on that check. A check worth
+    no points (a gate such as ``svm_naive_implemented``) says ``passed`` or ``failed``:
+    its points would read 0 either way."""
     faulty = set(result.internal_error_checks)
-    points = {c.id: c.points for c in result.checks}
-    return ["" if cid in faulty else format_points(points.get(cid, 0.0)) for cid in check_ids]
+    by_id = {c.id: c for c in result.checks}
+
+    def cell(cid: str) -> Cell:
+        check = by_id.get(cid)
+        if cid in faulty:
+            return ""
+        if check is not None and check.max_points == 0:
+            return "passed" if check.passed else "failed"
+        return format_points(0.0 if check is None else check.points)
+
+    return [cell(cid) for cid in check_ids]
 
 
 def grades_csv(results: Sequence[SubmissionResult], check_ids: Sequence[str]) -> str:

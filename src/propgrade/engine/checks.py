@@ -261,12 +261,17 @@ class StudentCallFailed(AssertionError):
     """A call into the student's code produced no value (exception, timeout, crash...)."""
 
     def __init__(self, function: str, failure: StudentFailure) -> None:
-        super().__init__(f"{function}(...) {_failure_phrase(failure)}")
+        super().__init__(f"{function}(...) {_failure_phrase(failure, function)}")
         self.function = function
         self.failure = failure
 
 
-def _failure_phrase(failure: StudentFailure) -> str:
+def _failure_phrase(failure: StudentFailure, function: str = "") -> str:
+    if failure.kind.value == "exception":
+        # The worker says "f() raised ValueError: ..." already: say it once.
+        for prefix in (f"{function}() raised ", "raised "):
+            if function and failure.message.startswith(prefix):
+                return f"raised {failure.message[len(prefix) :]}"
     return {
         "exception": "raised an exception",
         "timeout": "ran past its time limit",

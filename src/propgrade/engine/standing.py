@@ -77,11 +77,16 @@ class Standing:
                 f"{format_points(self.written.score)} / {format_points(self.written.max_score)})"
             )
             if self.written.ungraded:
-                written = f"{written[:-1]}, {self.written.ungraded} still to be graded)"
+                count = self.written.ungraded
+                answers = "answer awaits" if count == 1 else "answers await"
+                written = f"{written[:-1]} so far: {count} written {answers} hand grading)"
         raw = f"Raw score {format_points(self.raw)}{written}."
         if self.lateness.due is None:
             return raw  # no due date: nothing is ever taken off
-        return f"{raw} Late penalty: −{format_points(self.penalty)} ({self.lateness.describe()})."
+        late = self.lateness
+        if late.submitted is not None and late.days_late == 0 and not late.unknown_late:
+            return f"{raw} Submitted on time: no late penalty."
+        return f"{raw} Late penalty: −{format_points(self.penalty)} ({late.describe()})."
 
     def to_dict(self) -> dict[str, Any]:
         submitted = self.lateness.submitted

@@ -211,9 +211,18 @@ def score_histogram(scores: Sequence[float], max_score: float) -> Markup:
     return _svg("chart-scores", chart.frame, title, chart.body)
 
 
+def round_edges(top: float, most: int = 20) -> list[float]:
+    """Bin edges from 0 in a round step (1, 2, 2.5 or 5 times a power of ten), at most
+    about ``most`` bins, the last reaching ``top``: labels read 0.9 to 1, not
+    0.891988 to 0.991098."""
+    step = ticks(0.0, top, most)[1] if top > 0 else 1.0
+    count = max(1, math.ceil(top / step - 1e-9))
+    return [round(k * step, 10) for k in range(count + 1)]
+
+
 def time_histogram(seconds: Sequence[float]) -> Markup:
-    top = max(max(seconds, default=0.0), 1e-3)
-    edges = [top * k / 20 for k in range(21)]
+    edges = round_edges(max(max(seconds, default=0.0), 1e-3))
+    top = edges[-1]
     chart = _histogram(
         seconds,
         edges,

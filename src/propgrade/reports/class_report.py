@@ -374,9 +374,10 @@ def render_class_report(
         element("div", charts.pass_rate_bars(rates), class_="chart"),
         _common_failures(ordered),
         _heat_map(ordered),
+        # Who got what comes before how long it took.
+        _student_list(ordered, standings),
         _times(ordered),
         _isolation(ordered, sandbox),
-        _student_list(ordered, standings),
     )
 
 

@@ -16,7 +16,8 @@ from propgrade.engine.results import CheckResult
 # the point: the hint is about the kind of failure instead. Keyed by the phrases the engine
 # writes into the message (propgrade.engine.checks._failure_phrase).
 FAILURE_HINTS: dict[str, str] = {
-    "(...) raised an exception": (
+    # "raised an exception: ..." or, when the worker named it, "raised ValueError: ...".
+    "(...) raised ": (
         "Your function raised an exception on this input. Read the last line of your "
         "traceback, then run your function on exactly this input yourself: the smallest "
         "sizes often expose indexing and shape mistakes."
