@@ -37,9 +37,8 @@ def test_every_call_of_a_class_is_charged_to_a_check(root: Path, tmp_path: Path)
     # Every call lands on a named check: none is made outside one.
     assert "(outside" not in done.stdout
     assert abs(sum(calls for calls, _ in rows.values()) - total_calls) < 0.5
-    # The naive functions' finite differences are where this corpus spends its time, and
-    # the wrong-sign gradient is shrunk, so its check makes more calls than its examples.
-    assert rows["softmax_naive_numerical_gradient"][1] > rows["softmax_vec_numerical_gradient"][1]
+    # The wrong-sign gradient is shrunk, so its check makes more calls than its examples.
+    # (Which check takes longest is the benchmark's to print, not a test's to assert.)
     assert rows["svm_vec_numerical_gradient"][0] > 10 * 12 / 2
     assert total_ms > 0
     assert "the student code alone allows at most" in done.stdout

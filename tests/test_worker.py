@@ -137,10 +137,8 @@ def test_infinite_loop_times_out_and_worker_respawns(make_worker: MakeWorker) ->
     worker = make_worker(SIMPLE + "\ndef spin():\n    while True:\n        pass\n")
     worker.start()
     first_pid = worker.pid
-    started = time.monotonic()
     spin, after = worker.run([Call("spin", ()), Call("add", (1, 2))])
     assert failure_kind(spin) is FailureKind.TIMEOUT
-    assert time.monotonic() - started < 3.0
     assert after.ok and after.value == 3
     assert worker.pid != first_pid
     assert first_pid is not None and gone(first_pid)
@@ -224,9 +222,7 @@ def test_broken_imports_give_a_failed_report(
     make_worker: MakeWorker, source: str, kind: FailureKind, text: str
 ) -> None:
     worker = make_worker(source)
-    started = time.monotonic()
     report = worker.start()
-    assert time.monotonic() - started < 5.0
     assert not report.ok and report.failure is not None
     assert report.failure.kind is kind
     assert text in report.failure.message
@@ -630,14 +626,14 @@ def test_missing_function_is_missing(make_worker: MakeWorker) -> None:
 def test_budget_exhaustion_fails_remaining_calls(make_worker: MakeWorker) -> None:
     limits = Limits(call_seconds=1.0, submission_seconds=1.5, memory_mb=1024)
     worker = make_worker(SIMPLE + "\ndef spin():\n    while True:\n        pass\n", limits)
-    started = time.monotonic()
+    # The first spin uses 1 s of the 1.5 s, the second runs into the budget's end: starting
+    # a worker (twice here) is not charged, however long a busy machine takes for it.
     outcomes = worker.run([Call("spin", ()), Call("spin", ()), Call("add", (1, 1))])
     assert [failure_kind(o) for o in outcomes] == [
         FailureKind.TIMEOUT,
         FailureKind.BUDGET,
         FailureKind.BUDGET,
     ]
-    assert time.monotonic() - started < 3.0
     [later] = worker.run([Call("add", (1, 1))])
     assert failure_kind(later) is FailureKind.BUDGET
 
@@ -704,7 +700,7 @@ def test_close_leaves_no_process_behind(make_worker: MakeWorker) -> None:
     worker.close()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
-    deadline = time.monotonic() + 2.0
+    deadline = time.monotonic() + 60  # ends as soon as the child is gone
     while not gone(child) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert gone(child)
@@ -750,8 +746,36 @@ def test_only_time_spent_in_the_worker_counts_against_the_budget(
     worker.start()
     time.sleep(1.1)  # the grader busy elsewhere, e.g. generating examples
     [outcome] = worker.run([Call("add", (1, 2))])
-    assert outcome.value == 3
-    assert 0 < worker.seconds_used < 1.0
+    assert outcome.value == 3  # the 1.1 s were not charged to the 1 s budget
+    assert worker.seconds_used > 0
+
+
+class _SlowStart:
+    """A layer whose workers take longer to start than the whole budget."""
+
+    def __init__(self, layer: process_layer.ProcessLayer, seconds: float) -> None:
+        self.layer, self.seconds = layer, seconds
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.layer, name)
+
+    def start_worker(self, *args: object, **kwargs: object) -> object:
+        time.sleep(self.seconds)
+        return self.layer.start_worker(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def test_starting_a_worker_is_not_charged_to_the_budget(
+    make_worker: MakeWorker, reduced_layer: process_layer.ProcessLayer
+) -> None:
+    source = SIMPLE + "\nimport os\ndef die():\n    os._exit(1)\n"
+    limits = Limits(call_seconds=1.0, submission_seconds=1.0)
+    worker = make_worker(source, limits, layer=_SlowStart(reduced_layer, 1.2))
+    # Two starts of 1.2 s each (the first, and the restart after the crash) against a
+    # budget of 1 s: charged, they would fail these calls as BUDGET.
+    report = worker.start()
+    added, died, again = worker.run([Call("add", (1, 2)), Call("die", ()), Call("add", (2, 2))])
+    assert report.ok and added.value == 3 and again.value == 4
+    assert failure_kind(died) is FailureKind.CRASH
 
 
 WARNS = """

@@ -173,12 +173,10 @@ def draw():
 
 @pytest.mark.parametrize("layer", LAYERS)
 def test_workers_are_forked_from_one_long_lived_zygote(layer: str, make_worker: MakeWorker) -> None:
-    parents, pids, seconds, draws = set(), set(), [], set()
+    parents, pids, draws = set(), set(), set()
     for _ in range(4):
         worker = make_worker(layer, SIMPLE)
-        started = time.monotonic()
         parents.add(started_zygote_of(worker))
-        seconds.append(time.monotonic() - started)
         assert worker.pid is not None
         pids.add(worker.pid)
         # Forked, not started: the worker still runs the zygote's program.
@@ -195,9 +193,6 @@ def test_workers_are_forked_from_one_long_lived_zygote(layer: str, make_worker: 
     # Seeded afresh in every worker, as in a new process, not copied from the zygote.
     assert len(draws) == 4
     assert layer_named(layer).zygote_problem is None  # type: ignore[attr-defined]
-    # After the first (which may have started the zygote), a start is a fork. Generous:
-    # this machine may be busy with other test runs.
-    assert min(seconds[1:]) < 1.0
 
 
 @needs_full
@@ -422,9 +417,15 @@ def test_a_zygote_killed_by_a_student_is_replaced(make_worker: MakeWorker) -> No
 def test_a_dead_full_zygote_is_replaced(make_worker: MakeWorker) -> None:
     worker = make_worker(FULL, SIMPLE)
     zygote_pid = started_zygote_of(worker)
+    worker_pid = worker.pid
+    assert worker_pid is not None
     os.kill(zygote_object_of(worker).pid, signal.SIGKILL)  # bwrap; bugs happen
-    [outcome] = worker.run([Call("add", (1, 1))])  # the worker died with its namespace
-    assert outcome.value == 2 or outcome.failure is not None
+    # The worker dies with its namespace; wait for that, or the call may still be answered.
+    deadline = time.monotonic() + 60
+    while alive(worker_pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    [outcome] = worker.run([Call("add", (1, 1))])
+    assert outcome.failure is not None and outcome.failure.kind is FailureKind.CRASH
     worker.close()
     after = make_worker(FULL, SIMPLE)
     assert started_zygote_of(after) != zygote_pid
@@ -571,13 +572,13 @@ print(json.dumps({"ready": ready, "left": left}))
 """
 
 
-@pytest.mark.parametrize(
-    ("ending", "grace"),
-    [("exit", 1.0), ("sigkill", 5.0)],
-)
-def test_no_zygote_bwrap_or_worker_outlives_the_grader(ending: str, grace: float) -> None:
+@pytest.mark.parametrize("ending", ["exit", "sigkill"])
+def test_no_zygote_bwrap_or_worker_outlives_the_grader(ending: str) -> None:
     # "exit": the grader returns normally with workers still running (atexit closes its
-    # zygotes); "sigkill": it is killed mid-run, and everything must follow it down.
+    # zygotes); "sigkill": it is killed mid-run, and everything must follow it down. The
+    # wait for them to go ends as soon as they are gone: a long one costs nothing when they
+    # go, and a busy machine is not a leak.
+    grace = 60.0
     layers = REDUCED if _MISSING else FULL
     result = subprocess.run(
         [sys.executable, "-c", _SUBREAPER, _GRADER, layers, ending, str(grace)],

@@ -265,6 +265,7 @@ class Worker:
         self._report: ImportReport | None = None
         self._budget_deadline = math.inf
         self._spent = 0.0
+        self._excused = 0.0  # grader time inside the metered span (starting workers)
         self._failures: Counter[str] = Counter()
         self._next_id = 0
         self._closed = False
@@ -300,7 +301,7 @@ class Worker:
 
     @property
     def seconds_used(self) -> float:
-        """Time charged to the submission's budget so far."""
+        """Time charged to the submission's budget so far (starting workers is not)."""
         return self._spent
 
     @contextlib.contextmanager
@@ -310,10 +311,18 @@ class Worker:
         entered = time.monotonic()
         remaining = max(0.0, self.limits.submission_seconds - self._spent)
         self._budget_deadline = entered + remaining
+        self._excused = 0.0
         try:
             yield
         finally:
-            self._spent += time.monotonic() - entered
+            self._spent += time.monotonic() - entered - self._excused
+
+    def _excuse_since(self, started: float) -> None:
+        # Starting a worker, until it says "ready", runs no student code: on a busy machine
+        # it can take a good part of a second, which must not decide the student's grade.
+        seconds = time.monotonic() - started
+        self._excused += seconds
+        self._budget_deadline += seconds
 
     def output(self) -> str:
         """The student's stdout and stderr so far (capped)."""
@@ -533,6 +542,7 @@ class Worker:
         self._stop_process()
         # The layer makes a new scratch directory per process: a previous process may
         # have edited its copy.
+        started = time.monotonic()
         try:
             handle = self.layer.start_worker(
                 self._source, self.graded_file.name, self.module_name, self.limits
@@ -542,6 +552,7 @@ class Worker:
         process = _Process(handle, self._output, self.max_frame_bytes)
         self._process = process
         self._await_ready(process)
+        self._excuse_since(started)
         name = self.graded_file.name
         deadline = time.monotonic() + self.limits.call_seconds
         try:
