@@ -209,24 +209,46 @@ def test_truncated_and_trailing_bytes_raise() -> None:
 
 
 @pytest.mark.parametrize(
-    ("ref", "blob"),
+    ("ref", "blob", "message"),
     [
-        ({"blob": 0, "dtype": "<f8", "shape": [3]}, b"\0" * 16),  # shape/length mismatch
-        ({"blob": 0, "dtype": "|O", "shape": [1]}, b"\0" * 8),  # object dtype
-        ({"blob": 0, "dtype": ">f8", "shape": [1]}, b"\0" * 8),  # big-endian
-        ({"blob": 0, "dtype": "<U1", "shape": [1]}, b"\0" * 4),  # strings
-        ({"blob": 0, "dtype": "<f16", "shape": [1]}, b"\0" * 16),  # long double
-        ({"blob": 0, "dtype": "float64", "shape": [1]}, b"\0" * 8),  # non-canonical name
-        ({"blob": 0, "dtype": "<f8", "shape": [1] * 9}, b"\0" * 8),  # too many dims
-        ({"blob": 0, "dtype": "<f8", "shape": [-1]}, b"\0" * 8),
-        ({"blob": 0, "dtype": "<f8", "shape": [True]}, b"\0" * 8),
-        ({"blob": 0, "dtype": "<f8", "shape": 1}, b"\0" * 8),
-        ({"blob": 1, "dtype": "<f8", "shape": [1]}, b"\0" * 8),  # no such blob
-        ({"blob": 0, "dtype": "<f8", "shape": [1], "extra": 1}, b"\0" * 8),
+        # shape/length mismatch
+        ({"blob": 0, "dtype": "<f8", "shape": [3]}, b"\0" * 16, "does not match its blob"),
+        ({"blob": 0, "dtype": "|O", "shape": [1]}, b"\0" * 8, "not allowed"),  # object dtype
+        ({"blob": 0, "dtype": ">f8", "shape": [1]}, b"\0" * 8, "not allowed"),  # big-endian
+        ({"blob": 0, "dtype": "<U1", "shape": [1]}, b"\0" * 4, "not allowed"),  # strings
+        ({"blob": 0, "dtype": "<f16", "shape": [1]}, b"\0" * 16, "not allowed"),  # long double
+        # a non-canonical name
+        ({"blob": 0, "dtype": "float64", "shape": [1]}, b"\0" * 8, "not allowed"),
+        ({"blob": 0, "dtype": "<f8", "shape": [1] * 9}, b"\0" * 8, "too many dimensions"),
+        ({"blob": 0, "dtype": "<f8", "shape": [-1]}, b"\0" * 8, "non-negative"),
+        # negative dimensions whose product matches the blob's length
+        ({"blob": 0, "dtype": "<f8", "shape": [-2, -4]}, b"\0" * 64, "non-negative"),
+        ({"blob": 0, "dtype": "<f8", "shape": [True]}, b"\0" * 8, "non-negative"),
+        ({"blob": 0, "dtype": "<f8", "shape": 1}, b"\0" * 8, "malformed"),
+        ({"blob": 1, "dtype": "<f8", "shape": [1]}, b"\0" * 8, "missing blob"),  # no such blob
+        ({"blob": 0, "dtype": "<f8", "shape": [1], "extra": 1}, b"\0" * 8, "unknown tagged"),
+    ],
+    ids=[
+        "length",
+        "object",
+        "big-endian",
+        "string",
+        "long-double",
+        "alias",
+        "ndim",
+        "negative",
+        "negatives",
+        "bool",
+        "not-a-list",
+        "no-blob",
+        "extra-key",
     ],
 )
-def test_bad_array_descriptions_raise_wire_error(ref: dict[str, Any], blob: bytes) -> None:
-    with pytest.raises(wire.WireError):
+def test_bad_array_descriptions_raise_wire_error(
+    ref: dict[str, Any], blob: bytes, message: str
+) -> None:
+    # Each case must be refused by its own check (match=), not by a later one by luck.
+    with pytest.raises(wire.WireError, match=message):
         decode_array_frame(array_frame(ref, blob))
 
 

@@ -393,7 +393,12 @@ def _decode_array(obj: dict[str, Any], blobs: Sequence[memoryview | bytes]) -> V
     if math.prod(shape) * dtype.itemsize != len(blob):
         described = str(shape)[:100]
         raise WireError(f"array of shape {described} and dtype {dtype_str} does not match its blob")
-    return np.frombuffer(blob, dtype=dtype).reshape(shape).copy()
+    try:
+        return np.frombuffer(blob, dtype=dtype).reshape(shape).copy()
+    except ValueError as exc:
+        # The checks above should leave nothing numpy refuses; if one slips, the reply is
+        # still the student's protocol failure, never the grader's internal error.
+        raise WireError(f"array of shape {str(shape)[:100]} cannot be read: {exc}") from None
 
 
 # -- protocol messages --------------------------------------------------------------------
