@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 
 import pytest
 
 from propgrade import doctor
+from propgrade.cli import main
 from propgrade.errors import WorkerError
 from propgrade.sandbox import layer_choice
 
@@ -116,3 +118,36 @@ def test_an_unknown_layer_name_is_refused(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv(layer_choice.SANDBOX_ENV, "strict")
     with pytest.raises(WorkerError, match="'strict' is not a sandbox layer"):
         layer_choice.default_layer()
+
+
+# -- the exit status of `propgrade doctor`, for each layer forced in turn --------------------
+
+
+def _doctor_cli() -> tuple[int, str]:
+    out, err = io.StringIO(), io.StringIO()
+    return main(["doctor"], out=out, err=err), out.getvalue()
+
+
+@needs_full
+def test_doctor_exits_0_on_the_full_layer() -> None:
+    code, out = _doctor_cli()
+    assert out.startswith("sandbox layer: full\n") and code == 0
+
+
+def test_doctor_exits_1_on_the_reduced_layer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(layer_choice.SANDBOX_ENV, "reduced")
+    code, out = _doctor_cli()
+    assert out.startswith("sandbox layer: reduced\n") and code == 1
+
+
+def test_doctor_exits_1_without_bwrap(no_bwrap: None) -> None:
+    code, out = _doctor_cli()
+    assert out.startswith("sandbox layer: reduced\n") and code == 1
+
+
+def test_doctor_exits_1_when_no_layer_can_be_used(
+    no_bwrap: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(layer_choice.SANDBOX_ENV, "full")
+    code, out = _doctor_cli()
+    assert "error: PROPGRADE_SANDBOX=full" in out and code == 1

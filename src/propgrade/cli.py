@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 import propgrade
+from propgrade import isolation
 from propgrade.authoring.release import release
 from propgrade.batch import discover, grade_batch
 from propgrade.config import (
@@ -789,7 +790,7 @@ def _cmd_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise PropgradeError("--config applies only with --dask ADDRESS")
     report = diagnose()
     print(render(report), file=out)
-    return 0 if report.layer == "full" else 1
+    return 0 if report.layer == isolation.FULL else 1
 
 
 def _cmd_doctor_dask(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
