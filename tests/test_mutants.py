@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from propgrade.config import load_course
 from propgrade.errors import ReleaseError
 from propgrade.selftest.mutants import OPERATORS, generate_mutants
 
@@ -70,6 +71,30 @@ def test_ids_are_stable_and_do_not_depend_on_line_numbers() -> None:
     shifted = SOURCE.replace("import numpy as np\n", "import numpy as np\n\nHELLO = 1\n")
     assert [m.id for m in generate_mutants(shifted)] == [i for i, _ in first]
     assert len({i for i, _ in first}) == len(first)
+
+
+def test_ids_are_pinned() -> None:
+    # Ids are written into grading.yaml (selftest.accepted): one computed another way (a
+    # salted hash(), another digest) would orphan every accepted mutant of every course.
+    ids = {m.diff: m.id for m in generate_mutants(SOURCE)}
+    assert ids["line 11: deleted `n = X.shape[0]`"] == "m-3de2c55a61"
+    assert ids["line 11: `n = X.shape[0]` -> `n = X.shape[1]`"] == "m-8208a0ae0c"
+    assert ids["line 17: `if m[0] > 0:` -> `if m[0] >= 0:`"] == "m-6ef52cf007"
+
+
+def test_every_accepted_mutant_of_the_course_is_still_generated() -> None:
+    course = load_course(REFERENCE.parents[2] / "grading.yaml")
+    accepted = 0
+    for assignment in course.assignments.values():
+        wanted = set(assignment.selftest.accepted)
+        if not wanted:
+            continue
+        assert assignment.reference_file is not None
+        source = assignment.reference_file.read_text()
+        generated = {m.id for m in generate_mutants(source, assignment.functions)}
+        assert wanted <= generated, (assignment.name, sorted(wanted - generated))
+        accepted += len(wanted)
+    assert accepted >= 11
 
 
 def test_functions_limit_the_edits() -> None:
