@@ -178,11 +178,3 @@ def grades_csv(results: Sequence[SubmissionResult], check_ids: Sequence[str]) ->
             ]
         )
     return buffer.getvalue()
-
-
-def write_grades_csv(
-    out: Path, results: Sequence[SubmissionResult], check_ids: Sequence[str]
-) -> Path:
-    path = out / GRADES_NAME
-    atomic_write_text(path, grades_csv(results, check_ids))
-    return path

@@ -122,10 +122,6 @@ class UnsendableArgument(GraderError, TypeError):
     """A property passed a value that cannot be sent: the grader's mistake, this check only."""
 
 
-def _as_kwargs(kwargs: Mapping[str, Value] | None) -> dict[str, Value]:
-    return dict(kwargs) if kwargs else {}
-
-
 class ProxyBase:
     def __init__(self) -> None:
         # Values the student returned that could not be sent, with where they were: a

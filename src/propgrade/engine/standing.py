@@ -17,7 +17,7 @@ from typing import Any
 
 from propgrade.engine.results import SubmissionResult
 from propgrade.export import atomic_write_text, format_points
-from propgrade.intake.late import Lateness, assess
+from propgrade.intake.late import Lateness
 
 STANDING_NAME = "standing.json"  # OUT/<student>/: what `propgrade report` shows again
 
@@ -110,10 +110,6 @@ def standing_of(
     result: SubmissionResult, lateness: Lateness, written: Written | None = None
 ) -> Standing:
     return Standing(result.student, result.score, result.max_score, lateness, written)
-
-
-def no_lateness() -> Lateness:
-    return assess(None, None, None)
 
 
 def _lateness_dict(lateness: Lateness) -> dict[str, Any]:

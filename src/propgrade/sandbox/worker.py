@@ -286,10 +286,6 @@ class Worker:
         """The running worker's pid, if one is running."""
         return None if self._process is None else self._process.pid
 
-    @property
-    def import_report(self) -> ImportReport | None:
-        return self._report
-
     def start(self) -> ImportReport:
         """Start the worker and import the graded file (a no-op once done)."""
         if self._closed:
