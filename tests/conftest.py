@@ -1,12 +1,141 @@
+"""Shared fixtures and the suite's tiers.
+
+Tiers: a test marked with one of the slow kinds (``sandbox``, ``nbgrader``, ``browser``,
+``dask``, ``selftest``) is also marked ``slow``, so ``pytest -m "not slow"`` is the quick
+inner loop and plain ``pytest`` (what CI runs) is everything.
+
+A test that needs something a machine may lack (bubblewrap and root for the full sandbox
+layer, Chromium, nbgrader, Dask) skips with a reason that starts with ``MISSING``. On a
+laptop that is a skip; in CI (``CI=true``) it is a failure, so a CI image that lost a tool
+cannot pass by testing less.
+"""
+
 from __future__ import annotations
 
+import functools
+import os
+import shutil
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from propgrade.sandbox import layer_choice
+
 ROOT = Path(__file__).resolve().parent.parent
+
+SLOW_KINDS = ("sandbox", "nbgrader", "browser", "dask", "selftest")
+
+MISSING = "missing here: "  # a skip reason with this prefix fails the test in CI
+_IMPORT_SKIP = "could not import"  # pytest.importorskip's own reason
+
+IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+@functools.cache
+def full_layer_missing() -> str:
+    """Why the full sandbox layer cannot run on this machine, or "" when it can."""
+    if shutil.which("bwrap") is None:
+        return "bwrap (bubblewrap) is not installed"
+    if os.geteuid() != 0:
+        return "the full sandbox needs root to drop workers to their own uid"
+    probe = layer_choice.probe_full_layer()
+    return "" if probe.ok else f"bwrap does not work here: {probe.detail}"
+
+
+def skip_without_full_layer() -> None:
+    """Skip the running test (a failure in CI) when the full layer cannot run here."""
+    if missing := full_layer_missing():
+        pytest.skip(f"{MISSING}{missing}")
+
+
+@pytest.fixture(scope="session")
+def full_layer() -> None:
+    """Skips (fails in CI) a test that needs the full layer where it cannot run."""
+    skip_without_full_layer()
+
+
+# Asks only when a selected test needs it: probing starts bwrap.
+needs_full = pytest.mark.usefixtures("full_layer")
 
 
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+# -- tiny courses ------------------------------------------------------------------------
+
+
+TinyCourse = Callable[..., Path]
+
+
+def write_tiny_course(
+    base: Path,
+    *,
+    config: str,
+    graders: Mapping[str, str],
+    solution: Mapping[str, str] | None = None,
+    students: Mapping[str, Mapping[str, str]] | None = None,
+    students_in: str = "class",
+) -> Path:
+    """A course folder: ``grading.yaml``, ``graders/`` (a package), ``solution/`` and
+    ``<students_in>/<student>/<file>``; returns ``base``."""
+    files: dict[str, str] = {"grading.yaml": config, "graders/__init__.py": ""}
+    files |= {f"graders/{name}": text for name, text in graders.items()}
+    files |= {f"solution/{name}": text for name, text in (solution or {}).items()}
+    for student, answers in (students or {}).items():
+        prefix = f"{students_in}/{student}/" if students_in else f"{student}/"
+        files |= {prefix + name: text for name, text in answers.items()}
+    for name, text in files.items():
+        path = base / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return base
+
+
+@pytest.fixture(scope="session")
+def tiny_course() -> TinyCourse:
+    """``write_tiny_course``, for module-scoped course fixtures."""
+    return write_tiny_course
+
+
+# -- tiers ---------------------------------------------------------------------------------
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(item.get_closest_marker(kind) for kind in SLOW_KINDS):
+            item.add_marker(pytest.mark.slow)
+
+
+# -- in CI, a missing tool is a failure ------------------------------------------------------
+
+
+def _skip_reason(report: Any) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2])
+    return str(longrepr)
+
+
+def _fail_missing_in_ci(report: Any) -> None:
+    if not (IN_CI and report.skipped) or hasattr(report, "wasxfail"):
+        return
+    reason = _skip_reason(report)
+    if MISSING in reason or _IMPORT_SKIP in reason:
+        report.outcome = "failed"
+        report.longrepr = f"CI=true, and a test needs what is missing here: {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    outcome = yield
+    _fail_missing_in_ci(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Any:
+    outcome = yield
+    _fail_missing_in_ci(outcome.get_result())

@@ -12,6 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.sandbox
+
 
 def test_every_call_of_a_class_is_charged_to_a_check(root: Path, tmp_path: Path) -> None:
     klass = tmp_path / "class"

@@ -26,7 +26,10 @@ dask = pytest.importorskip("dask")
 # The test's own cluster threads move the global `random` state while the client draws
 # its cases, which Hypothesis notes; the cases do not depend on it (the workers compare
 # their digest with the client's).
-pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+pytestmark = [
+    pytest.mark.dask,
+    pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning"),
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 PICK = [

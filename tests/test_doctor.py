@@ -7,6 +7,7 @@ import os
 import shutil
 
 import pytest
+from conftest import needs_full
 
 from propgrade import doctor
 from propgrade.cli import main
@@ -14,19 +15,6 @@ from propgrade.errors import WorkerError
 from propgrade.sandbox import layer_choice
 
 _real_which = shutil.which
-
-
-def _full_layer_missing() -> str:
-    if _real_which("bwrap") is None:
-        return "bwrap (bubblewrap) is not installed"
-    if os.geteuid() != 0:
-        return "the full sandbox needs root"
-    probe = layer_choice.probe_full_layer()
-    return "" if probe.ok else f"bwrap does not work here: {probe.detail}"
-
-
-_MISSING = _full_layer_missing()
-needs_full = pytest.mark.skipif(bool(_MISSING), reason=_MISSING or "full layer available")
 
 
 @pytest.fixture(autouse=True)

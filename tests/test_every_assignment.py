@@ -63,6 +63,7 @@ def test_check_passes_the_reference_and_fails_the_stub(
     assert last.endswith(" 0 failed"), last
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_gradescope_bundle_grades_the_reference_and_a_bug(name: str, tmp_path: Path) -> None:
     a = assignment_of(name)
@@ -80,6 +81,7 @@ def test_gradescope_bundle_grades_the_reference_and_a_bug(name: str, tmp_path: P
     assert buggy.data["score"] < full.data["score"]
 
 
+@pytest.mark.nbgrader
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_nbgrader_course_gets_grades_for_the_reference_and_a_bug(name: str, tmp_path: Path) -> None:
     a = assignment_of(name)

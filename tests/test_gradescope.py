@@ -21,6 +21,8 @@ from propgrade.authoring.release import BEGIN, END
 from propgrade.config import load_course
 from propgrade.integrations.gradescope import build_gradescope_bundle
 
+pytestmark = pytest.mark.sandbox
+
 BUGGY_SVM = "margins = np.maximum(0.0, scores - correct_class_scores + 1.0)"
 VISIBILITIES = {"visible", "hidden", "after_due_date", "after_published"}
 # Gradescope's documented results.json keys (gradescope-autograders "specs" page).

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import needs_full
 
 from propgrade.cli import main
 from propgrade.config import load_course
@@ -16,17 +17,10 @@ from propgrade.engine.grading import prepare
 from propgrade.intake.submission import grade_upload
 from propgrade.sandbox import bwrap_layer, layer_choice, layers, process_layer, view
 
+pytestmark = pytest.mark.sandbox
+
 ASSIGNMENT = "linear_classifiers"
 REFUSED = "import of 'yaml' refused: student code may import only matplotlib, numpy and the "
-
-
-def _full_layer_missing() -> str:
-    probe = layer_choice.probe_full_layer()
-    return "" if probe.ok else f"bwrap does not work here: {probe.detail}"
-
-
-_MISSING = _full_layer_missing()
-needs_full = pytest.mark.skipif(bool(_MISSING), reason=_MISSING or "full layer available")
 
 
 def _with_lines(reference: str, *, top: str = "", in_svm_naive: str = "") -> str:

@@ -20,6 +20,8 @@ from propgrade.engine.grading import Plan, prepare
 from propgrade.engine.memory import grading_memory_limit
 from propgrade.engine.results import CheckResult, Feedback, SubmissionResult
 
+pytestmark = pytest.mark.sandbox
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

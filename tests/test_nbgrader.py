@@ -25,6 +25,8 @@ nbgrader_api = pytest.importorskip("nbgrader.api")
 
 from propgrade.integrations.nbgrader_course import CourseReport, grade_nbgrader_course  # noqa: E402
 
+pytestmark = pytest.mark.nbgrader
+
 BUGGY_SVM = "margins = np.maximum(0.0, scores - correct_class_scores + 1.0)"
 DUE = datetime(2026, 12, 1, 23, 59, tzinfo=UTC)
 NBGRADER_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"

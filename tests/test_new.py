@@ -11,6 +11,8 @@ import yaml
 
 from propgrade.cli import main
 
+pytestmark = pytest.mark.selftest
+
 
 def run(*argv: str, cwd: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
     monkeypatch.chdir(cwd)

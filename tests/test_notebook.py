@@ -139,6 +139,7 @@ def test_data_file_is_small(root: Path) -> None:
         assert arrays["X"].shape == (1797, 64) and arrays["y"].shape == (1797,)
 
 
+@pytest.mark.nbgrader
 def test_released_notebook_runs_top_to_bottom_with_the_reference(
     root: Path, tmp_path: Path
 ) -> None:

@@ -1,4 +1,5 @@
-"""The README's example output is what the README's main command prints on the demo class."""
+"""The README's example output is what the README's main command prints on the demo class,
+and its test command is the one CI runs."""
 
 from __future__ import annotations
 
@@ -31,3 +32,13 @@ def test_readme_example_output_is_what_the_demo_gives(tmp_path: Path) -> None:
         for test in json.loads(path.read_text())["tests"]
     ]
     assert example in shown
+
+
+def test_ci_runs_the_readmes_test_command_word_for_word() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"Run the tests:\n\n    (.+)\n", readme)
+    assert found is not None, "the README no longer shows how to run the tests"
+    command = found.group(1)
+    assert "'.[dev,dask]'" in command  # tests/test_dask.py needs Dask, as CI has it
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert command in ci.splitlines()

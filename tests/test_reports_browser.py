@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from conftest import MISSING
 
 from propgrade.config import load_course
 from propgrade.engine.grading import grade_submission, prepare
@@ -33,9 +34,10 @@ CORPUS = ROOT / "tests" / "submissions" / "linear_classifiers"
 CHROMIUM = next(
     (found for name in ("chromium", "chromium-browser") if (found := shutil.which(name))), None
 )
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Chromium not installed (apt-get install chromium)"
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason=f"{MISSING}Chromium (apt-get install chromium)"),
+]
 
 FIXTURES = ("correct_reference", "bug_svm_no_max", "bug_softmax_no_shift", "stub")
 # If any of these ran, the page title would change or a <pwned-marker> element would exist.

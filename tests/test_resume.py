@@ -15,6 +15,8 @@ import pytest
 
 from propgrade.cli import main
 
+pytestmark = pytest.mark.sandbox
+
 CORPUS = Path(__file__).parent / "submissions" / "linear_classifiers"
 PICK = [
     "correct_reference",

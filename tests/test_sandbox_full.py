@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import socket
 import stat
 import subprocess
@@ -20,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from conftest import MISSING, needs_full
 
 # Re-run under the full layer; pytest resolves their ``make_worker`` in this module.
 from test_worker import (  # noqa: F401
@@ -55,18 +55,7 @@ from propgrade.sandbox import (
 from propgrade.sandbox.calls import Call, CallOutcome, FailureKind, Limits
 from propgrade.sandbox.worker import Worker
 
-
-def _full_layer_missing() -> str:
-    if shutil.which("bwrap") is None:
-        return "bwrap (bubblewrap) is not installed"
-    if os.geteuid() != 0:
-        return "the full sandbox needs root to drop workers to their own uid"
-    probe = layer_choice.probe_full_layer()
-    return "" if probe.ok else f"bwrap does not work here: {probe.detail}"
-
-
-_MISSING = _full_layer_missing()
-pytestmark = pytest.mark.skipif(bool(_MISSING), reason=_MISSING or "full layer available")
+pytestmark = [needs_full, pytest.mark.sandbox]
 
 MakeWorker = Callable[..., Worker]
 
@@ -376,7 +365,7 @@ def layer_filters_sockets() -> bool:
     return seccomp.seccomp_status().program is not None
 
 
-@pytest.mark.skipif(not layer_filters_sockets(), reason="pyseccomp not installed")
+@pytest.mark.skipif(not layer_filters_sockets(), reason=f"{MISSING}pyseccomp")
 def test_user_namespaces_cannot_be_created(make_worker: MakeWorker) -> None:
     worker = make_worker(
         """
@@ -390,7 +379,7 @@ def test_user_namespaces_cannot_be_created(make_worker: MakeWorker) -> None:
     assert outcome.value == (-1, errno.EPERM)
 
 
-@pytest.mark.skipif(not layer_filters_sockets(), reason="pyseccomp not installed")
+@pytest.mark.skipif(not layer_filters_sockets(), reason=f"{MISSING}pyseccomp")
 def test_kernel_keyrings_are_closed(make_worker: MakeWorker) -> None:
     # Not namespaced: a key in the slot uid's user keyring would outlive the worker and
     # reach the next submission that is given the same uid.

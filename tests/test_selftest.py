@@ -19,6 +19,8 @@ from propgrade.selftest.recording import record_calls
 from propgrade.selftest.results import EQUIVALENT, KILLED, SURVIVED
 from propgrade.selftest.run import _callers, run_selftest
 
+pytestmark = pytest.mark.selftest
+
 REFERENCE = '''import numpy as np
 
 

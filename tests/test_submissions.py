@@ -28,6 +28,8 @@ from propgrade.engine.grading import Plan, grade_submission, prepare
 from propgrade.engine.results import SubmissionResult
 from propgrade.reports.hints import hint_for
 
+pytestmark = pytest.mark.sandbox
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).parent / "submissions"
 COURSE = load_course(ROOT / "grading.yaml")

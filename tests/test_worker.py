@@ -22,6 +22,8 @@ from propgrade.sandbox.calls import (
 )
 from propgrade.sandbox.worker import Worker
 
+pytestmark = pytest.mark.sandbox
+
 FAST = Limits(call_seconds=1.0, submission_seconds=60.0, memory_mb=1024, output_bytes=4096)
 
 MakeWorker = Callable[..., Worker]

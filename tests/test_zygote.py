@@ -23,11 +23,11 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
+from conftest import MISSING, full_layer_missing
 
 from propgrade.errors import WorkerError
 from propgrade.sandbox import (
     bwrap_layer,
-    layer_choice,
     layers,
     process_layer,
     processes,
@@ -37,21 +37,14 @@ from propgrade.sandbox import (
 from propgrade.sandbox.calls import Call, CallOutcome, FailureKind, Limits
 from propgrade.sandbox.worker import Worker
 
+pytestmark = pytest.mark.sandbox
+
 FAST = Limits(call_seconds=2.0, submission_seconds=60.0, memory_mb=1024, output_bytes=4096)
 REDUCED, FULL = layers.REDUCED, layers.FULL
 
 
-def _full_layer_missing() -> str:
-    if shutil.which("bwrap") is None:
-        return "bwrap (bubblewrap) is not installed"
-    if os.geteuid() != 0:
-        return "the full sandbox needs root"
-    probe = layer_choice.probe_full_layer()
-    return "" if probe.ok else f"bwrap does not work here: {probe.detail}"
-
-
-_MISSING = _full_layer_missing()
-needs_full = pytest.mark.skipif(bool(_MISSING), reason=_MISSING or "full layer available")
+_MISSING = full_layer_missing()
+needs_full = pytest.mark.skipif(bool(_MISSING), reason=f"{MISSING}{_MISSING}")
 LAYERS = [
     pytest.param(REDUCED, id=REDUCED),
     pytest.param(FULL, id=FULL, marks=needs_full),
