@@ -68,36 +68,28 @@ def root() -> Path:
 # -- tiny courses ------------------------------------------------------------------------
 
 
-TinyCourse = Callable[..., Path]
+TinyCourse = Callable[[Path, Mapping[str, str]], Path]
 
 
-def write_tiny_course(
-    base: Path,
-    *,
-    config: str,
-    graders: Mapping[str, str],
-    solution: Mapping[str, str] | None = None,
-    students: Mapping[str, Mapping[str, str]] | None = None,
-    students_in: str = "class",
-) -> Path:
-    """A course folder: ``grading.yaml``, ``graders/`` (a package), ``solution/`` and
-    ``<students_in>/<student>/<file>``; returns ``base``."""
-    files: dict[str, str] = {"grading.yaml": config, "graders/__init__.py": ""}
-    files |= {f"graders/{name}": text for name, text in graders.items()}
-    files |= {f"solution/{name}": text for name, text in (solution or {}).items()}
-    for student, answers in (students or {}).items():
-        prefix = f"{students_in}/{student}/" if students_in else f"{student}/"
-        files |= {prefix + name: text for name, text in answers.items()}
+def write_tiny_course(base: Path, files: Mapping[str, str]) -> Path:
+    """Write ``files`` (path relative to ``base`` -> text) and return ``base``.
+
+    A course is ``grading.yaml``, its graders, maybe a solution and a class of students'
+    folders; every folder holding a ``test_*.py`` grader also gets the ``__init__.py`` that
+    makes it a package, as ``propgrade new`` writes it.
+    """
     for name, text in files.items():
         path = base / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+        if path.name.startswith("test_"):
+            (path.parent / "__init__.py").touch()
     return base
 
 
 @pytest.fixture(scope="session")
 def tiny_course() -> TinyCourse:
-    """``write_tiny_course``, for module-scoped course fixtures."""
+    """``write_tiny_course``, for the module-scoped course fixtures of the engine tests."""
     return write_tiny_course
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import TinyCourse
 
 from propgrade.config import load_course
 from propgrade.engine.grading import Plan, grade_submission, prepare
@@ -129,18 +130,10 @@ assignments:
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("optim")
-    (base / "graders").mkdir()
-    (base / "graders" / "__init__.py").write_text("")
-    (base / "graders" / "test_optim.py").write_text(GRADER)
-    (base / "solution").mkdir()
-    (base / "solution" / "optim.py").write_text(RIGHT)
-    (base / "grading.yaml").write_text(CONFIG)
-    for student, text in STUDENTS.items():
-        (base / "class" / student).mkdir(parents=True)
-        (base / "class" / student / "optim.py").write_text(text)
-    return base
+def course(tmp_path_factory: pytest.TempPathFactory, tiny_course: TinyCourse) -> Path:
+    files = {"grading.yaml": CONFIG, "graders/test_optim.py": GRADER, "solution/optim.py": RIGHT}
+    files |= {f"class/{student}/optim.py": text for student, text in STUDENTS.items()}
+    return tiny_course(tmp_path_factory.mktemp("optim"), files)
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import TinyCourse
 from hypothesis import strategies as st
 
 from propgrade import GraderError, check, check_each
@@ -116,17 +117,14 @@ EXPECTED = {
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("hints")
-    (base / "graders").mkdir()
-    (base / "graders" / "__init__.py").write_text("")
-    (base / "graders" / "test_public.py").write_text(GRADER)
-    (base / "solution").mkdir()
-    (base / "solution" / "answer.py").write_text(SOLUTION)
-    (base / "grading.yaml").write_text(CONFIG)
-    (base / "wrong").mkdir()
-    (base / "wrong" / "answer.py").write_text(WRONG)
-    return base
+def course(tmp_path_factory: pytest.TempPathFactory, tiny_course: TinyCourse) -> Path:
+    files = {
+        "grading.yaml": CONFIG,
+        "graders/test_public.py": GRADER,
+        "solution/answer.py": SOLUTION,
+        "wrong/answer.py": WRONG,
+    }
+    return tiny_course(tmp_path_factory.mktemp("hints"), files)
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import TinyCourse
 
 from propgrade.config import load_course
 from propgrade.engine import grading
@@ -51,16 +52,10 @@ ANSWERS = {
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("chain")
-    (base / "graders").mkdir()
-    (base / "graders" / "__init__.py").write_text("")
-    (base / "graders" / "test_public.py").write_text(GRADER)
-    (base / "grading.yaml").write_text(CONFIG)
-    for student, text in ANSWERS.items():
-        (base / "class" / student).mkdir(parents=True)
-        (base / "class" / student / "answer.py").write_text(text)
-    return base
+def course(tmp_path_factory: pytest.TempPathFactory, tiny_course: TinyCourse) -> Path:
+    files = {"grading.yaml": CONFIG, "graders/test_public.py": GRADER}
+    files |= {f"class/{student}/answer.py": text for student, text in ANSWERS.items()}
+    return tiny_course(tmp_path_factory.mktemp("chain"), files)
 
 
 def _graded(course: Path) -> dict[str, tuple[float, object, int]]:
@@ -155,13 +150,11 @@ def step(w, dw, config):
 """
 
 
-def test_two_hundred_dependent_calls_pass_a_config_dict_along(tmp_path: Path) -> None:
-    (tmp_path / "graders").mkdir()
-    (tmp_path / "graders" / "__init__.py").write_text("")
-    (tmp_path / "graders" / "test_steps.py").write_text(STEP_GRADER)
-    (tmp_path / "grading.yaml").write_text(STEP_CONFIG)
-    (tmp_path / "student").mkdir()
-    (tmp_path / "student" / "optim.py").write_text(STEP)
+def test_two_hundred_dependent_calls_pass_a_config_dict_along(
+    tmp_path: Path, tiny_course: TinyCourse
+) -> None:
+    files = {"grading.yaml": STEP_CONFIG, "graders/test_steps.py": STEP_GRADER}
+    tiny_course(tmp_path, files | {"student/optim.py": STEP})
     plan = prepare(load_course(tmp_path / "grading.yaml").assignment("steps"))
     result = grade_submission(plan, "student", tmp_path / "student")
     assert result.score == 1, result.checks[0].feedback

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import TinyCourse
 
 from propgrade.cli import main
 from propgrade.config import load_course
@@ -80,16 +81,10 @@ WRONG = "def double(x):\n    return 1\n"
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("tiny")
-    (base / "graders").mkdir()
-    (base / "graders" / "__init__.py").write_text("")
-    (base / "graders" / "test_public.py").write_text(GRADER)
-    (base / "grading.yaml").write_text(CONFIG)
-    for student, text in {"right": RIGHT, "wrong": WRONG}.items():
-        (base / "class" / student).mkdir(parents=True)
-        (base / "class" / student / "answer.py").write_text(text)
-    return base
+def course(tmp_path_factory: pytest.TempPathFactory, tiny_course: TinyCourse) -> Path:
+    files = {"grading.yaml": CONFIG, "graders/test_public.py": GRADER}
+    files |= {"class/right/answer.py": RIGHT, "class/wrong/answer.py": WRONG}
+    return tiny_course(tmp_path_factory.mktemp("tiny"), files)
 
 
 @pytest.fixture(scope="module")

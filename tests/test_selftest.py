@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
+from conftest import TinyCourse
 
 from propgrade.batch import Submission, grade_batch
 from propgrade.cli import main
@@ -121,22 +122,16 @@ assignments:
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("relu")
-    (base / "solution").mkdir()
-    (base / "solution" / "answer.py").write_text(REFERENCE)
+def course(tmp_path_factory: pytest.TempPathFactory, tiny_course: TinyCourse) -> Path:
     graders = {
         "strong": STRATEGY + WORKS + NONNEGATIVE,
         "weak": STRATEGY + NONNEGATIVE,
         "lenient": STRATEGY + RUNS + WORKS,
         "misjudged": STRATEGY + WORKS.replace("2 * np.maximum", "3 * np.maximum"),
     }
-    for name, text in graders.items():
-        (base / name).mkdir()
-        (base / name / "__init__.py").write_text("")
-        (base / name / "test_hidden.py").write_text(text)
-    (base / "grading.yaml").write_text(CONFIG)
-    return base
+    files = {"grading.yaml": CONFIG, "solution/answer.py": REFERENCE}
+    files |= {f"{name}/test_hidden.py": text for name, text in graders.items()}
+    return tiny_course(tmp_path_factory.mktemp("relu"), files)
 
 
 def _run(course: Path, name: str, tmp_path: Path) -> tuple[int, str, str]:

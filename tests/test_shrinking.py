@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import write_tiny_course
 
 from propgrade.config import load_course
 from propgrade.engine.grading import grade_submission, prepare
@@ -58,13 +59,9 @@ assignments:
 def graded(
     tmp_path: Path, first: tuple[int, ...], answer: str
 ) -> tuple[str, list[tuple[int, ...]]]:
-    (tmp_path / "graders").mkdir()
-    (tmp_path / "graders" / "__init__.py").write_text("")
     grader = GRADER.replace("FIRST", repr(first))
-    (tmp_path / "graders" / "test_public.py").write_text(grader)
-    (tmp_path / "grading.yaml").write_text(CONFIG)
-    (tmp_path / "student").mkdir()
-    (tmp_path / "student" / "answer.py").write_text(answer)
+    files = {"grading.yaml": CONFIG, "graders/test_public.py": grader}
+    write_tiny_course(tmp_path, files | {"student/answer.py": answer})
     plan = prepare(load_course(tmp_path / "grading.yaml").assignment("sums"))
     tried = plan.checks[0].prop.__globals__["TRIED"]
     result = grade_submission(plan, "student", tmp_path / "student")
