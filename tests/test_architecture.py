@@ -21,6 +21,7 @@ stopped matching would fail here too.
 from __future__ import annotations
 
 import ast
+import inspect
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from pathlib import Path
 import pytest
 
 import propgrade
+from propgrade import expect
 from propgrade.config import load_course
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -334,3 +336,44 @@ def test_relative_imports_resolve_against_the_files_package(
     import_root = tmp_path / "src" if rel.startswith("src/") else tmp_path
     (found,) = imports_of(tmp_path / rel, import_root)
     assert found.module == module
+
+
+def test_expect_exports_exactly_its_documented_helpers() -> None:
+    # propgrade.expect is public: without __all__, its imports (np, Any, CheckFailed) and
+    # helpers would be API by accident.
+    assert expect.__all__ == [
+        "FloatArray",
+        "array",
+        "array_value",
+        "close",
+        "finite",
+        "mapping",
+        "pair",
+        "real_array",
+        "relative_error",
+        "scalar",
+        "scalar_value",
+        "unchanged",
+    ]
+    defined_here = {
+        name
+        for name, value in vars(expect).items()
+        if inspect.isfunction(value) and value.__module__ == expect.__name__
+    }
+    assert {name for name in defined_here if not name.startswith("_")} == set(expect.__all__) - {
+        "FloatArray"
+    }
+    namespace: dict[str, object] = {}
+    exec("from propgrade.engine.expect import *", namespace)  # what __all__ gives away
+    assert set(namespace) - {"__builtins__"} == set(expect.__all__)
+
+
+def test_every_public_function_has_a_docstring() -> None:
+    public = [getattr(expect, name) for name in expect.__all__]
+    public += [getattr(propgrade, name) for name in propgrade.__all__]
+    undocumented = [
+        f"{f.__module__}.{f.__name__}"
+        for f in public
+        if inspect.isfunction(f) and not (f.__doc__ or "").strip()
+    ]
+    assert undocumented == []

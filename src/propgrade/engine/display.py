@@ -62,6 +62,14 @@ def _format_inline_array(array: np.ndarray[Any, Any], precision: int) -> str:
 
 
 def format_array(array: np.ndarray[Any, Any], *, precision: int = 6) -> str:
+    """An array as feedback shows it: numpy's own layout, then its shape as a comment.
+
+    ``precision`` significant digits per entry, lines up to 88 characters. An array too
+    large to read shows its shape, dtype, min and max instead, and an empty one says so::
+
+        >>> format_array(np.array([[0.0, -5.0]]))
+        '[[ 0., -5.]]  # shape (1, 2)'
+    """
     header = f"array of shape {array.shape}, dtype {array.dtype}"
     if array.size == 0:
         return header + " (empty)"

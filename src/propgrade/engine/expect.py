@@ -16,6 +16,21 @@ from propgrade.engine.checks import CheckFailed
 from propgrade.engine.display import describe_shape
 from propgrade.sandbox.calls import SubclassArray, Value
 
+__all__ = [
+    "FloatArray",
+    "array",
+    "array_value",
+    "close",
+    "finite",
+    "mapping",
+    "pair",
+    "real_array",
+    "relative_error",
+    "scalar",
+    "scalar_value",
+    "unchanged",
+]
+
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -135,6 +150,14 @@ def _require_shape(actual: tuple[int, ...], what: str, shape: tuple[int, ...]) -
 
 
 def pair(value: Value, what: str) -> tuple[Value, Value]:
+    """The two parts of a function's returned pair, such as ``(loss, dW)``.
+
+    Anything but a tuple of exactly two values fails the check with what came back
+    instead; the parts are still the student's values, to coerce next::
+
+        loss, dW = expect.pair(student.call("svm_loss_naive", W, X, y, reg), "svm_loss_naive")
+        loss = expect.scalar(loss, "the loss")
+    """
     if not isinstance(value, tuple) or len(value) != 2:
         raise CheckFailed(
             f"{what} should return a pair",
@@ -163,6 +186,11 @@ def mapping(value: Value, what: str, keys: Sequence[str] = ()) -> dict[str, Valu
 
 
 def finite(value: float | FloatArray, what: str) -> None:
+    """Fail unless every entry of ``value`` is finite (no ``nan``, no ``inf``).
+
+    For a property that holds only of finite values, such as a softmax loss on scores
+    shifted by 1e3, which a per-row shift computes exactly and a missing one overflows.
+    """
     if not np.all(np.isfinite(value)):
         raise CheckFailed(f"{what} is not finite", expected="finite values", got=value)
 
@@ -219,6 +247,12 @@ def _plain(value: Any) -> Any:
 
 
 def unchanged(before: Any, after: Value, what: str) -> None:
+    """Fail if the call modified its input ``what`` in place.
+
+    ``before`` is the grader's own copy of the argument; ``after`` is the argument as the
+    worker sent it back (``student.outcome(..., echo_args=True).args_after``). It must have
+    the same shape and exactly the same values, ``nan`` for ``nan``.
+    """
     if not isinstance(after, np.ndarray) or not isinstance(before, np.ndarray):
         raise CheckFailed(f"{what} could not be compared after the call")
     if before.shape != after.shape or not np.array_equal(before, after, equal_nan=True):
