@@ -377,3 +377,63 @@ def test_every_public_function_has_a_docstring() -> None:
         if inspect.isfunction(f) and not (f.__doc__ or "").strip()
     ]
     assert undocumented == []
+
+
+# -- no import cycles ------------------------------------------------------------------------
+
+
+def import_cycles(src: Path) -> list[list[str]]:
+    """Groups of propgrade modules that import each other, directly or around a loop.
+
+    Every import counts (inside functions and under ``if TYPE_CHECKING:`` too), except a
+    module's import of a package it lives in: ``from propgrade.reports import charts`` in
+    ``propgrade.reports.class_report`` is how a package's modules find each other.
+    """
+    modules = {}
+    for path in sorted((src / "propgrade").rglob("*.py")):
+        name = ".".join(path.relative_to(src).with_suffix("").parts).removesuffix(".__init__")
+        modules[name] = path
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for imp in imports_of(path, src):
+            for target in imp.targets & modules.keys():
+                if target != name and not name.startswith(target + "."):
+                    graph[name].add(target)
+    # Every module reachable from a module that reaches it back is in its cycle.
+    reach = {name: _reachable(graph, name) for name in graph}
+    cycles = {frozenset(m for m in reach[name] if name in reach[m]) for name in graph}
+    return sorted(sorted(cycle) for cycle in cycles if cycle)
+
+
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = list(graph[start])
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(graph[name])
+    return seen
+
+
+def test_no_module_imports_itself_around_a_loop() -> None:
+    # engine/standing.py and export.py once imported each other (export only under
+    # TYPE_CHECKING): a cycle that any later top-level use would turn into an ImportError.
+    assert import_cycles(ROOT / "src") == []
+
+
+def test_a_cycle_under_type_checking_is_found(tmp_path: Path) -> None:
+    _write(tmp_path, "src/propgrade/__init__.py", "")
+    _write(tmp_path, "src/propgrade/engine/__init__.py", "")
+    _write(tmp_path, "src/propgrade/engine/standing.py", "from propgrade.export import x\n")
+    _write(
+        tmp_path,
+        "src/propgrade/export.py",
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from propgrade.engine.standing import Standing\n",
+    )
+    _write(tmp_path, "src/propgrade/reports/__init__.py", "from .page import y\n")
+    _write(tmp_path, "src/propgrade/reports/page.py", "from propgrade.reports import charts\n")
+    _write(tmp_path, "src/propgrade/reports/charts.py", "")
+    assert import_cycles(tmp_path / "src") == [["propgrade.engine.standing", "propgrade.export"]]

@@ -18,7 +18,8 @@ from propgrade.cli import main
 from propgrade.config import load_course
 from propgrade.engine.grading import grade_submission, prepare
 from propgrade.engine.results import SubmissionResult
-from propgrade.export import grades_csv, gradescope_results
+from propgrade.export import gradescope_results
+from propgrade.gradebook import grades_csv
 
 GRADER = """
 from hypothesis import strategies as st

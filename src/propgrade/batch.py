@@ -18,9 +18,9 @@ from propgrade.engine.results import CheckResult, SubmissionResult
 from propgrade.engine.standing import Standing, read_standing, standing_of, write_standing
 from propgrade.errors import PropgradeError
 from propgrade.export import read_record, write_record, write_results_json
+from propgrade.gradebook import write_grades_csv
 from propgrade.intake.late import lateness_of
 from propgrade.intake.submission import fingerprint, grade_upload
-from propgrade.integrations.lms import write_lms_csv
 from propgrade.sandbox import scratch
 
 
@@ -232,7 +232,7 @@ def grade_batch(
             write_standing(out, standings[r.student])
     entries = [(r, standings[r.student]) for r in results]
     with_late = plan.assignment.due is not None
-    csv_path = write_lms_csv(out, entries, check_ids, with_late_columns=with_late)
+    csv_path = write_grades_csv(out, entries, check_ids, with_late_columns=with_late)
     seconds = time.monotonic() - started
     return BatchReport(
         results, seconds, csv_path, reused, warnings, standings, left_alone, unchanged

@@ -26,10 +26,9 @@ from propgrade.config import (
 )
 from propgrade.doctor import diagnose, render
 from propgrade.engine.grading import prepare
-from propgrade.engine.results import SubmissionResult
+from propgrade.engine.results import SubmissionResult, format_points
 from propgrade.engine.standing import Standing
 from propgrade.errors import PropgradeError
-from propgrade.export import format_points
 from propgrade.intake.notebook import collapse_notes
 from propgrade.intake.student_ids import terminal
 from propgrade.intake.submission import grade_notebook, grade_upload

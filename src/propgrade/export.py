@@ -1,50 +1,21 @@
-"""Writing results: Gradescope's results.json per student and the class grades.csv.
+"""Writing results: Gradescope's results.json and propgrade's own record, per student.
 
-Every file is written atomically (temporary file, fsync, rename), so a grader killed at
-any moment leaves either the old file or the new one, never half of one.
+Both are written atomically (``propgrade.files``). The class's grades.csv is
+``propgrade.gradebook``'s.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import os
-import tempfile
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from propgrade.engine.results import CheckResult, SubmissionResult
-from propgrade.intake.student_ids import csv_cell
-
-if TYPE_CHECKING:
-    from propgrade.engine.standing import Standing
+from propgrade.engine.results import CheckResult, SubmissionResult, format_points
+from propgrade.engine.standing import Standing
+from propgrade.files import atomic_write_text
 
 RESULTS_NAME = "results.json"
 RECORD_NAME = "propgrade.json"  # the full result, for resuming and rebuilding reports
-GRADES_NAME = "grades.csv"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        # mkstemp creates 0600 files; results are meant to be read (served, handed out).
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def format_points(value: float) -> float | int:
-    """Points as JSON/CSV show them: whole numbers without a fraction."""
-    return int(value) if float(value).is_integer() else round(value, 4)
 
 
 def gradescope_results(
@@ -104,7 +75,7 @@ def _output(check: CheckResult, *, graded: bool) -> str:
     feedback page (Gradescope shows only this file). A submission that could not be
     graded at all (no file, a syntax error) gets its reason only: a check's hint would
     point at a mistake nobody made."""
-    # Imported here: the reports package imports this module for its atomic writes.
+    # Imported here: the reports package imports this module to read the records.
     from propgrade.reports.hints import hint_for
 
     assert check.feedback is not None
@@ -135,46 +106,3 @@ def read_record(out: Path, student: str) -> SubmissionResult | None:
         return SubmissionResult.from_dict(data)
     except (OSError, ValueError, TypeError, KeyError):
         return None
-
-
-Cell = float | int | str
-
-
-def points_cell(result: SubmissionResult, value: float) -> Cell:
-    """A total for the gradebook, or blank when a check of it could not be graded: a
-    grader fault is no grade, and a blank cell cannot be mistaken for one."""
-    return "" if result.internal_error_checks else format_points(value)
-
-
-def check_cells(result: SubmissionResult, check_ids: Sequence[str]) -> list[Cell]:
-    """Each check's points; blank where the grader failed on that check. A check worth
-    no points (a gate such as ``svm_naive_implemented``) says ``passed`` or ``failed``:
-    its points would read 0 either way."""
-    faulty = set(result.internal_error_checks)
-    by_id = {c.id: c for c in result.checks}
-
-    def cell(cid: str) -> Cell:
-        check = by_id.get(cid)
-        if cid in faulty:
-            return ""
-        if check is not None and check.max_points == 0:
-            return "passed" if check.passed else "failed"
-        return format_points(0.0 if check is None else check.points)
-
-    return [cell(cid) for cid in check_ids]
-
-
-def grades_csv(results: Sequence[SubmissionResult], check_ids: Sequence[str]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student", "score", "max_score", *check_ids])
-    for r in sorted(results, key=lambda r: r.student):
-        writer.writerow(
-            [
-                csv_cell(r.student),
-                points_cell(r, r.score),
-                format_points(r.max_score),
-                *check_cells(r, check_ids),
-            ]
-        )
-    return buffer.getvalue()

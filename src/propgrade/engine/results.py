@@ -14,6 +14,11 @@ PASSED = "passed"
 FAILED = "failed"
 
 
+def format_points(value: float) -> float | int:
+    """Points as JSON/CSV show them: whole numbers without a fraction."""
+    return int(value) if float(value).is_integer() else round(value, 4)
+
+
 @dataclass(frozen=True, slots=True)
 class Feedback:
     """Why a check failed, in words a student can act on."""

@@ -15,8 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from propgrade.engine.results import SubmissionResult
-from propgrade.export import atomic_write_text, format_points
+from propgrade.engine.results import SubmissionResult, format_points
+from propgrade.files import atomic_write_text
 from propgrade.intake.late import Lateness
 
 STANDING_NAME = "standing.json"  # OUT/<student>/: what `propgrade report` shows again

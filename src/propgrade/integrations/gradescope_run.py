@@ -29,7 +29,8 @@ from typing import Any
 
 from propgrade.config import CONFIG_NAME, load_course
 from propgrade.engine.grading import prepare
-from propgrade.export import atomic_write_text, gradescope_results
+from propgrade.export import gradescope_results
+from propgrade.files import atomic_write_text
 from propgrade.intake.notebook import collapse_notes
 from propgrade.intake.submission import grade_upload
 from propgrade.integrations.gradescope import COURSE_DIR, MANIFEST_NAME, ROOT_ENV

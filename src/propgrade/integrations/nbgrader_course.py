@@ -36,9 +36,9 @@ from propgrade.config import CONFIG_NAME, AssignmentConfig, find_course_config, 
 from propgrade.engine.grading import Plan, prepare
 from propgrade.engine.standing import read_standing, write_standing
 from propgrade.export import write_results_json
+from propgrade.gradebook import write_grades_csv
 from propgrade.intake.late import lateness_of
 from propgrade.intake.student_ids import readable
-from propgrade.integrations.lms import write_lms_csv
 from propgrade.integrations.nbgrader_feedback import SECRET_NAME, PageFate, PageOutcome, write_page
 from propgrade.integrations.nbgrader_gradebook import (
     GradebookTarget,
@@ -185,7 +185,7 @@ def grade_nbgrader_course(
     _warn_about_pages(pages, [g for g, _ in pairs], nb_assignment, warnings)
     check_ids = [c.id for c in plan.checks]
     rows = [(g.result, g.standing) for g in students]
-    write_lms_csv(out, rows, check_ids, with_late_columns=True)
+    write_grades_csv(out, rows, check_ids, with_late_columns=True)
     return CourseReport(
         nb_assignment,
         target.notebook,

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 
-from propgrade.export import atomic_write_text
+from propgrade.files import atomic_write_text
 from propgrade.intake.late import TIMESTAMP_NAME
 
 SECRET_NAME = "submission_secret.txt"  # written by nbgrader's submit, read by release_feedback

@@ -29,8 +29,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from propgrade.engine.results import CheckResult, SubmissionResult
-from propgrade.export import atomic_write_text, format_points
+from propgrade.engine.results import CheckResult, SubmissionResult, format_points
+from propgrade.files import atomic_write_text
 from propgrade.intake.late import TIMESTAMP_MAX_BYTES, TIMESTAMP_NAME
 from propgrade.intake.notebook import MAX_JSON_DEPTH, json_depth
 from propgrade.intake.untrusted_files import FileRefused, lstat_kind, read_beneath

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from propgrade.engine.results import SubmissionResult
 from propgrade.engine.standing import Standing
-from propgrade.export import atomic_write_text
+from propgrade.files import atomic_write_text
 from propgrade.isolation import GAPS
 from propgrade.reports import charts
 from propgrade.reports.fragments import check_name, counterexample_block, expected_and_got, points

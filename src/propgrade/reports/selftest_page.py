@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from propgrade.export import atomic_write_text
+from propgrade.files import atomic_write_text
 from propgrade.reports.fragments import check_name, points
 from propgrade.reports.layout import page
 from propgrade.reports.markup import Markup, Node, element

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from propgrade.engine.results import CheckResult, Feedback, SubmissionResult
 from propgrade.engine.standing import Standing
-from propgrade.export import atomic_write_text
+from propgrade.files import atomic_write_text
 from propgrade.intake.notebook import collapse_notes
 from propgrade.reports.fragments import (
     check_name,

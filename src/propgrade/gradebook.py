@@ -1,8 +1,8 @@
-"""grades.csv for an LMS, with the late penalty in columns of its own when there is a due date.
+"""grades.csv, the class's gradebook for an LMS, as every grading route writes it.
 
-Without a due date (and outside nbgrader) the file is exactly ``export.grades_csv``. With
-one, ``score`` is the final score (after the penalty) so an LMS import picks the right
-number, and the raw score, the days late and the penalty stand beside it:
+Without a due date (and outside nbgrader): ``student,score,max_score``, then one column per
+check. With one, ``score`` is the final score (after the penalty) so an LMS import picks the
+right number, and the raw score, the days late and the penalty stand beside it:
 
     student,raw_score,late_days,late_penalty,score,max_score,submitted_at,<check ids...>
 
@@ -18,17 +18,55 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
-from propgrade.engine.results import SubmissionResult
+from propgrade.engine.results import SubmissionResult, format_points
 from propgrade.engine.standing import Standing
-from propgrade.export import (
-    GRADES_NAME,
-    atomic_write_text,
-    check_cells,
-    format_points,
-    grades_csv,
-    points_cell,
-)
+from propgrade.files import atomic_write_text
 from propgrade.intake.student_ids import csv_cell
+
+GRADES_NAME = "grades.csv"
+
+Cell = float | int | str
+
+
+def points_cell(result: SubmissionResult, value: float) -> Cell:
+    """A total for the gradebook, or blank when a check of it could not be graded: a
+    grader fault is no grade, and a blank cell cannot be mistaken for one."""
+    return "" if result.internal_error_checks else format_points(value)
+
+
+def check_cells(result: SubmissionResult, check_ids: Sequence[str]) -> list[Cell]:
+    """Each check's points; blank where the grader failed on that check. A check worth
+    no points (a gate such as ``svm_naive_implemented``) says ``passed`` or ``failed``:
+    its points would read 0 either way."""
+    faulty = set(result.internal_error_checks)
+    by_id = {c.id: c for c in result.checks}
+
+    def cell(cid: str) -> Cell:
+        check = by_id.get(cid)
+        if cid in faulty:
+            return ""
+        if check is not None and check.max_points == 0:
+            return "passed" if check.passed else "failed"
+        return format_points(0.0 if check is None else check.points)
+
+    return [cell(cid) for cid in check_ids]
+
+
+def grades_csv(results: Sequence[SubmissionResult], check_ids: Sequence[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["student", "score", "max_score", *check_ids])
+    for r in sorted(results, key=lambda r: r.student):
+        writer.writerow(
+            [
+                csv_cell(r.student),
+                points_cell(r, r.score),
+                format_points(r.max_score),
+                *check_cells(r, check_ids),
+            ]
+        )
+    return buffer.getvalue()
+
 
 LATE_HEADER = (
     "student",
@@ -74,7 +112,7 @@ def grades_csv_with_late(
     return buffer.getvalue()
 
 
-def write_lms_csv(
+def write_grades_csv(
     out: Path,
     entries: Sequence[tuple[SubmissionResult, Standing]],
     check_ids: Sequence[str],
