@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from propgrade.engine.grading import FINGERPRINT_KEYS, Plan, zero_result
+from propgrade.engine.fingerprint import FINGERPRINT_KEYS
+from propgrade.engine.grading import Plan, zero_result
 from propgrade.engine.results import CheckResult, SubmissionResult
 from propgrade.engine.standing import Standing, read_standing, standing_of, write_standing
 from propgrade.errors import PropgradeError

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -14,15 +13,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import hypothesis
-
-import propgrade
 from propgrade.config import AssignmentConfig
 from propgrade.engine import gating
 from propgrade.engine.cases import draw_cases
 from propgrade.engine.checks import CaseRejected, Check, CheckFailed, StudentCallFailed
 from propgrade.engine.display import format_value
 from propgrade.engine.fibers import Fiber
+from propgrade.engine.fingerprint import file_digest, plan_fingerprint
 from propgrade.engine.loading import load_checks, load_reference
 from propgrade.engine.memory import grading_memory_limit
 from propgrade.engine.proxies import CallKey, NeedCalls, ProxyBase, ReferenceModule, ReplayProxy
@@ -105,27 +102,10 @@ def prepare(
         if key not in drawn:
             drawn[key] = draw_cases(c, budgets[c.id], seed)
         cases[c.id] = drawn[key]
-    meta = {
-        "propgrade_version": propgrade.__version__,
-        # Another Hypothesis may draw other examples from the same seed.
-        "hypothesis_version": hypothesis.__version__,
-        "config_hash": assignment.digest,
-        "hypothesis_seed": seed,
-        "graders_hash": _graders_hash(assignment.graders),
-        "reference_hash": ""
-        if reference is None or assignment.reference_file is None
-        else file_digest(assignment.reference_file)[:16],
-    }
+    meta = plan_fingerprint(assignment, with_reference=reference is not None)
     layer = layer or default_layer()
     meta["sandbox"] = layer.name
     return Plan(assignment, checks, cases, budgets, reference, layer, meta)
-
-
-def _graders_hash(folder: Path) -> str:
-    h = hashlib.sha256()
-    for path in sorted(folder.glob("*.py")):
-        h.update(path.name.encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()[:16]
 
 
 def _match_checks(
@@ -384,21 +364,6 @@ def zero_result(
         seconds=seconds,
         meta=dict(plan.meta),
     )
-
-
-def file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-FINGERPRINT_KEYS = (
-    "propgrade_version",
-    "hypothesis_version",
-    "config_hash",
-    "hypothesis_seed",
-    "graders_hash",
-    "reference_hash",
-    "file_sha256",
-)
 
 
 def grade_submission(plan: Plan, student: str, folder: Path) -> SubmissionResult:

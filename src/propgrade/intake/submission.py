@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from propgrade.engine.grading import FINGERPRINT_KEYS, Plan, file_digest, grade_submission
+from propgrade.engine.fingerprint import FINGERPRINT_KEYS, file_digest
+from propgrade.engine.grading import Plan, grade_submission
 from propgrade.engine.results import FAILED, CheckResult, Feedback, SubmissionResult
 from propgrade.intake.locate import (
     Found,

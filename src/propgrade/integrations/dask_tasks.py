@@ -34,7 +34,8 @@ import numpy
 
 import propgrade
 from propgrade.config import load_course
-from propgrade.engine.grading import FINGERPRINT_KEYS, Plan, grade_submission, prepare
+from propgrade.engine.fingerprint import FINGERPRINT_KEYS
+from propgrade.engine.grading import Plan, grade_submission, prepare
 from propgrade.errors import PropgradeError
 from propgrade.sandbox import scratch
 from propgrade.sandbox.bwrap_layer import INSTALL_HINT, BwrapLayer
