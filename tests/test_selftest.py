@@ -18,7 +18,7 @@ from propgrade.errors import ConfigError
 from propgrade.selftest.equivalence import equivalence_cases, equivalence_plan
 from propgrade.selftest.recording import record_calls
 from propgrade.selftest.results import EQUIVALENT, KILLED, SURVIVED
-from propgrade.selftest.run import _callers, run_selftest
+from propgrade.selftest.run import callers, run_selftest
 
 pytestmark = pytest.mark.selftest
 
@@ -230,7 +230,7 @@ def test_a_mutant_is_graded_by_every_check_that_can_see_it() -> None:
     source = (
         "def f(a):\n    return a\n\n\ndef g(a):\n    return f(a)\n\n\ndef h(a):\n    return a\n"
     )
-    assert _callers(source, ["f", "g", "h"]) == {"f": {"f", "g"}, "g": {"g"}, "h": {"h"}}
+    assert callers(source, ["f", "g", "h"]) == {"f": {"f", "g"}, "g": {"g"}, "h": {"h"}}
 
 
 def test_a_reference_that_loses_points_fails(course: Path, tmp_path: Path) -> None:

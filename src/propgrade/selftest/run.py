@@ -172,7 +172,7 @@ def _grade(
     return {r.student: r for r in batch.results}
 
 
-def _callers(source: str, functions: Sequence[str]) -> dict[str, set[str]]:
+def callers(source: str, functions: Sequence[str]) -> dict[str, set[str]]:
     """For each function, itself and every function of ``source`` that calls it, directly
     or through others: a mutant of one changes what all of them return."""
     tree = ast.parse(source)
@@ -193,7 +193,7 @@ def _callers(source: str, functions: Sequence[str]) -> dict[str, set[str]]:
 def _checks_per_function(
     plan: Plan, calls: dict[str, list[Call]], source: str
 ) -> dict[str, list[Check]]:
-    affected = _callers(source, plan.assignment.functions)
+    affected = callers(source, plan.assignment.functions)
     return {
         f: [c for c in plan.checks if any(call.function in names for call in calls[c.id])]
         for f, names in affected.items()
