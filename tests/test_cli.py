@@ -16,6 +16,8 @@ from propgrade.cli import main
 
 BUGGY_SVM = "margins = np.maximum(0.0, scores - correct_class_scores + 1.0)"
 
+pytestmark = pytest.mark.sandbox  # nearly every command here grades a class
+
 
 def run(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()

@@ -46,6 +46,7 @@ def test_there_is_more_than_one_assignment() -> None:
 
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)
+@pytest.mark.sandbox  # grades the reference and the stub
 def test_check_passes_the_reference_and_fails_the_stub(
     name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -82,6 +82,7 @@ def test_ids_are_pinned() -> None:
     assert ids["line 17: `if m[0] > 0:` -> `if m[0] >= 0:`"] == "m-6ef52cf007"
 
 
+@pytest.mark.selftest  # every mutant of every assignment
 def test_every_accepted_mutant_of_the_course_is_still_generated() -> None:
     course = load_course(REFERENCE.parents[2] / "grading.yaml")
     accepted = 0
@@ -106,6 +107,7 @@ def test_a_reference_without_regions_is_refused() -> None:
         generate_mutants("def f(a):\n    return a\n")
 
 
+@pytest.mark.selftest  # every mutant of the reference
 def test_the_course_reference_gets_a_few_hundred_mutants() -> None:
     mutants = generate_mutants(REFERENCE.read_text())
     assert 150 <= len(mutants) <= 400

@@ -8,6 +8,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from propgrade.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,6 +18,7 @@ MAIN_COMMAND = (
 )
 
 
+@pytest.mark.sandbox  # grades the demo class
 def test_readme_example_output_is_what_the_demo_gives(tmp_path: Path) -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert MAIN_COMMAND in readme  # the quick start still runs this very command

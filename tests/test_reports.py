@@ -571,6 +571,7 @@ def test_importing_propgrade_loads_no_plotting_library() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
+@pytest.mark.sandbox  # grades the fixture corpus
 def test_reports_from_really_graded_submissions(root: Path, tmp_path: Path) -> None:
     """End to end: grade three fixtures, store the records, rebuild every page."""
     from propgrade.config import load_course

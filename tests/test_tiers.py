@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import SLOW_KINDS
 
+# Runs pytest twice in subprocesses.
+pytestmark = pytest.mark.slow
+
 SAMPLE = """
 import pytest
 from conftest import MISSING

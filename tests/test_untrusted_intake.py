@@ -207,6 +207,7 @@ def _record(out: Path, student: str) -> dict[str, object]:
     return json.loads((out / student / "propgrade.json").read_text())  # type: ignore[no-any-return]
 
 
+@pytest.mark.sandbox  # grades a class
 def test_the_batch_finishes_and_writes_every_student(graded_class: dict[str, object]) -> None:
     assert graded_class["code"] == 0, graded_class["stderr"]
     rows = _rows(graded_class["out"])  # type: ignore[arg-type]
@@ -218,6 +219,7 @@ def test_the_batch_finishes_and_writes_every_student(graded_class: dict[str, obj
         assert float(rows[name]["raw_score"]) == 0, name
 
 
+@pytest.mark.sandbox  # grades a class
 def test_odd_folder_names_keep_their_own_output_folder(graded_class: dict[str, object]) -> None:
     out: Path = graded_class["out"]  # type: ignore[assignment]
     for name in (FORMULA, NOT_UTF8):
@@ -228,6 +230,7 @@ def test_odd_folder_names_keep_their_own_output_folder(graded_class: dict[str, o
     assert "&quot;http:x&quot;" in report
 
 
+@pytest.mark.sandbox  # grades a class
 def test_bad_notebooks_get_a_reason(graded_class: dict[str, object]) -> None:
     out: Path = graded_class["out"]  # type: ignore[assignment]
     assert "hw.ipynb is not UTF-8 text" in str(_record(out, "nb_latin1")["error"])
@@ -236,6 +239,7 @@ def test_bad_notebooks_get_a_reason(graded_class: dict[str, object]) -> None:
     assert any("too deeply nested to parse" in n for n in notes)
 
 
+@pytest.mark.sandbox  # grades a class
 def test_timestamps_are_read_without_following_links(graded_class: dict[str, object]) -> None:
     stderr = str(graded_class["stderr"])
     rows = _rows(graded_class["out"])  # type: ignore[arg-type]
@@ -249,6 +253,7 @@ def test_timestamps_are_read_without_following_links(graded_class: dict[str, obj
     assert rows["ana"]["submitted_at"] and rows["ana"]["late_days"] == "0"
 
 
+@pytest.mark.sandbox  # grades a class
 def test_terminal_output_holds_no_control_characters(graded_class: dict[str, object]) -> None:
     for text in (str(graded_class["stdout"]), str(graded_class["stderr"])):
         assert not [c for c in text if ord(c) < 32 and c not in "\n"]
