@@ -130,7 +130,8 @@ def timed(clock: PhaseClock, name: str, fn: Callable[..., Any]) -> Callable[...,
 
 def instrument(clock: PhaseClock) -> None:
     """Time the phases by wrapping the functions that make them (nothing in propgrade)."""
-    from propgrade import batch, cli
+    from propgrade import batch
+    from propgrade.commands import grade as cli
     from propgrade.engine import grading as engine
     from propgrade.sandbox import worker
 

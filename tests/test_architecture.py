@@ -110,7 +110,12 @@ def rules(root: Path, public_api: Sequence[str]) -> list[Rule]:
     src = root / "src"
     package = src / "propgrade"
     assignment_modules = _assignment_modules(root)
-    presentation = ["propgrade.integrations", "propgrade.reports", "propgrade.cli"]
+    presentation = [
+        "propgrade.integrations",
+        "propgrade.reports",
+        "propgrade.cli",
+        "propgrade.commands",
+    ]
 
     def graders_and_checks(r: Path) -> list[tuple[Path, Path]]:
         found = _py_files(r / "graders", r)

@@ -279,14 +279,14 @@ def test_quiet_grading_prints_nothing_but_problems(root: Path, klass: Path, tmp_
 
 
 def test_the_score_table_never_cuts_a_word(graded: dict[str, Path]) -> None:
-    from propgrade.cli import _print_table
+    from propgrade.commands.grade import print_table
     from propgrade.export import read_record
 
     dee = read_record(graded["1"], "dee")
     assert dee is not None and dee.error
     long_error = replace(dee, error="SyntaxError: expected ':' " + "(losses.py, line 9) " * 8)
     buffer = io.StringIO()
-    _print_table([long_error], {}, buffer)
+    print_table([long_error], {}, buffer)
     line = next(li for li in buffer.getvalue().splitlines() if li.startswith("dee"))
     assert line.endswith(("line 9)", " …")), line
 

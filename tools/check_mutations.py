@@ -72,7 +72,8 @@ def apply(mutation: Mutation, copy: Path) -> None:
 
 def run_tests(copy: Path, tests: list[str]) -> tuple[dict[str, str], str]:
     """Run ``tests`` in ``copy``; return the failed node ids (with why) and pytest's output."""
-    env = {**os.environ, "PATH": PLAIN_PATH, "PYTHONPATH": str(copy / "src")}
+    # COLUMNS: room for each failure's message in the short summary.
+    env = {**os.environ, "PATH": PLAIN_PATH, "PYTHONPATH": str(copy / "src"), "COLUMNS": "240"}
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", *tests],
         cwd=copy,
