@@ -59,8 +59,12 @@ ASSIGNMENT = "linear_classifiers"
 CORRECT = ("correct_reference", "correct_einsum", "correct_onehot")
 FULL, REDUCED = layers.FULL, layers.REDUCED
 JOBS = 2
-CALL_SECONDS = 1
-SUBMISSION_SECONDS = 20
+# Far above what correct code needs even on a loaded machine. With 1 s per call and 20 s
+# per submission, trace_detect_dummy (correct values from Python loops, every traced call
+# run twice) lost svm_naive_numerical_gradient on a busy machine: a check it does not
+# target. Attacks that loop stay cheap: a function is skipped after two timeouts.
+CALL_SECONDS = 5
+SUBMISSION_SECONDS = 120
 # Each run of this module reserves a sandbox uid range of its own (an flock per range),
 # so every process under it after the batch is a leftover of this run, and only of this
 # run, even while other graders (default 64000-64255) or other runs of this test go on.
@@ -120,14 +124,14 @@ ATTACKS = (
         "loop_in_call",
         checks(("svm_vec", "softmax_vec")),
         # The first timeout fails *_implemented: the other checks make no further calls.
-        ("did not return within 1 s", "ran past its time limit"),
+        (f"did not return within {CALL_SECONDS} s", "ran past its time limit"),
         reduced=True,
     ),
     Attack(
         "loop_signal_proof",
         checks(("svm_naive", "softmax_naive"))
         | checks(("svm_vec", "softmax_vec"), only=("matches_naive",)),
-        ("blocking all of them", "did not return within 1 s"),
+        ("blocking all of them", f"did not return within {CALL_SECONDS} s"),
         reduced=True,
     ),
     Attack(
