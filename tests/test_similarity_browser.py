@@ -8,14 +8,16 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import MISSING
 from similarity_corpus import class_folders
 from test_reports_browser import CHROMIUM, DomAudit, load, screenshot
 
 from propgrade.cli import main
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Chromium not installed (apt-get install chromium)"
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason=f"{MISSING}Chromium (apt-get install chromium)"),
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = "<img src=x onerror=\"document.title='PWNED'\">"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from propgrade.export import atomic_write_text
+from propgrade.files import atomic_write_text
 from propgrade.reports import charts
 from propgrade.reports.layout import page
 from propgrade.reports.markup import Markup, Node, element

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from propgrade.batch import discover
 from propgrade.config import AssignmentConfig
-from propgrade.export import atomic_write_text
+from propgrade.files import atomic_write_text
 from propgrade.similarity.compare import Comparison, compare
 from propgrade.similarity.sources import Skipped, read_known, read_stub, read_students
 from propgrade.similarity.tokens import FILE
