@@ -16,10 +16,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import skip_without_full_layer
 
 from propgrade.cli import main
 from propgrade.config import load_course
 from propgrade.sandbox import layer_choice, layers
+
+pytestmark = pytest.mark.sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = Path(__file__).parent / "submissions" / "optimizers" / "hostile"
@@ -68,8 +71,8 @@ def graded(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Path, str]:
     layer = request.param
-    if layer == layers.FULL and not layer_choice.probe_full_layer().ok:
-        pytest.skip("the full sandbox layer does not work here")
+    if layer == layers.FULL:
+        skip_without_full_layer()
     base = tmp_path_factory.mktemp(f"hostile-optimizers-{layer}")
     klass = base / "class"
     for name in EXPECTED:
