@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -11,7 +12,7 @@ from textwrap import dedent
 import numpy as np
 import pytest
 
-from propgrade.sandbox import limits, process_layer
+from propgrade.sandbox import landlock, limits, process_layer
 from propgrade.sandbox.calls import (
     Call,
     CallOutcome,
@@ -689,13 +690,75 @@ def test_only_the_graded_file_is_visible_and_env_is_scrubbed(
     assert "'HOME'" in message and "'PATH'" in message and "PYTHONPATH" not in message
 
 
+PROCESS_MAKERS = """
+import os, subprocess, threading
+import numpy as np
+
+def outcome(action):
+    try:
+        return repr(action())
+    except OSError as exc:
+        return f"{type(exc).__name__} {exc.errno}"
+
+def start_processes():
+    def thread():
+        found = []
+        worker = threading.Thread(target=lambda: found.append(float(np.ones((64, 64)).sum())))
+        worker.start()
+        worker.join()
+        return found
+    return [
+        outcome(os.fork),
+        outcome(lambda: subprocess.Popen(["sleep", "60"]).pid),
+        outcome(lambda: os.execv("/bin/true", ["true"])),
+        outcome(lambda: os.posix_spawn("/bin/true", ["true"], {})),
+        outcome(thread),
+    ]
+"""
+
+
+def test_student_code_cannot_start_processes_but_threads(make_worker: MakeWorker) -> None:
+    # A process started by student code could outlive the worker (setsid + double fork)
+    # and rewrite results after the grader wrote them: under the reduced layer the worker
+    # has no way to start one. Threads (numpy's, the student's) still run.
+    worker = make_worker(PROCESS_MAKERS)
+    [result] = worker.run([Call("start_processes", ())])
+    assert result.value == (*[f"PermissionError {errno.EPERM}"] * 4, "[4096.0]")
+
+
+def test_writes_outside_the_scratch_folder_fail(make_worker: MakeWorker, tmp_path: Path) -> None:
+    # Landlock (this kernel has it: the test says so if not) confines writes to the
+    # worker's scratch folder, whatever the grader's user may write.
+    if landlock.landlock_abi() == 0:
+        pytest.skip("this kernel has no Landlock")
+    outside = tmp_path / "forged.json"
+    worker = make_worker(
+        """
+        def write(path):
+            try:
+                with open(path, "w") as f:
+                    f.write("forged")
+            except OSError as exc:
+                return exc.errno
+            return 0
+        """
+    )
+    calls = [Call("write", (p,)) for p in (str(outside), "/tmp/propgrade-forged", "mine.txt")]
+    results = [o.value for o in worker.run(calls)]
+    assert results == [errno.EACCES, errno.EACCES, 0]
+    assert not outside.exists()
+
+
 def test_close_leaves_no_process_behind(make_worker: MakeWorker) -> None:
+    # Without the process filter (pyseccomp missing), the worker's session is still
+    # killed when it closes; the zygote, a child subreaper, kills what escaped it.
     worker = make_worker(
         """
         import subprocess
         def spawn_child():
             return subprocess.Popen(["sleep", "60"]).pid
-        """
+        """,
+        layer=process_layer.ProcessLayer(zygote=True, seccomp=False),
     )
     [outcome] = worker.run([Call("spawn_child", ())])
     child = outcome.value
