@@ -32,6 +32,8 @@ from propgrade.export import format_points
 from propgrade.intake.notebook import collapse_notes
 from propgrade.intake.student_ids import terminal
 from propgrade.intake.submission import grade_notebook, grade_upload
+from propgrade.isolation import FULL, GAPS
+from propgrade.sandbox.layer_choice import default_layer
 from propgrade.selftest.results import SelftestReport
 
 if TYPE_CHECKING:
@@ -124,6 +126,13 @@ def _parser() -> argparse.ArgumentParser:
         "generate_feedback's, with hand scores and comments); default: keep them and warn",
     )
     grade.add_argument("--quiet", "-q", action="store_true", help="no progress and no table")
+    grade.add_argument(
+        "--allow-reduced",
+        action="store_true",
+        help="grade even where only the reduced sandbox layer works (no bubblewrap, or not "
+        "root): student code can then read every file the grader can, solutions included "
+        "(default: refuse)",
+    )
     grade.add_argument(
         "--no-resume",
         dest="resume",
@@ -332,6 +341,10 @@ def _cmd_grade_nbgrader(args: argparse.Namespace, out: TextIO, err: TextIO) -> i
 
     if args.submissions is not None:
         raise PropgradeError("give either a SUBMISSIONS folder or --nbgrader COURSE_DIR, not both")
+    layer = default_layer()
+    _check_layer(layer.name, args.allow_reduced)
+    if not args.quiet or layer.name != FULL:
+        print(f"sandbox: {layer.describe()}", file=err)
     report = grade_nbgrader_course(
         args.nbgrader,
         args.assignment,
@@ -344,6 +357,7 @@ def _cmd_grade_nbgrader(args: argparse.Namespace, out: TextIO, err: TextIO) -> i
         step=None if args.quiet else lambda what: print(f"{what}...", file=err, flush=True),
         only=args.students,
         force_feedback=args.force_feedback,
+        layer=layer,
     )
     results = [s.result for s in report.students]
     standings = {s.student: s.standing for s in report.students}
@@ -362,6 +376,19 @@ def _cmd_grade_nbgrader(args: argparse.Namespace, out: TextIO, err: TextIO) -> i
     for warning in report.warnings:
         print(f"warning: {terminal(warning)}", file=err)
     return _internal_errors(results, err)
+
+
+def _check_layer(layer: str, allow_reduced: bool) -> None:
+    """Refuse to grade a class under the reduced layer unless the instructor said so."""
+    if layer == FULL or allow_reduced:
+        return
+    raise PropgradeError(
+        f"only the {layer} sandbox layer works here, which {GAPS.get(layer, 'is weaker')}; "
+        "a batch is not graded under it unless you ask",
+        hint="install bubblewrap and grade as root for the full layer (`apt-get install "
+        "bubblewrap`; `propgrade doctor` says what is missing), or pass --allow-reduced to "
+        "grade under the reduced layer anyway",
+    )
 
 
 def _internal_errors(results: Sequence[SubmissionResult], err: TextIO) -> int:
@@ -428,9 +455,14 @@ def _cmd_grade(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.dask is not None:
             memory_mb = plan.limits.grader_memory_mb
             cluster = stack.enter_context(_dask_cluster(args.dask, err, memory_mb))
+            _check_layer(cluster.sandbox, args.allow_reduced)
             cluster.check_workers(plan)
             grader, sandbox = cluster.grade, cluster.describe()
-        if not args.quiet:
+        else:
+            _check_layer(plan.layer.name if plan.layer else "", args.allow_reduced)
+        if not args.quiet or not sandbox.startswith(f"{FULL}:"):
+            # Always said when the full layer is missing: a silent fallback is how a
+            # course ends up graded unprotected.
             print(f"sandbox: {sandbox or 'default'}", file=err)
         report = grade_batch(
             plan,
@@ -574,6 +606,8 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     graded = path.name if notebook else assignment.graded_file
     print(f"running the public checks of {assignment.name} on {graded}", file=err)
     plan = prepare(assignment, public_only=True)
+    if plan.layer is not None and plan.layer.name != FULL:
+        print(f"sandbox: {plan.layer.describe()}", file=err)
     # A notebook is graded alone: the released stub next to it must not be picked instead.
     grade = grade_notebook if notebook else grade_upload
     result = grade(plan, "you", path if notebook else folder)
