@@ -277,6 +277,9 @@ ATTACKS = (
         checks(("svm_naive",)) | {"svm_vec_matches_naive"},
         exact=False,
     ),
+    # A stub's forged results (the Gradescope bundle runs them too, test_gradescope.py).
+    Attack("results_daemon", EVERY_CHECK, ("fork: ",), reduced=True),
+    Attack("results_direct_write", EVERY_CHECK, ("results.json: ",), reduced=True),
     # Attacks on the trusted side, before any sandbox: the folder's shape is the attack
     # (its layout.yaml), so every layer must refuse it the same way.
     Attack("link_to_reference", EVERY_CHECK, ("is a symbolic link",), reduced=True),
@@ -471,6 +474,8 @@ def grade(klass: Path, out: Path, config: Path) -> Run:
     stdout, stderr = io.StringIO(), io.StringIO()
     started = time.monotonic()
     argv = ["grade", str(klass), "-a", ASSIGNMENT, "-o", str(out), "-j", str(JOBS)]
+    if os.environ.get(layer_choice.SANDBOX_ENV) == REDUCED:
+        argv.append("--allow-reduced")
     code = main([*argv, "-c", str(config)], out=stdout, err=stderr)
     return Run(klass, out, code, stdout.getvalue(), stderr.getvalue(), time.monotonic() - started)
 
