@@ -280,6 +280,8 @@ ATTACKS = (
     # A stub's forged results (the Gradescope bundle runs them too, test_gradescope.py).
     Attack("results_daemon", EVERY_CHECK, ("fork: ",), reduced=True),
     Attack("results_direct_write", EVERY_CHECK, ("results.json: ",), reduced=True),
+    # Its nbgrader run, with the gradebook's path, is in test_nbgrader.py.
+    Attack("gradebook_rewrite", EVERY_CHECK, ("gradebook grade_cells: ", "fork: "), reduced=True),
     # Attacks on the trusted side, before any sandbox: the folder's shape is the attack
     # (its layout.yaml), so every layer must refuse it the same way.
     Attack("link_to_reference", EVERY_CHECK, ("is a symbolic link",), reduced=True),
