@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from propgrade.cli import main
+from propgrade.sandbox import layer_choice
 
 BUGGY_SVM = "margins = np.maximum(0.0, scores - correct_class_scores + 1.0)"
 
@@ -515,3 +516,30 @@ def test_the_late_penalty_and_final_score_agree_in_every_folder_output(
     assert "38.4 / 48" in report and "48 − 9.6" in report
     line = next(li for li in stdout.splitlines() if li.startswith("lou"))
     assert "38.4/48" in line and "late: 48 − 9.6" in line
+
+
+def test_batch_routes_refuse_the_reduced_layer_unless_allowed(
+    root: Path, klass: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A silent fallback is how a course ends up graded unprotected: the reduced layer
+    # (here forced, elsewhere chosen because bwrap or root is missing) needs the flag.
+    monkeypatch.setenv(layer_choice.SANDBOX_ENV, "reduced")
+    config = ("-a", "linear_classifiers", "-c", str(root / "grading.yaml"))
+    out = tmp_path / "out"
+    for route in (
+        ("grade", str(klass), "-o", str(out), *config),
+        ("grade", "--nbgrader", str(tmp_path / "course"), *config),
+    ):
+        code, _, stderr = run(*route)
+        assert code == 2, stderr
+        assert "error: only the reduced sandbox layer works here" in stderr
+        assert "hint:" in stderr and "apt-get install bubblewrap" in stderr
+        assert "--allow-reduced" in stderr
+    assert not out.exists()
+    code, _, stderr = run("grade", str(klass), "-o", str(out), *config, "-q", "--allow-reduced")
+    assert code == 0, stderr
+    # Said even with --quiet: which layer graded, and what it does not stop.
+    [line] = [s for s in stderr.splitlines() if s.startswith("sandbox: ")]
+    assert line.startswith("sandbox: reduced: ") and "file reads are NOT prevented" in line
+    assert "does not stop student code from reading files" in (out / "report.html").read_text()
+    assert json.loads((out / "ana" / "propgrade.json").read_text())["meta"]["sandbox"] == "reduced"
