@@ -773,6 +773,40 @@ def test_close_leaves_no_process_behind(make_worker: MakeWorker) -> None:
     assert gone(child)
 
 
+def test_an_escapee_is_killed_when_its_worker_stops(
+    make_worker: MakeWorker, reduced_layer: process_layer.ProcessLayer
+) -> None:
+    # Without the process filter, a setsid + double fork leaves the worker's session; the
+    # zygote, a child subreaper, inherits it and kills it when the worker stops.
+    if not reduced_layer.use_zygote:
+        pytest.skip("only a zygote is a subreaper; by exec the process filter is the wall")
+    worker = make_worker(
+        """
+        import os, time
+        def escape():
+            read, write = os.pipe()
+            if os.fork() == 0:
+                os.setsid()
+                pid = os.fork()
+                if pid == 0:
+                    time.sleep(600)
+                os.write(write, str(pid).encode())
+                os._exit(0)
+            os.close(write)
+            return int(os.read(read, 32))
+        """,
+        layer=process_layer.ProcessLayer(zygote=True, seccomp=False),
+    )
+    [outcome] = worker.run([Call("escape", ())])
+    escapee = outcome.value
+    assert isinstance(escapee, int) and not gone(escapee)
+    worker.close()
+    deadline = time.monotonic() + 10.0
+    while not gone(escapee) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert gone(escapee)
+
+
 def test_warm_worker_serves_many_runs_and_large_batches(make_worker: MakeWorker) -> None:
     worker = make_worker(SIMPLE)
     W, X = np.ones((20, 5)), np.ones((16, 20))
