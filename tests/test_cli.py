@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from propgrade.cli import main
+from propgrade.sandbox import layer_choice
 
 BUGGY_SVM = "margins = np.maximum(0.0, scores - correct_class_scores + 1.0)"
 
@@ -392,6 +393,48 @@ def test_due_date_adds_late_columns_to_grades_csv(root: Path, tmp_path: Path) ->
     assert rows["unknown"]["score"] == "48"
 
 
+# Timestamps whose parsing raised past the parser: each stopped the whole batch.
+HOSTILE_STAMPS = {
+    "overflow": "9999-12-31 23:59:59 -1400",  # OverflowError: past year 9999 in UTC
+    "zone_folder": "2026-12-01 12:00:00 America",  # IsADirectoryError: a tzdata folder
+    "zone_too_long": "2026-12-01 12:00:00 " + "Z" * 300,  # OSError: longer than a file name
+}
+
+
+def test_a_timestamp_that_breaks_the_parser_is_one_students_unknown_time(
+    root: Path, tmp_path: Path
+) -> None:
+    course = (root / "grading.yaml").read_text()
+    for key in ("solutions", "assignments", "graders"):
+        course = course.replace(f": {key}/", f": {root / key}/")
+    course = course.replace(
+        "    graded_file: losses.py\n",
+        "    graded_file: losses.py\n"
+        "    due: 2026-12-01T23:59:00+00:00\n"
+        "    late_policy: {per_day: 0.25, max_days: 3, unknown_time: late}\n",
+    )
+    config = tmp_path / "grading.yaml"
+    config.write_text(course)
+    solution = (root / "solutions/linear_classifiers/losses.py").read_text()
+    stamps = {**HOSTILE_STAMPS, "on_time": "2026-12-01 12:00:00.000000 UTC"}
+    for student, stamp in stamps.items():
+        (tmp_path / "class" / student).mkdir(parents=True)
+        (tmp_path / "class" / student / "losses.py").write_text(solution)
+        (tmp_path / "class" / student / "timestamp.txt").write_text(stamp)
+    out = tmp_path / "out"
+    args = ["-a", "linear_classifiers", "-o", str(out), "-j", "1", "-c", str(config)]
+    code, _, stderr = run("grade", str(tmp_path / "class"), *args)
+    assert code == 0, stderr
+    rows = _rows(out)
+    assert sorted(rows) == sorted(stamps)
+    assert rows["on_time"]["score"] == "48" and rows["on_time"]["late_penalty"] == "0"
+    for student in HOSTILE_STAMPS:
+        # unknown_time: late counts an unknown time as past the last accepted day.
+        assert rows[student]["raw_score"] == "48" and rows[student]["score"] == "0", student
+        assert f"warning: {student}: timestamp.txt: not a usable date and time" in stderr
+    assert stderr.count("timestamp.txt: not a usable date and time") == len(HOSTILE_STAMPS)
+
+
 def test_student_option_regrades_only_those_students(
     root: Path, klass: Path, tmp_path: Path
 ) -> None:
@@ -471,3 +514,30 @@ def test_the_late_penalty_and_final_score_agree_in_every_folder_output(
     assert "38.4 / 48" in report and "48 − 9.6" in report
     line = next(li for li in stdout.splitlines() if li.startswith("lou"))
     assert "38.4/48" in line and "late: 48 − 9.6" in line
+
+
+def test_batch_routes_refuse_the_reduced_layer_unless_allowed(
+    root: Path, klass: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A silent fallback is how a course ends up graded unprotected: the reduced layer
+    # (here forced, elsewhere chosen because bwrap or root is missing) needs the flag.
+    monkeypatch.setenv(layer_choice.SANDBOX_ENV, "reduced")
+    config = ("-a", "linear_classifiers", "-c", str(root / "grading.yaml"))
+    out = tmp_path / "out"
+    for route in (
+        ("grade", str(klass), "-o", str(out), *config),
+        ("grade", "--nbgrader", str(tmp_path / "course"), *config),
+    ):
+        code, _, stderr = run(*route)
+        assert code == 2, stderr
+        assert "error: only the reduced sandbox layer works here" in stderr
+        assert "hint:" in stderr and "apt-get install bubblewrap" in stderr
+        assert "--allow-reduced" in stderr
+    assert not out.exists()
+    code, _, stderr = run("grade", str(klass), "-o", str(out), *config, "-q", "--allow-reduced")
+    assert code == 0, stderr
+    # Said even with --quiet: which layer graded, and what it does not stop.
+    [line] = [s for s in stderr.splitlines() if s.startswith("sandbox: ")]
+    assert line.startswith("sandbox: reduced: ") and "file reads are NOT prevented" in line
+    assert "does not stop student code from reading files" in (out / "report.html").read_text()
+    assert json.loads((out / "ana" / "propgrade.json").read_text())["meta"]["sandbox"] == "reduced"

@@ -267,7 +267,13 @@ def test_worker_without_bubblewrap_refuses_unless_reduced_is_allowed(
         assert "required layer: reduced" in report and "  sandbox layer: reduced" in report
         assert "[ok]   linear_classifiers: fingerprint equals this client's" in report
 
+        # Asked for by name, the reduced layer still needs the instructor's say-so.
         code, log = grade(klass, tmp_path / "reduced", "--dask", cluster.scheduler_address)
+        assert code == 2 and "--allow-reduced" in log and "apt-get install bubblewrap" in log
+        assert not (tmp_path / "reduced" / "stub").exists()
+        code, log = grade(
+            klass, tmp_path / "reduced", "--dask", cluster.scheduler_address, "--allow-reduced"
+        )
         assert code == 0, log
         record = json.loads((tmp_path / "reduced" / "stub" / "propgrade.json").read_text())
         assert record["meta"]["sandbox"] == "reduced"

@@ -11,6 +11,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import pytest
 from propgrade.authoring.release import BEGIN, END
 from propgrade.config import load_course
 from propgrade.integrations.gradescope import build_gradescope_bundle
+from propgrade.sandbox import layer_choice
 
 pytestmark = pytest.mark.sandbox
 
@@ -355,3 +357,33 @@ def test_the_bundle_goes_to_out_by_default_where_git_ignores_it(
     assert (tmp_path / "out" / "autograder.zip").is_file()
     ignored = (root / ".gitignore").read_text().splitlines()
     assert "/out/" in ignored and "autograder*.zip" in ignored
+
+
+HOSTILE_CORPUS = Path(__file__).parent / "submissions" / "linear_classifiers" / "hostile"
+ESCAPEE_GRACE_SECONDS = 1.5  # a surviving daemon rewrites the results within this
+
+
+@pytest.mark.parametrize("attack", ["results_daemon", "results_direct_write"])
+@pytest.mark.parametrize("layer", ["full", "reduced"])
+def test_forged_results_never_survive(
+    bundle: Path, tmp_path: Path, layer: str, attack: str
+) -> None:
+    # A stub that forges full marks into results.json, by a daemon that outlives the
+    # worker or by writing the file itself: the file holds the grader's 0 on both layers.
+    if layer == "full" and not layer_choice.probe_full_layer().ok:
+        pytest.skip("the full sandbox does not work here")
+    results = tmp_path / "autograder" / "results" / "results.json"
+    source = (HOSTILE_CORPUS / attack / "losses.py").read_text()
+    source = source.replace("__HOSTILE_RESULTS__", str(results))
+    run = simulate(bundle, tmp_path, {"losses.py": source}, {"PROPGRADE_SANDBOX": layer})
+    assert run.stdout.startswith(f"score 0: 0 of {len(run.data['tests'])} checks passed")
+    assert f"(sandbox: {layer})" in run.stdout
+    described = run.data["extra_data"]["propgrade"]["sandbox_description"]
+    assert described.startswith(f"{layer}: ")
+    if layer == "reduced":  # loud where the full layer is missing: what it does not stop
+        assert "file reads are NOT prevented" in described and described in run.stdout
+    assert run.data["score"] == 0
+    time.sleep(ESCAPEE_GRACE_SECONDS)  # a daemon still alive would have struck by now
+    again = json.loads(results.read_text())
+    assert again == run.data
+    assert not list(results.parent.glob("*.forged"))

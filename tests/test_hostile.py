@@ -173,8 +173,10 @@ ATTACKS = (
     Attack(
         "fork_flood_escapee",
         checks(("svm_naive",)) | {"svm_vec_matches_naive"},
-        # The full layer refuses the worker a second process: not even the escapee starts.
-        ("BlockingIOError",),
+        # Neither layer lets the worker start a second process (the full layer's process
+        # limit, the reduced layer's seccomp filter): not even the escapee starts.
+        ("escapee failed", "forked 0 children, then: "),
+        reduced=True,
         exact=False,  # the flood may or may not fit in one call's time limit
     ),
     Attack(
@@ -284,6 +286,11 @@ ATTACKS = (
         checks(("svm_naive",)) | {"svm_vec_matches_naive"},
         exact=False,
     ),
+    # A stub's forged results (the Gradescope bundle runs them too, test_gradescope.py).
+    Attack("results_daemon", EVERY_CHECK, ("fork: ",), reduced=True),
+    Attack("results_direct_write", EVERY_CHECK, ("results.json: ",), reduced=True),
+    # Its nbgrader run, with the gradebook's path, is in test_nbgrader.py.
+    Attack("gradebook_rewrite", EVERY_CHECK, ("gradebook grade_cells: ", "fork: "), reduced=True),
     # Attacks on the trusted side, before any sandbox: the folder's shape is the attack
     # (its layout.yaml), so every layer must refuse it the same way.
     Attack("link_to_reference", EVERY_CHECK, ("is a symbolic link",), reduced=True),
@@ -476,6 +483,8 @@ def make_class(klass: Path, names: Iterable[str], values: dict[str, str]) -> Non
 def grade(klass: Path, out: Path, config: Path) -> Run:
     stdout, stderr = io.StringIO(), io.StringIO()
     argv = ["grade", str(klass), "-a", ASSIGNMENT, "-o", str(out), "-j", str(JOBS)]
+    if os.environ.get(layer_choice.SANDBOX_ENV) == REDUCED:
+        argv.append("--allow-reduced")
     code = main([*argv, "-c", str(config)], out=stdout, err=stderr)
     return Run(klass, out, code, stdout.getvalue(), stderr.getvalue())
 

@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import yaml
 from propgrade.config import load_course
 from propgrade.engine.results import CheckResult, Feedback, SubmissionResult
 from propgrade.errors import ConfigError
+from propgrade.sandbox import bwrap_layer, layer_choice, process_layer
 
 nbgrader_api = pytest.importorskip("nbgrader.api")
 
@@ -1205,3 +1207,116 @@ def test_a_late_resubmission_regrade_keeps_hand_grades_and_nbgraders_feedback(
     assert "2 days late: 20% off" in pages["gus"].read_text()
     assert pages["fay"].read_bytes() == theirs["fay"]
     assert _rows_of(db, "fay") == hand_graded["fay"]
+
+
+# -- hostile submissions and timestamps -----------------------------------------------------
+
+HOSTILE = Path(__file__).parent / "submissions" / "linear_classifiers" / "hostile"
+
+
+def small_course(root: Path, base: Path, plan: dict[str, tuple[str, str]]) -> tuple[Path, Path]:
+    """A course like ``course``'s, with the students of ``plan`` (student: (losses.py,
+    timestamp.txt)) submitted: (the course folder, its grading.yaml)."""
+    course = base / "cs231n"
+    source = course / "source" / "linear_classifiers"
+    source.mkdir(parents=True)
+    (course / "nbgrader_config.py").write_text("c = get_config()\n")
+    (source / "linear_classifiers.ipynb").write_text(course_notebook())
+    (source / "losses.py").write_text(
+        (root / "assignments/linear_classifiers/losses.py").read_text()
+    )
+    nbgrader(course, "generate_assignment", "linear_classifiers")
+    raw = yaml.safe_load((root / "grading.yaml").read_text())
+    body = raw["assignments"]["linear_classifiers"]
+    for key in ("solution", "graders", "release"):
+        body[key] = str((root / body[key]).resolve())
+    body["due"] = DUE.isoformat()
+    body["late_policy"] = {"per_day": 0.1, "max_days": 5, "unknown_time": "late"}
+    config = base / "grading.yaml"
+    config.write_text(yaml.safe_dump(raw, sort_keys=False))
+    for student, (losses, when) in plan.items():
+        folder = course / "submitted" / student / "linear_classifiers"
+        folder.mkdir(parents=True)
+        (folder / "losses.py").write_text(losses)
+        (folder / "timestamp.txt").write_text(when)
+    return course, config
+
+
+def gradebook_rows(course: Path) -> dict[str, object]:
+    """Every grade and every grade cell's maximum, as nbgrader's own API reads them."""
+    with nbgrader_api.Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id="cs231n") as gb:
+        nb = gb.find_notebook("linear_classifiers", "linear_classifiers")
+        rows: dict[str, object] = {f"max {c.name}": c.max_score for c in nb.grade_cells}
+        for student in gb.students:
+            submission = gb.find_submission("linear_classifiers", student.id)
+            rows[f"{student.id} total"] = submission.score
+            for notebook_ in submission.notebooks:
+                for g in notebook_.grades:
+                    rows[f"{student.id} {g.name}"] = (g.auto_score, g.manual_score)
+        return rows
+
+
+ON_TIME = (DUE - timedelta(hours=1)).strftime(NBGRADER_FORMAT)
+HOSTILE_STAMPS = {
+    "overflow": "9999-12-31 23:59:59 -1400",  # OverflowError: past year 9999 in UTC
+    "zone_folder": "2026-12-01 12:00:00 America",  # IsADirectoryError: a tzdata folder
+    "zone_too_long": "2026-12-01 12:00:00 " + "Z" * 300,  # OSError: longer than a file name
+}
+
+
+def test_a_timestamp_that_breaks_the_parser_is_one_students_unknown_time(
+    root: Path, tmp_path: Path
+) -> None:
+    solution = (root / "solutions/linear_classifiers/losses.py").read_text()
+    plan = {student: (solution, stamp) for student, stamp in HOSTILE_STAMPS.items()}
+    plan["ana"] = (solution, ON_TIME)
+    course, config = small_course(root, tmp_path, plan)
+    report = grade_nbgrader_course(course, "linear_classifiers", config=config, jobs=2)
+    rows = _export(course)
+    assert sorted(rows) == sorted(plan)
+    assert float(rows["ana"]["score"]) == 48 and float(rows["ana"]["late_submission_penalty"]) == 0
+    for student in HOSTILE_STAMPS:
+        # unknown_time: late counts an unknown time as past the last accepted day.
+        assert float(rows[student]["raw_score"]) == 48, student
+        assert float(rows[student]["score"]) == 0, student
+        assert any(
+            w.startswith(f"{student}: timestamp.txt: not a usable date and time")
+            for w in report.warnings
+        ), report.warnings
+    assert set(_grades_csv(course)) == set(plan)
+
+
+@pytest.mark.parametrize("layer", ["full", "reduced"])
+def test_a_submission_cannot_rewrite_the_gradebook(root: Path, tmp_path: Path, layer: str) -> None:
+    # At import the attack raises every grade cell's maximum to 1000 and leaves a daemon
+    # that keeps giving every grade 1000 points and drops files into autograded/.
+    if layer == "full" and not layer_choice.probe_full_layer().ok:
+        pytest.skip("the full sandbox does not work here")
+    course_dir = tmp_path / "cs231n"
+    attack = (HOSTILE / "gradebook_rewrite" / "losses.py").read_text()
+    attack = attack.replace("__HOSTILE_GRADEBOOK__", str(course_dir / "gradebook.db"))
+    attack = attack.replace("__HOSTILE_AUTOGRADED__", str(course_dir / "autograded"))
+    solution = (root / "solutions/linear_classifiers/losses.py").read_text()
+    plan = {"ana": (solution, ON_TIME), "mallory": (attack, ON_TIME)}
+    course, config = small_course(root, tmp_path, plan)
+    chosen = bwrap_layer.BwrapLayer() if layer == "full" else process_layer.ProcessLayer()
+    report = grade_nbgrader_course(
+        course, "linear_classifiers", config=config, jobs=1, layer=chosen
+    )
+    graded = gradebook_rows(course)
+    mallory = next(s for s in report.students if s.student == "mallory")
+    assert "gradebook grade_cells: " in json.dumps(mallory.result.to_dict())  # it ran
+    time.sleep(1.5)  # a daemon still alive would have struck by now
+    after = gradebook_rows(course)
+    assert after == graded
+    maxima = {k: v for k, v in after.items() if k.startswith("max ")}
+    assert max(maxima.values()) <= 6 and sum(maxima.values()) == 49  # 48 + the written answer
+    assert after["ana total"] == 48 and after["mallory total"] == 0
+    assert all(
+        v[1] is None
+        for k, v in after.items()
+        if k.startswith(("ana ", "mallory ")) and isinstance(v, tuple)
+    )
+    assert not list((course / "autograded").rglob("pwned.txt"))
+    rows = _export(course)
+    assert float(rows["ana"]["score"]) == 48 and float(rows["mallory"]["score"]) == 0

@@ -44,3 +44,37 @@ def test_a_page_propgrade_did_not_write_is_kept_unless_forced(tmp_path: Path) ->
     (folder / "nb.html").write_text("<html>ours 4, with a comment added by hand</html>")
     assert write_page(folder, "nb", "<html>ours 5</html>", second).fate is PageFate.KEPT
     assert (folder / DIGEST_NAME).is_file()
+
+
+def test_a_timestamp_linked_to_a_secret_file_is_never_copied(tmp_path: Path) -> None:
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$the-grading-machine's-secret\n")
+    submitted = _submission(tmp_path, "mallory")
+    (submitted / "timestamp.txt").unlink()
+    (submitted / "timestamp.txt").symlink_to(secret)
+    folder = tmp_path / "feedback" / "mallory"
+    assert write_page(folder, "nb", "<html>page</html>", submitted).fate is PageFate.WRITTEN
+    copied = folder / "timestamp.txt"
+    assert not copied.is_symlink() and "the-grading-machine" not in copied.read_text()
+    assert copied.read_text().endswith(" UTC")  # the time of writing, as for no timestamp
+    assert (folder / "submission_secret.txt").read_text() == "mallory"
+
+
+def test_a_secret_linked_into_a_classmates_folder_is_never_copied(tmp_path: Path) -> None:
+    # Sharing ana's secret would make release_feedback publish one page under the other's
+    # name: a symbolic link and a hard link are both refused, and no secret is left.
+    ana = _submission(tmp_path, "ana")
+    for kind in ("symlink", "hardlink"):
+        mallory = _submission(tmp_path, f"mallory-{kind}")
+        (mallory / "submission_secret.txt").unlink()
+        if kind == "symlink":
+            (mallory / "submission_secret.txt").symlink_to(ana / "submission_secret.txt")
+        else:
+            (mallory / "submission_secret.txt").hardlink_to(ana / "submission_secret.txt")
+        folder = tmp_path / "feedback" / kind
+        folder.mkdir(parents=True)
+        (folder / "submission_secret.txt").write_text("ana")  # left from an earlier run
+        write_page(folder, "nb", "<html>page</html>", mallory)
+        assert not (folder / "submission_secret.txt").exists(), kind
+        assert (folder / "timestamp.txt").read_text().endswith(f"mallory-{kind}")
+    assert (ana / "submission_secret.txt").read_text() == "ana"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -11,7 +12,7 @@ from textwrap import dedent
 import numpy as np
 import pytest
 
-from propgrade.sandbox import limits, process_layer
+from propgrade.sandbox import landlock, limits, process_layer
 from propgrade.sandbox.calls import (
     Call,
     CallOutcome,
@@ -687,13 +688,69 @@ def test_only_the_graded_file_is_visible_and_env_is_scrubbed(
     assert "'HOME'" in message and "'PATH'" in message and "PYTHONPATH" not in message
 
 
+PROCESS_MAKERS = """
+import os, subprocess
+import numpy as np
+
+def outcome(action):
+    try:
+        return repr(action())
+    except OSError as exc:
+        return f"{type(exc).__name__} {exc.errno}"
+
+def start_processes():
+    return [
+        outcome(os.fork),
+        outcome(lambda: subprocess.Popen(["sleep", "60"]).pid),
+        outcome(lambda: os.execv("/bin/true", ["true"])),
+        outcome(lambda: os.posix_spawn("/bin/true", ["true"], {})),
+        float(np.ones((64, 64)).sum()),  # numpy still works
+    ]
+"""
+
+
+def test_student_code_cannot_start_processes(make_worker: MakeWorker) -> None:
+    # A process started by student code could outlive the worker (setsid + double fork)
+    # and rewrite results after the grader wrote them: under the reduced layer the worker
+    # has no way to start one.
+    worker = make_worker(PROCESS_MAKERS)
+    [result] = worker.run([Call("start_processes", ())])
+    assert result.value == (*[f"PermissionError {errno.EPERM}"] * 4, 4096.0)
+
+
+def test_writes_outside_the_scratch_folder_fail(make_worker: MakeWorker, tmp_path: Path) -> None:
+    # Landlock (this kernel has it: the test says so if not) confines writes to the
+    # worker's scratch folder, whatever the grader's user may write.
+    if landlock.landlock_abi() == 0:
+        pytest.skip("this kernel has no Landlock")
+    outside = tmp_path / "forged.json"
+    worker = make_worker(
+        """
+        def write(path):
+            try:
+                with open(path, "w") as f:
+                    f.write("forged")
+            except OSError as exc:
+                return exc.errno
+            return 0
+        """
+    )
+    calls = [Call("write", (p,)) for p in (str(outside), "/tmp/propgrade-forged", "mine.txt")]
+    results = [o.value for o in worker.run(calls)]
+    assert results == [errno.EACCES, errno.EACCES, 0]
+    assert not outside.exists()
+
+
 def test_close_leaves_no_process_behind(make_worker: MakeWorker) -> None:
+    # Without the process filter (pyseccomp missing), the worker's session is still
+    # killed when it closes; the zygote, a child subreaper, kills what escaped it.
     worker = make_worker(
         """
         import subprocess
         def spawn_child():
             return subprocess.Popen(["sleep", "60"]).pid
-        """
+        """,
+        layer=process_layer.ProcessLayer(zygote=True, seccomp=False),
     )
     [outcome] = worker.run([Call("spawn_child", ())])
     child = outcome.value
@@ -706,6 +763,40 @@ def test_close_leaves_no_process_behind(make_worker: MakeWorker) -> None:
     while not gone(child) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert gone(child)
+
+
+def test_an_escapee_is_killed_when_its_worker_stops(
+    make_worker: MakeWorker, reduced_layer: process_layer.ProcessLayer
+) -> None:
+    # Without the process filter, a setsid + double fork leaves the worker's session; the
+    # zygote, a child subreaper, inherits it and kills it when the worker stops.
+    if not reduced_layer.use_zygote:
+        pytest.skip("only a zygote is a subreaper; by exec the process filter is the wall")
+    worker = make_worker(
+        """
+        import os, time
+        def escape():
+            read, write = os.pipe()
+            if os.fork() == 0:
+                os.setsid()
+                pid = os.fork()
+                if pid == 0:
+                    time.sleep(600)
+                os.write(write, str(pid).encode())
+                os._exit(0)
+            os.close(write)
+            return int(os.read(read, 32))
+        """,
+        layer=process_layer.ProcessLayer(zygote=True, seccomp=False),
+    )
+    [outcome] = worker.run([Call("escape", ())])
+    escapee = outcome.value
+    assert isinstance(escapee, int) and not gone(escapee)
+    worker.close()
+    deadline = time.monotonic() + 10.0
+    while not gone(escapee) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert gone(escapee)
 
 
 def test_warm_worker_serves_many_runs_and_large_batches(make_worker: MakeWorker) -> None:

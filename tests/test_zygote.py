@@ -9,6 +9,7 @@ zygotes follow their grading process (forked pools, exit, a killed grader).
 
 from __future__ import annotations
 
+import errno
 import json
 import multiprocessing
 import os
@@ -28,6 +29,7 @@ from conftest import MISSING, full_layer_missing
 from propgrade.errors import WorkerError
 from propgrade.sandbox import (
     bwrap_layer,
+    landlock,
     layers,
     process_layer,
     processes,
@@ -393,13 +395,39 @@ def test_crashes_and_timeouts_are_reported_and_respawned_from_the_zygote(
     assert failures[3].failure.kind is FailureKind.TIMEOUT
 
 
-def test_a_zygote_killed_by_a_student_is_replaced(make_worker: MakeWorker) -> None:
-    # The reduced layer shares the grader's uid, so a student can kill its zygote (the
-    # layer documents that it does not isolate much); the next worker gets a new one.
-    worker = make_worker(REDUCED, "import os, signal\ndef kill():\n    os.kill(os.getppid(), 9)\n")
+KILL_PARENT = """
+import os
+
+def kill():
+    try:
+        os.kill(os.getppid(), 9)
+    except OSError as exc:
+        return exc.errno
+    return 0
+"""
+
+
+def test_a_student_cannot_signal_the_zygote(make_worker: MakeWorker) -> None:
+    # The reduced layer shares the grader's uid; Landlock's signal scope (ABI 6) keeps a
+    # worker's signals among its own threads.
+    if landlock.landlock_abi() < 6:
+        pytest.skip("this kernel's Landlock cannot scope signals")
+    worker = make_worker(REDUCED, KILL_PARENT)
     zygote_pid = started_zygote_of(worker)
-    worker.run([Call("kill", ())])  # the worker may answer before it dies with its zygote
+    assert worker.run([Call("kill", ())])[0].value == errno.EPERM
+    assert alive(zygote_pid)
+
+
+def test_a_killed_zygote_is_replaced(make_worker: MakeWorker) -> None:
+    # Where a student can kill its zygote (no Landlock signal scope), or anything else
+    # does, the next worker gets a new one.
+    worker = make_worker(REDUCED, SIMPLE)
+    zygote_pid = started_zygote_of(worker)
+    os.kill(zygote_pid, signal.SIGKILL)
     worker.close()
+    deadline = time.monotonic() + 10
+    while alive(zygote_pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert not alive(zygote_pid)
     after = make_worker(REDUCED, SIMPLE)
     assert started_zygote_of(after) != zygote_pid

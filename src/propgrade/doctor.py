@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from propgrade.errors import WorkerError
-from propgrade.sandbox import bwrap_layer, layer_choice, layers, seccomp, uid_slots
+from propgrade.sandbox import bwrap_layer, landlock, layer_choice, layers, seccomp, uid_slots
 from propgrade.sandbox.calls import Limits
 
 _TOOL_SECONDS = 10.0
@@ -25,6 +25,8 @@ _WIDTH = 100
 NUMPY_CHECK = "numpy importable by the worker"
 NAMESPACE_CHECK = "namespaces (pid, net, ipc, uts) can be created"
 SECCOMP_CHECK = "seccomp filter for the full layer"
+LANDLOCK_CHECK = "Landlock confines workers' writes"
+PROCESS_CHECK = "seccomp filter for the reduced layer (no new processes)"
 
 ADVICE_BWRAP = (
     "install bubblewrap: `apt-get install bubblewrap` (Debian/Ubuntu; `dnf install "
@@ -114,6 +116,10 @@ def diagnose() -> DoctorReport:
     checks.append(Check(SECCOMP_CHECK, syscall_filter.program is not None, syscall_filter.detail))
     if probe.ok and syscall_filter.program is None:
         advice.append(ADVICE_SECCOMP)
+
+    checks.append(Check(LANDLOCK_CHECK, landlock.landlock_abi() > 0, landlock.describe_writes()))
+    processes = seccomp.process_seccomp_status()
+    checks.append(Check(PROCESS_CHECK, processes.program is not None, processes.detail))
 
     choice = os.environ.get(layer_choice.SANDBOX_ENV, "").strip()
     if choice:

@@ -12,5 +12,5 @@ REDUCED = "reduced"  # a separate process with rlimits: no barrier to file reads
 # What a layer does not stop, for the layers that leave a gap a report should point out.
 GAPS: dict[str, str] = {
     REDUCED: "does not stop student code from reading files (solutions, graders) or using "
-    "the network",
+    "the network (install bubblewrap and grade as root for the full layer)",
 }

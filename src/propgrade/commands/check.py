@@ -13,6 +13,7 @@ from propgrade.errors import PropgradeError
 from propgrade.intake.notebook import collapse_notes
 from propgrade.intake.student_ids import terminal
 from propgrade.intake.submission import grade_notebook, grade_upload
+from propgrade.isolation import FULL
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,6 +54,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     graded = path.name if notebook else assignment.graded_file
     print(f"running the public checks of {assignment.name} on {graded}", file=err)
     plan = prepare(assignment, public_only=True)
+    if plan.layer is not None and plan.layer.name != FULL:
+        print(f"sandbox: {plan.layer.describe()}", file=err)
     # A notebook is graded alone: the released stub next to it must not be picked instead.
     grade = grade_notebook if notebook else grade_upload
     result = grade(plan, "you", path if notebook else folder)

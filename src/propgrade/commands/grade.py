@@ -20,6 +20,8 @@ from propgrade.engine.results import SubmissionResult, format_points
 from propgrade.engine.standing import Standing
 from propgrade.errors import PropgradeError
 from propgrade.intake.student_ids import terminal
+from propgrade.isolation import FULL, GAPS
+from propgrade.sandbox.layer_choice import default_layer
 
 if TYPE_CHECKING:
     from propgrade.integrations.dask_cluster import DaskCluster
@@ -94,6 +96,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     grade.add_argument("--quiet", "-q", action="store_true", help="no progress and no table")
     grade.add_argument(
+        "--allow-reduced",
+        action="store_true",
+        help="grade even where only the reduced sandbox layer works (no bubblewrap, or not "
+        "root): student code can then read every file the grader can, solutions included "
+        "(default: refuse)",
+    )
+    grade.add_argument(
         "--no-resume",
         dest="resume",
         action="store_false",
@@ -143,9 +152,14 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.dask is not None:
             memory_mb = plan.limits.grader_memory_mb
             cluster = stack.enter_context(_dask_cluster(args.dask, err, memory_mb))
+            _check_layer(cluster.sandbox, args.allow_reduced)
             cluster.check_workers(plan)
             grader, sandbox = cluster.grade, cluster.describe()
-        if not args.quiet:
+        else:
+            _check_layer(plan.layer.name if plan.layer else "", args.allow_reduced)
+        if not args.quiet or not sandbox.startswith(f"{FULL}:"):
+            # Always said when the full layer is missing: a silent fallback is how a
+            # course ends up graded unprotected.
             print(f"sandbox: {sandbox or 'default'}", file=err)
         report = grade_batch(
             plan,
@@ -184,6 +198,10 @@ def _cmd_grade_nbgrader(args: argparse.Namespace, out: TextIO, err: TextIO) -> i
 
     if args.submissions is not None:
         raise PropgradeError("give either a SUBMISSIONS folder or --nbgrader COURSE_DIR, not both")
+    layer = default_layer()
+    _check_layer(layer.name, args.allow_reduced)
+    if not args.quiet or layer.name != FULL:
+        print(f"sandbox: {layer.describe()}", file=err)
     report = grade_nbgrader_course(
         args.nbgrader,
         args.assignment,
@@ -196,6 +214,7 @@ def _cmd_grade_nbgrader(args: argparse.Namespace, out: TextIO, err: TextIO) -> i
         step=None if args.quiet else lambda what: print(f"{what}...", file=err, flush=True),
         only=args.students,
         force_feedback=args.force_feedback,
+        layer=layer,
     )
     results = [s.result for s in report.students]
     standings = {s.student: s.standing for s in report.students}
@@ -214,6 +233,19 @@ def _cmd_grade_nbgrader(args: argparse.Namespace, out: TextIO, err: TextIO) -> i
     for warning in report.warnings:
         print(f"warning: {terminal(warning)}", file=err)
     return _internal_errors(results, err)
+
+
+def _check_layer(layer: str, allow_reduced: bool) -> None:
+    """Refuse to grade a class under the reduced layer unless the instructor said so."""
+    if layer == FULL or allow_reduced:
+        return
+    raise PropgradeError(
+        f"only the {layer} sandbox layer works here, which {GAPS.get(layer, 'is weaker')}; "
+        "a batch is not graded under it unless you ask",
+        hint="install bubblewrap and grade as root for the full layer (`apt-get install "
+        "bubblewrap`; `propgrade doctor` says what is missing), or pass --allow-reduced to "
+        "grade under the reduced layer anyway",
+    )
 
 
 def _internal_errors(results: Sequence[SubmissionResult], err: TextIO) -> int:

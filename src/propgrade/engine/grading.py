@@ -23,7 +23,14 @@ from propgrade.engine.fingerprint import file_digest, plan_fingerprint
 from propgrade.engine.loading import load_checks, load_reference
 from propgrade.engine.memory import grading_memory_limit
 from propgrade.engine.proxies import CallKey, NeedCalls, ProxyBase, ReferenceModule, ReplayProxy
-from propgrade.engine.results import FAILED, PASSED, CheckResult, Feedback, SubmissionResult
+from propgrade.engine.results import (
+    FAILED,
+    PASSED,
+    CheckResult,
+    Feedback,
+    SubmissionResult,
+    withhold_reference,
+)
 from propgrade.engine.review import review_reasons
 from propgrade.engine.traced import reference_witness
 from propgrade.errors import ConfigError
@@ -333,6 +340,8 @@ def _check_result(
 ) -> CheckResult:
     """A scored check: full points when there is no feedback (nothing failed), else 0."""
     cfg = plan.assignment.check(check.id)
+    if feedback is not None and check.uses_reference and cfg.visibility == "visible":
+        feedback = withhold_reference(feedback)
     return CheckResult(
         id=check.id,
         sentence=check.sentence,

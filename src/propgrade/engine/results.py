@@ -6,8 +6,9 @@ Gradescope JSON, terminal text) lives elsewhere.
 
 from __future__ import annotations
 
+import re
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 PASSED = "passed"
@@ -32,6 +33,10 @@ class Feedback:
     internal_error: bool = False  # the grader itself failed: not the student's fault
     blocked_by: str = ""  # not graded: this required check failed (see propgrade.engine.gating)
     hint: str = ""  # the failure's own hint, where the property named the mistake
+    # What only the hidden reference knows (its output, the error measured against it),
+    # taken out of ``message`` and ``expected`` of a check shown before the due date:
+    # instructors and students after the due date see it (see ``withhold_reference``).
+    reference: str = ""
 
     def render(self) -> str:
         parts = [self.message]
@@ -45,6 +50,26 @@ class Feedback:
         if self.traceback:
             parts.append(f"Your traceback:\n{self.traceback}")
         return "\n".join(parts)
+
+
+WITHHELD_EXPECTED = "withheld until the due date (it is the reference solution's output)"
+_ERROR_CLAUSE = re.compile(r" \((?:relative|absolute) error [^()]*\)$")
+
+
+def withhold_reference(feedback: Feedback) -> Feedback:
+    """``feedback`` without the reference's output, for a check students see before the
+    due date: a student who chooses which inputs fail would otherwise read the hidden
+    reference off its failures. The expected value goes, and so does the error measured
+    against it (with the student's own value, it gives the reference's away)."""
+    if not feedback.expected or feedback.internal_error or feedback.reference:
+        return feedback
+    message = _ERROR_CLAUSE.sub("", feedback.message)
+    return replace(
+        feedback,
+        message=message,
+        expected=WITHHELD_EXPECTED,
+        reference=f"{feedback.message}\nExpected: {feedback.expected}",
+    )
 
 
 @dataclass(frozen=True, slots=True)

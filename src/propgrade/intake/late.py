@@ -36,6 +36,20 @@ def parse_timestamp(text: str) -> datetime:
     value = text.strip()
     if not value:
         raise TimestampError("the timestamp is empty")
+    try:
+        return _parse(value)
+    except TimestampError:
+        raise
+    except Exception as exc:
+        # The text is the student's: whatever it makes the parser raise (a time past year
+        # 9999 in UTC, a zone name that is a tzdata folder or longer than a file name)
+        # is this timestamp's problem, never the batch's.
+        raise TimestampError(
+            f"not a usable date and time: {value[:60]!r} ({type(exc).__name__})"
+        ) from None
+
+
+def _parse(value: str) -> datetime:
     parsed: datetime | None = None
     try:
         parsed = datetime.fromisoformat(value)

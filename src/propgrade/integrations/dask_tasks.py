@@ -93,7 +93,8 @@ def _choose_layer(sandbox: str) -> Layer:
     raise Refusal(
         f"the full sandbox layer does not work on this worker: {probe.detail}",
         hint=f"{INSTALL_HINT}; or, to grade with the reduced layer (it does not stop student "
-        f"code from reading files), set {SANDBOX_ENV}=reduced where you run propgrade grade",
+        f"code from reading files), set {SANDBOX_ENV}=reduced and pass --allow-reduced where "
+        "you run propgrade grade",
         detail=render(diagnose()),
     )
 

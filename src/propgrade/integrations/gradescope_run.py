@@ -11,6 +11,13 @@ deleted from the container (every submission runs in a fresh container). Where t
 sandbox layer cannot run (Docker without the rights bubblewrap needs), the worker is a
 plain process that can read the container's files: with the reference gone from disk
 and this process marked non-dumpable, it has nothing left to read.
+
+Nor can it write the results. Under the reduced layer the worker starts no process
+(seccomp), writes nowhere but its scratch folder (Landlock, where the kernel has it) and,
+as root, runs under an unprivileged uid. Behind those walls: this process is a child
+subreaper, so anything a worker left behind becomes its child; every such process is
+killed and reaped before ``results.json`` is written, atomically, then read back and
+compared with what was graded before this process exits.
 """
 
 from __future__ import annotations
@@ -42,6 +49,12 @@ INTERNAL_ERROR = (
     "staff can see the details; please let them know."
 )
 _PR_SET_DUMPABLE = 4
+_PR_SET_CHILD_SUBREAPER = 36
+_LEFTOVER_SECONDS = 10.0
+
+
+class ResultsTampered(RuntimeError):
+    """``results.json`` does not hold what was graded, even after it was written again."""
 
 
 def autograder_root() -> Path:
@@ -55,6 +68,47 @@ def _make_undumpable() -> None:
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+def _become_subreaper() -> None:
+    # Orphans of the workers' processes (a setsid + double fork) become our children
+    # instead of init's, where ``kill_leftovers`` finds them.
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def kill_leftovers(seconds: float = _LEFTOVER_SECONDS) -> int:
+    """Stop every zygote, then kill and reap every child of this process: how many
+    processes were killed besides the zygotes. Raises if some outlived ``seconds``."""
+    from propgrade.sandbox import zygote
+    from propgrade.sandbox.processes import children_of, kill_child_of
+
+    zygote.close_all()
+    killed: set[int] = set()
+    deadline = time.monotonic() + seconds
+    while children := children_of(os.getpid()):
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"processes {children} outlived grading and could not be killed")
+        for pid in children:
+            kill_child_of(pid, os.getpid())
+            killed.add(pid)
+        for pid in children:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.01)
+    return len(killed)
+
+
+def write_results(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` atomically and check that the file holds it; once more if not."""
+    text = json.dumps(data, indent=2) + "\n"
+    for _ in range(2):
+        atomic_write_text(path, text)
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(path.read_text(encoding="utf-8")) == data:
+                return
+    raise ResultsTampered(f"{path} does not hold the results this run computed")
 
 
 def seal(course: Path) -> None:
@@ -84,6 +138,9 @@ def grade(root: Path) -> dict[str, Any]:
     result = grade_upload(plan, STUDENT, root / "submission")
     data = gradescope_results(result)
     data["output"] = _summary(data, result.meta)
+    if plan.layer is not None:
+        # For the instructor: which layer graded, and what it does not protect.
+        data["extra_data"]["propgrade"]["sandbox_description"] = plan.layer.describe()
     return data
 
 
@@ -111,21 +168,37 @@ def run(root: Path | None = None) -> dict[str, Any]:
     root = root or autograder_root()
     started = time.monotonic()
     _make_undumpable()
+    _become_subreaper()
     try:
         data = grade(root)
+        leftovers = kill_leftovers()
     except Exception as exc:
         print(f"internal error: {_describe_error(exc)}", file=sys.stderr)
         data = _internal_error_results(started)
-    atomic_write_text(root / "results" / "results.json", json.dumps(data, indent=2) + "\n")
+        kill_leftovers()
+    else:
+        if leftovers:
+            print(
+                f"warning: killed {leftovers} process(es) left behind by grading", file=sys.stderr
+            )
+    write_results(root / "results" / "results.json", data)
     return data
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    data = run()
+    try:
+        data = run()
+    except ResultsTampered as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     tests = data.get("tests", [])
     passed = sum(1 for t in tests if t.get("status") == "passed")
     sandbox = data.get("extra_data", {}).get("propgrade", {}).get("sandbox", "?")
     print(f"score {data.get('score')}: {passed} of {len(tests)} checks passed (sandbox: {sandbox})")
+    described = data.get("extra_data", {}).get("propgrade", {}).get("sandbox_description")
+    if sandbox != "full" and described:
+        # stdout is for the instructor only (stdout_visibility: hidden).
+        print(f"sandbox: {described}")
     return 0
 
 

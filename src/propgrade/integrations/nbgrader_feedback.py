@@ -12,14 +12,14 @@ alone unless the instructor forces propgrade's page.
 from __future__ import annotations
 
 import hashlib
-import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 
-from propgrade.files import atomic_write_text
+from propgrade.files import atomic_write_bytes, atomic_write_text
 from propgrade.intake.late import TIMESTAMP_NAME
+from propgrade.intake.untrusted_files import FileRefused, read_beneath
 
 SECRET_NAME = "submission_secret.txt"  # written by nbgrader's submit, read by release_feedback
 DIGEST_NAME = ".propgrade-page.sha256"  # not *.html: release_feedback never ships it
@@ -27,6 +27,7 @@ DIGEST_NAME = ".propgrade-page.sha256"  # not *.html: release_feedback never shi
 # generate_feedback renders it again, which removes the folder and this file with it.
 STALE_NAME = ".propgrade-page-stale"
 NBGRADER_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"
+RELEASE_FILE_MAX_BYTES = 1024  # nbgrader writes about 30 (timestamp) and 32 (secret)
 
 
 class PageFate(Enum):
@@ -89,12 +90,24 @@ def write_page(
 def _copy_release_files(folder: Path, submitted: Path) -> None:
     # release_feedback reads both files beside the page: the time for its log, the
     # secret to name the released file so only the submitting student can fetch it.
-    stamp = submitted / TIMESTAMP_NAME
-    if stamp.is_file():
-        shutil.copyfile(stamp, folder / TIMESTAMP_NAME)
+    # Both come from the submission, so they are read as untrusted: a link (to a secret
+    # file, or into a classmate's folder), a special file or an oversized one is never
+    # followed, and counts as missing.
+    stamp = _release_file(submitted, TIMESTAMP_NAME)
+    if stamp is None:
+        stamp = datetime.now(UTC).strftime(NBGRADER_TIMESTAMP_FORMAT).encode()
+    atomic_write_bytes(folder / TIMESTAMP_NAME, stamp)
+    secret = _release_file(submitted, SECRET_NAME)
+    if secret is not None:
+        atomic_write_bytes(folder / SECRET_NAME, secret)
     else:
-        now = datetime.now(UTC).strftime(NBGRADER_TIMESTAMP_FORMAT)
-        atomic_write_text(folder / TIMESTAMP_NAME, now)
-    secret = submitted / SECRET_NAME
-    if secret.is_file():
-        shutil.copyfile(secret, folder / SECRET_NAME)
+        # Not a classmate's secret left from an earlier run: release_feedback must not
+        # publish this page under another student's name.
+        (folder / SECRET_NAME).unlink(missing_ok=True)
+
+
+def _release_file(submitted: Path, name: str) -> bytes | None:
+    try:
+        return read_beneath(submitted, name, max_bytes=RELEASE_FILE_MAX_BYTES)
+    except FileRefused:
+        return None

@@ -154,7 +154,7 @@ def _checks_table(result: SubmissionResult, audience: str, cards: set[str]) -> M
     return element("table", element("thead", head), element("tbody", rows), class_="checks")
 
 
-def _failure_card(check: CheckResult, feedback: Feedback) -> Markup:
+def _failure_card(check: CheckResult, feedback: Feedback, audience: str) -> Markup:
     body: list[Node] = [
         element("h3", check_name(check.id)),
         element("p", check.sentence),
@@ -165,6 +165,9 @@ def _failure_card(check: CheckResult, feedback: Feedback) -> Markup:
         body.append(labelled(label, counterexample_block(feedback.counterexample)))
     if feedback.expected or feedback.got:
         body.append(expected_and_got(feedback.expected, feedback.got))
+    if feedback.reference and audience != STUDENT:
+        # Withheld from students before the due date (engine.results.withhold_reference).
+        body.append(labelled("Against the reference solution", element("pre", feedback.reference)))
     if feedback.traceback:
         body.append(labelled("Your traceback", element("pre", feedback.traceback)))
     hint = hint_for(check)
@@ -222,7 +225,7 @@ def render_student_page(
         failures = element(
             "section",
             element("h2", f"What failed ({len(cards)})"),
-            [_failure_card(c, f) for c, f in cards],
+            [_failure_card(c, f, audience) for c, f in cards],
         )
     return page(
         f"{result.assignment}: feedback for {result.student}",

@@ -17,6 +17,7 @@ from propgrade.errors import WorkerError
 from propgrade.sandbox import scratch as scratch_dirs
 from propgrade.sandbox import zygote
 from propgrade.sandbox.calls import Limits
+from propgrade.sandbox.landlock import describe_writes
 from propgrade.sandbox.layers import FULL, WORKER_MAIN, WorkerProcess, ZygoteStarts, zygote_enabled
 from propgrade.sandbox.limits import (
     SANDBOX_PROCESSES,
@@ -34,6 +35,7 @@ from propgrade.sandbox.uid_slots import (
     SlotPool,
     default_lock_dir,
     default_uid_base,
+    share_with_group,
 )
 from propgrade.sandbox.view import View, is_under, python_roots
 
@@ -151,8 +153,14 @@ class BwrapLayer(ZygoteStarts):
             "/usr, the Python installation and its scratch copy (read-only) and a private "
             f"{self.tmp_bytes >> 20} MiB /tmp; runs as an unprivileged uid of its own "
             f"({self.pool.uid_base}-{last}) without capabilities, with rlimits on memory, "
-            f"CPU, files and processes; {network}; killing it stops every process it started"
+            f"CPU, files and processes; {network}; {describe_writes()}; killing it stops "
+            "every process it started"
         )
+
+    def worker_confinement(self) -> dict[str, object]:
+        # The view is read-only but for the private /tmp; Landlock says the same again
+        # from inside, and bwrap's own filter stands for the seccomp one.
+        return {"seccomp": None, "write": ["/tmp"]}
 
     def uid_of(self, process: subprocess.Popen[bytes]) -> int | None:
         """The uid the worker behind ``process`` runs as, while it holds its slot."""
@@ -280,7 +288,7 @@ class BwrapLayer(ZygoteStarts):
         slot = self.pool.acquire()
         seccomp_fd: int | None = None
         try:
-            _share_with_group(scratch, slot.uid)
+            share_with_group(scratch, slot.uid)
             if self.seccomp.program is not None:
                 seccomp_fd = _pipe_holding(self.seccomp.program)
             command = self.command(
@@ -384,7 +392,7 @@ class BwrapLayer(ZygoteStarts):
                 # Removed under it (a cleaned temp dir): this zygote can serve no one.
                 raise zygote.ZygoteGone(f"the zygote's scratch root {root} is gone") from None
             (scratch / filename).write_bytes(source)
-            _share_with_group(scratch, slot.uid)
+            share_with_group(scratch, slot.uid)
             inside = f"{SANDBOX_SCRATCH}/{scratch.name}"
             # RLIMIT_NPROC counts the slot's uid only, which runs nothing else yet.
             table = rlimits(limits, is_root=False, user_processes=0, extra_processes=self.processes)
@@ -397,6 +405,7 @@ class BwrapLayer(ZygoteStarts):
                 "gid": slot.uid,
                 "env": worker_env(Path(inside)),
                 "rlimits": rlimit_list(table),
+                "confine": self.worker_confinement(),
             }
             made = scratch
             return zygote.spawn_worker(
@@ -453,16 +462,6 @@ class BwrapLayer(ZygoteStarts):
             self.pool.release(slot)
         else:
             self.pool.quarantine(slot)
-
-
-def _share_with_group(scratch: Path, gid: int) -> None:
-    """Let the worker's gid, and only it, read the scratch directory and its files."""
-    os.chown(scratch, -1, gid)
-    os.chmod(scratch, 0o750)
-    for entry in os.scandir(scratch):
-        if entry.is_file(follow_symlinks=False):
-            os.chown(entry.path, -1, gid, follow_symlinks=False)
-            os.chmod(entry.path, 0o640)
 
 
 def _pipe_holding(data: bytes) -> int:

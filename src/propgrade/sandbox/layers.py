@@ -22,6 +22,7 @@ with the same isolation; the zygote only saves the interpreter start.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -156,15 +157,25 @@ class PopenWorker:
 
 
 def start_by_exec(
-    layer: Layer, source: bytes, filename: str, module_name: str, limits: Limits
+    layer: Layer,
+    source: bytes,
+    filename: str,
+    module_name: str,
+    limits: Limits,
+    confine: dict[str, object] | None = None,
 ) -> PopenWorker:
-    """Start a worker as ``python -I -B worker_main.py`` in a new scratch directory."""
+    """Start a worker as ``python -I -B worker_main.py`` in a new scratch directory.
+
+    ``confine`` is what the worker closes itself to before the student's file is imported
+    (``worker_main.confine``)."""
     scratch = scratch_dirs.make("worker")
     try:
         graded = scratch / filename
         graded.write_bytes(source)
         argv = [sys.executable, "-I", "-B", str(WORKER_MAIN), str(graded), module_name]
         argv.append(",".join(limits.imports))
+        if confine is not None:
+            argv.append(json.dumps(confine))
         popen = layer.spawn(argv, scratch=scratch, limits=limits)
     except BaseException:
         scratch_dirs.remove(scratch)
@@ -218,7 +229,13 @@ class ZygoteStarts:
             )
             if worker is not None:
                 return worker
-        return start_by_exec(cast(Layer, self), source, filename, module_name, limits)
+        return start_by_exec(
+            cast(Layer, self), source, filename, module_name, limits, self.worker_confinement()
+        )
+
+    def worker_confinement(self) -> dict[str, object]:
+        """What each worker closes itself to before student code (``worker_main.confine``)."""
+        raise NotImplementedError
 
     def _zygote_key(self, limits: Limits) -> tuple[object, ...]:
         raise NotImplementedError

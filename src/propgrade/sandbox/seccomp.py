@@ -18,10 +18,12 @@ class SeccompStatus:
 
 _SECCOMP: list[SeccompStatus] = []
 _ZYGOTE_SECCOMP: list[SeccompStatus] = []
+_PROCESS_SECCOMP: list[SeccompStatus] = []
 
 # A user namespace would hand the student a full set of capabilities over namespaces of
 # their own: nothing more on the host's files, but far more kernel surface to attack.
 _CLONE_NEWUSER = 0x10000000
+_CLONE_THREAD = 0x00010000
 
 
 def seccomp_status() -> SeccompStatus:
@@ -48,6 +50,46 @@ def zygote_seccomp_status() -> SeccompStatus:
     if not _ZYGOTE_SECCOMP:
         _ZYGOTE_SECCOMP.append(_build_seccomp(for_zygote=True))
     return _ZYGOTE_SECCOMP[0]
+
+
+def process_seccomp_status() -> SeccompStatus:
+    """The reduced layer's filter: student code starts no process and runs no program.
+
+    Without a pid namespace, a process the student starts (a ``setsid`` + double-fork
+    daemon) could outlive the worker and rewrite results after the grader wrote them. So
+    ``fork``, ``vfork``, ``clone`` without CLONE_THREAD (threads, which numpy and
+    OpenBLAS may use, still start), ``execve`` and ``execveat`` answer EPERM; ``clone3``
+    answers ENOSYS, so that libc starts threads with ``clone``. Reaching into another
+    process of the same uid (``ptrace``, ``process_vm_readv``/``writev``, ``pidfd_getfd``)
+    is denied too: the grader runs as that uid. Installed in the worker just before the
+    student's file is imported, after every fork the worker itself needs.
+    """
+    if not _PROCESS_SECCOMP:
+        _PROCESS_SECCOMP.append(_build_process_seccomp())
+    return _PROCESS_SECCOMP[0]
+
+
+def _build_process_seccomp() -> SeccompStatus:
+    try:
+        seccomp: Any = importlib.import_module("pyseccomp")
+    except Exception as exc:  # ImportError, or OSError when libseccomp is missing
+        return SeccompStatus(None, f"pyseccomp not available ({type(exc).__name__}: {exc})")
+    try:
+        rules = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+        denied = ["fork", "vfork", "execve", "execveat", "ptrace"]
+        denied += ["process_vm_readv", "process_vm_writev", "pidfd_getfd"]
+        for name in denied:
+            rules.add_rule(seccomp.ERRNO(errno.EPERM), name)
+        not_thread = seccomp.Arg(0, seccomp.MASKED_EQ, _CLONE_THREAD, 0)
+        rules.add_rule(seccomp.ERRNO(errno.EPERM), "clone", not_thread)
+        rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+        with tempfile.TemporaryFile() as out:
+            rules.export_bpf(out)
+            out.seek(0)
+            program = out.read()
+    except Exception as exc:
+        return SeccompStatus(None, f"pyseccomp could not build the filter ({exc})")
+    return SeccompStatus(program, "no new processes or programs (fork, clone, exec denied)")
 
 
 def _build_seccomp(*, for_zygote: bool) -> SeccompStatus:

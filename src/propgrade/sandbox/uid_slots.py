@@ -116,3 +116,13 @@ def default_uid_base() -> int:
         raise WorkerError(
             f"{UID_BASE_ENV}={text!r} is not a number", hint=f"e.g. {UID_BASE_ENV}=64000"
         ) from None
+
+
+def share_with_group(scratch: Path, gid: int) -> None:
+    """Let the worker's gid, and only it, read the scratch directory and its files."""
+    os.chown(scratch, -1, gid)
+    os.chmod(scratch, 0o750)
+    for entry in os.scandir(scratch):
+        if entry.is_file(follow_symlinks=False):
+            os.chown(entry.path, -1, gid, follow_symlinks=False)
+            os.chmod(entry.path, 0o640)

@@ -164,6 +164,15 @@ class Zygote:
         code = reply.get("returncode")
         return code if isinstance(code, int) else None
 
+    def sweep(self) -> int:
+        """Kill the processes that workers left behind as the zygote's children (reduced
+        layer, where the zygote is a child subreaper): how many there were."""
+        reply, fds = self._ask({"op": "sweep"}, ())
+        for fd in fds:
+            os.close(fd)
+        killed = reply.get("killed")
+        return killed if isinstance(killed, int) else 0
+
     def _ask(self, request: dict[str, Any], fds: Sequence[int]) -> tuple[dict[str, Any], list[int]]:
         with self._lock:
             if self.closed or self._broken or os.getpid() != self.creator:

@@ -795,7 +795,162 @@ def serve(graded_file: str, module_name: str, imports: str = "numpy") -> int:
     return 0
 
 
+# -- confinement, before any student code -------------------------------------------------
+
+_PR_SET_NO_NEW_PRIVS = 38
+_PR_SET_SECCOMP = 22
+_SECCOMP_MODE_FILTER = 2
+_SYS_LANDLOCK_CREATE_RULESET = 444  # the same number on every architecture
+_SYS_LANDLOCK_ADD_RULE = 445
+_SYS_LANDLOCK_RESTRICT_SELF = 446
+_LANDLOCK_CREATE_RULESET_VERSION = 1
+_LANDLOCK_RULE_PATH_BENEATH = 1
+_FS_WRITE_FILE = 1 << 1
+_FS_REMOVE_DIR = 1 << 4
+_FS_REMOVE_FILE = 1 << 5
+_FS_MAKE = sum(1 << bit for bit in range(6, 13))  # char, dir, reg, sock, fifo, block, sym
+_FS_REFER = 1 << 13  # ABI 2
+_FS_TRUNCATE = 1 << 14  # ABI 3
+_SCOPE_ABSTRACT_UNIX_SOCKET = 1 << 0  # ABI 6
+_SCOPE_SIGNAL = 1 << 1  # ABI 6
+# Devices a program may open for writing without harm.
+_WRITABLE_DEVICES = ("/dev/null", "/dev/zero", "/dev/full")
+
+
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version, or 0 where Landlock is unavailable."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    version = libc.syscall(
+        ctypes.c_long(_SYS_LANDLOCK_CREATE_RULESET),
+        None,
+        ctypes.c_size_t(0),
+        ctypes.c_uint32(_LANDLOCK_CREATE_RULESET_VERSION),
+    )
+    return max(int(version), 0)
+
+
+def confine(spec: dict[str, Any] | None, scratch: str) -> dict[str, object]:
+    """Close this process to writes outside ``scratch`` and to new processes, for good.
+
+    ``spec`` comes from the trusted side: ``seccomp``, a BPF program as hex (the reduced
+    layer's, which denies new processes), and ``write``, folders besides ``scratch`` that
+    stay writable (the full layer's private /tmp). Writes are confined with Landlock,
+    which needs neither root nor namespaces; where the kernel has none, nothing is
+    confined and the answer says so (the trusted side reports it). Every other failure
+    raises: no student code runs in a worker that is not what the trusted side expects.
+    Also limits signals and abstract Unix sockets to this process (Landlock ABI 6), so
+    student code cannot signal the grader or the zygote even under the same uid.
+    """
+    import ctypes
+
+    spec = spec or {}
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+
+    def check(result: int, what: str) -> int:
+        if result < 0:
+            code = ctypes.get_errno()
+            raise OSError(code, f"{what}: {os.strerror(code)}")
+        return result
+
+    check(libc.prctl(_PR_SET_NO_NEW_PRIVS, ctypes.c_ulong(1), 0, 0, 0), "no_new_privs")
+    abi = landlock_abi()
+    if abi >= 1:
+        _landlock(libc, check, abi, [scratch, *(str(p) for p in spec.get("write", []))])
+    program = bytes.fromhex(spec["seccomp"]) if spec.get("seccomp") else b""
+    if program:
+
+        class _SockFprog(ctypes.Structure):
+            _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+        buffer = ctypes.create_string_buffer(program, _len(program))
+        fprog = _SockFprog(_len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+        check(
+            libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0),
+            "seccomp",
+        )
+    return {"landlock": abi, "seccomp": _bool(program)}
+
+
+def _landlock(libc: Any, check: Callable[[int, str], int], abi: int, folders: list[str]) -> None:
+    import ctypes
+
+    class _RulesetAttr(ctypes.Structure):
+        _fields_ = [
+            ("handled_access_fs", ctypes.c_uint64),
+            ("handled_access_net", ctypes.c_uint64),
+            ("scoped", ctypes.c_uint64),
+        ]
+
+    class _PathBeneathAttr(ctypes.Structure):
+        _pack_ = 1
+        _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+    handled = _FS_WRITE_FILE | _FS_REMOVE_DIR | _FS_REMOVE_FILE | _FS_MAKE
+    if abi >= 2:
+        handled |= _FS_REFER
+    if abi >= 3:
+        handled |= _FS_TRUNCATE
+    attr = _RulesetAttr(handled, 0, 0)
+    size = 8  # the structure grew with the ABI: pass only what this kernel knows
+    if abi >= 4:
+        size = 16
+    if abi >= 6:
+        attr.scoped = _SCOPE_ABSTRACT_UNIX_SOCKET | _SCOPE_SIGNAL
+        size = 24
+    ruleset = check(
+        libc.syscall(
+            ctypes.c_long(_SYS_LANDLOCK_CREATE_RULESET),
+            ctypes.byref(attr),
+            ctypes.c_size_t(size),
+            ctypes.c_uint32(0),
+        ),
+        "landlock_create_ruleset",
+    )
+    try:
+        rules = [(folder, handled) for folder in folders]
+        rules += [
+            (device, handled & (_FS_WRITE_FILE | _FS_TRUNCATE)) for device in _WRITABLE_DEVICES
+        ]
+        for path, allowed in rules:
+            try:
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue  # a device this view does not have
+            try:
+                rule = _PathBeneathAttr(allowed, fd)
+                check(
+                    libc.syscall(
+                        ctypes.c_long(_SYS_LANDLOCK_ADD_RULE),
+                        ctypes.c_int(ruleset),
+                        ctypes.c_int(_LANDLOCK_RULE_PATH_BENEATH),
+                        ctypes.byref(rule),
+                        ctypes.c_uint32(0),
+                    ),
+                    f"landlock_add_rule({path})",
+                )
+            finally:
+                os.close(fd)
+        check(
+            libc.syscall(
+                ctypes.c_long(_SYS_LANDLOCK_RESTRICT_SELF),
+                ctypes.c_int(ruleset),
+                ctypes.c_uint32(0),
+            ),
+            "landlock_restrict_self",
+        )
+    finally:
+        os.close(ruleset)
+
+
 def main(argv: list[str]) -> int:
+    # The confinement comes as JSON in argv[4] when the worker is started by exec; a
+    # worker forked by the zygote was confined by it (``zygote_main.py``).
+    if _len(argv) > 4:
+        confine(_json_loads(argv[4]), os.path.dirname(os.path.abspath(argv[1])))
     return serve(argv[1], argv[2], argv[3] if _len(argv) > 3 else "numpy")
 
 

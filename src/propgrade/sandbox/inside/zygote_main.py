@@ -69,6 +69,7 @@ _PR_SET_DUMPABLE = 4
 _PR_SET_SECCOMP = 22
 _PR_CAPBSET_DROP = 24
 _PR_SET_NO_NEW_PRIVS = 38
+_PR_SET_CHILD_SUBREAPER = 36
 _SECCOMP_MODE_FILTER = 2
 _CLONE_NEWNS = 0x00020000
 _CLONE_NEWIPC = 0x08000000
@@ -161,6 +162,8 @@ class _Zygote:
                     reply, reply_fds = self.spawn(request, fds)
                 elif request.get("op") == "reap":
                     reply = self.reap(int(request["pid"]))
+                elif request.get("op") == "sweep":
+                    reply = self.sweep()
                 else:
                     raise ValueError(f"unknown request {request.get('op')!r}")
             except Exception as exc:  # a bad request is answered, never fatal
@@ -184,7 +187,7 @@ class _Zygote:
         uid, gid = int(request.get("uid", -1)), int(request.get("gid", -1))
         # Defence in depth: the trusted side only ever asks for its slot uids; a request
         # for root or any other uid must not become a worker even if one were forged.
-        if self.config.full and not (
+        if (self.config.full or uid >= 0) and not (
             self.config.uid_min <= uid <= self.config.uid_max
             and self.config.uid_min <= gid <= self.config.uid_max
         ):
@@ -209,6 +212,29 @@ class _Zygote:
             return {"op": "reaped", "pid": pid, "returncode": None, "running": True}
         self.children.discard(pid)
         return {"op": "reaped", "pid": pid, "returncode": os.waitstatus_to_exitcode(status)}
+
+    def sweep(self) -> dict[str, Any]:
+        """Kill and reap every child this zygote did not fork itself.
+
+        In the reduced layer the zygote is a child subreaper: a process a worker started
+        and left behind (a ``setsid`` + double-fork daemon) becomes the zygote's child
+        instead of init's once its parent is gone. It is no worker, so it is killed here.
+        """
+        strays = []
+        for pid in _own_children():
+            if pid in self.children:
+                continue
+            with contextlib.suppress(OSError):
+                pidfd = os.pidfd_open(pid)
+                try:
+                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                finally:
+                    os.close(pidfd)
+            strays.append(pid)
+        for pid in strays:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+        return {"op": "swept", "killed": len(strays)}
 
     # -- in the child ----------------------------------------------------------------------
 
@@ -245,9 +271,14 @@ class _Zygote:
         env = request["env"]
         os.environ.clear()
         os.environ.update({str(k): str(v) for k, v in env.items()})
-        if config.full:
+        if not config.full and uid >= 0:
+            _drop_bounding_set()  # the full layer's zygote dropped it for every child
+        if config.full or uid >= 0:
+            # The reduced layer as root drops to a slot uid too: one that cannot write
+            # the grader's files (results, gradebook) nor signal its processes.
             _drop_to(uid, gid)
-        else:
+        if not config.full:
+            # After the drop: a change of credentials clears the parent-death signal.
             _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
             if os.getppid() != self.pid:
                 raise RuntimeError("the zygote died while the worker started")
@@ -262,8 +293,11 @@ class _Zygote:
                 _libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(config.seccomp)),
                 "seccomp",
             )
-        if config.full:
+        if config.full or uid >= 0:
             _verify_dropped(uid, gid, seccomp=config.seccomp is not None)
+        # Last, just before the student's file is imported: writes outside the scratch
+        # folder and (reduced layer) new processes are closed from here on.
+        self.worker.confine(request.get("confine"), str(request["cwd"]))
         # The zygote imported numpy.random (see _NUMPY_LAZY_MODULES): reseed it from fresh
         # entropy, as a new process would be, instead of sharing the zygote's state.
         numpy_random = sys.modules.get("numpy.random")
@@ -369,6 +403,15 @@ def _drop_bounding_set() -> None:
         _prctl(_PR_CAPBSET_DROP, cap)
 
 
+def _own_children() -> list[int]:
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir("/proc/self/task"):
+            with contextlib.suppress(OSError), open(f"/proc/self/task/{task}/children") as f:
+                found += [int(pid) for pid in f.read().split()]
+    return found
+
+
 def _threads() -> int:
     with open("/proc/self/status") as f:
         for line in f:
@@ -404,6 +447,8 @@ def main() -> int:
         _drop_bounding_set()
     else:
         _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        # Whatever a worker leaves behind becomes our child, for ``sweep`` to kill.
+        _prctl(_PR_SET_CHILD_SUBREAPER, 1)
     # The whole point: every child inherits these already imported.
     worker = _load_worker_main()
     import numpy

@@ -8,8 +8,9 @@ every output-looking folder it finds under /tmp; (2) forks sleeping children in 
 until fork fails (at most 300). It then returns a wrong answer. The other functions are
 the reference.
 
-Expected: RLIMIT_NPROC stops the flood; killing the worker's pid namespace (full layer)
-stops the escapee and every child; nothing is written anywhere.
+Expected: the worker cannot start a process at all (full layer: RLIMIT_NPROC of its own
+uid; reduced layer: the seccomp filter denies fork, clone and exec), so neither the escapee
+nor the flood starts; nothing is written anywhere.
 """
 
 import os
