@@ -83,7 +83,7 @@ def test_grades_csv_has_one_row_per_student_and_a_column_per_check(
     assert sorted(rows) == ["ana", "ben", "cy", "dee", "eve"]
     header = next(csv.reader((graded["1"] / "grades.csv").open()))
     assert header[:3] == ["student", "score", "max_score"]
-    assert "svm_vec_nonnegative" in header and len(header) == 3 + 44
+    assert "svm_vec_nonnegative" in header and len(header) == 3 + 52
     assert rows["ana"]["score"] == rows["ana"]["max_score"] == "48"
     assert 0 < float(rows["ben"]["score"]) < 48
     assert rows["ben"]["svm_vec_nonnegative"] == "0"

@@ -228,7 +228,7 @@ def test_missing_file_scores_zero_and_says_why(bundle: Path, tmp_path: Path, sol
     run = simulate(bundle, tmp_path, {"lossess.py": "x = 1\n", "README.txt": "hello"})
     validate_results(run.data)
     assert run.data["score"] == 0
-    assert len(run.failed()) == len(run.data["tests"]) == 44
+    assert len(run.failed()) == len(run.data["tests"]) == 52
     assert "no losses.py found" in run.data["output"]
     assert "lossess.py" in run.data["output"]
     for line in secret_lines(solution):

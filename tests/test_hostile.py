@@ -105,7 +105,7 @@ EVERY_CHECK = checks()
 # *_implemented check, so every check of that function fails: properties such as
 # loss >= 0 or 0 == 0 earn nothing for it.
 # What a loss and dW twice too large fail (the function does work, so its checks count).
-DOUBLED = ("zero_weights", "regularization", "reference_noreg", "reference_reg")
+DOUBLED = ("zero_weights", "regularization", "one_sample", "reference_noreg", "reference_reg")
 LOOP_CHECKS = frozenset({"svm_vec_no_per_sample_loop", "softmax_vec_no_per_sample_loop"})
 
 

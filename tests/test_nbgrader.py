@@ -571,7 +571,7 @@ def test_feedback_reaches_the_student_through_nbgraders_exchange(
     assert "Every margin is 1" in page
     # 48 for the checks, 1 of 4 for the written answers: three were left unanswered.
     assert "Score: 49.0 / 52.0" in page
-    assert page.count("# propgrade check ") == 44
+    assert page.count("# propgrade check ") == 52
 
 
 def test_an_assignment_with_several_notebooks_needs_notebook(root: Path, tmp_path: Path) -> None:

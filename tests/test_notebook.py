@@ -163,7 +163,7 @@ def test_released_notebook_runs_top_to_bottom_with_the_reference(
         if cell.cell_type == "code"
     }
     assert "all public checks passed" in outputs["checks"]
-    assert "36 passed, 0 failed" in outputs["checks"]
+    assert "44 passed, 0 failed" in outputs["checks"]
     assert "validation accuracy" in outputs["sgd"]
     accuracies = [
         float(part.split()[0]) for part in outputs["sgd"].split("validation accuracy")[1:]
@@ -255,7 +255,7 @@ def test_the_released_notebook_with_the_reference_pasted_in_gets_full_marks(
     assert main(argv, printed, io.StringIO()) == 0
     record = json.loads((out / "nora" / "propgrade.json").read_text())
     points = sum(check["points"] for check in record["checks"])
-    assert (points, len(record["checks"])) == (48, 44), printed.getvalue()
+    assert (points, len(record["checks"])) == (48, 52), printed.getvalue()
     notes = "\n".join(record["meta"]["intake_notes"])
     assert (
         "`import losses` resolved" in notes and "`import matplotlib.pyplot as plt` dropped" in notes
@@ -272,7 +272,7 @@ def test_check_accepts_a_notebook(root: Path, tmp_path: Path) -> None:
     printed = io.StringIO()
     # losses.py next to it is the unanswered stub: the notebook is what is checked.
     assert main(["check", str(mine)], printed, io.StringIO()) == 0, printed.getvalue()
-    assert "36 passed, 0 failed" in printed.getvalue()
+    assert "44 passed, 0 failed" in printed.getvalue()
     assert "statements outside functions were not graded" in printed.getvalue()
 
 

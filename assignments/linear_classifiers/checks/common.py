@@ -353,6 +353,23 @@ def two_batch_sizes(draw: st.DrawFn) -> tuple[Case, Case]:
     return Case(big.W, X[:8], y[:8], big.reg), Case(big.W, X, y, big.reg)
 
 
+def moved_score(case: Case, sample: int, cls: int, amount: float) -> Case:
+    """The same case with one score moved: sample ``sample``'s score for class ``cls``
+    gains ``amount``, every other score stays the same.
+
+    Done through the function's own inputs, one more feature: 1 for that sample and 0
+    for the others, with weight ``amount`` for that class and 0 for the others. Compare
+    with ``moved_score(case, sample, cls, 0.0)``, which has the same extra feature with
+    weight 0: the two differ in that one score only.
+    """
+    n, c = len(case.y), case.W.shape[1]
+    feature = np.zeros((n, 1))
+    feature[sample, 0] = 1.0
+    weights = np.zeros((1, c))
+    weights[0, cls] = amount
+    return Case(np.vstack([case.W, weights]), np.hstack([case.X, feature]), case.y, case.reg)
+
+
 # --- helpers used by the checks ----------------------------------------------------------
 
 

@@ -6,10 +6,11 @@ None of them needs the reference solution: each is a property any correct loss h
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
-from propgrade import assume, check_each, expect, format_value
+from propgrade import StudentCallFailed, assume, check_each, expect, format_value
 
 from .common import (
     ALL,
@@ -25,6 +26,7 @@ from .common import (
     exact_loss_and_grad,
     loss_and_grad,
     loss_of,
+    moved_score,
     near_hinge_kink,
     near_zero_weights,
     numerical_gradient_points,
@@ -39,14 +41,18 @@ from .common import (
 @check_each(
     ALL,
     "{key}_implemented",
-    "{fn} does the work: it returns a finite loss, and a different one when W changes. "
-    "The other checks of {fn} count once this one passes.",
+    "{fn} does the work: it returns a finite loss that changes with W and with the labels y, "
+    "and no single score of a sample makes it rise both when that score goes up and when it "
+    "goes down. The other checks of {fn} count once this one passes.",
     two_weights(),
     max_examples=3,
     hint=(
         "None of the other checks of {fn} count until it returns (loss, dW) with a loss "
         "computed from its inputs. Replace the starter code's pass and constant return "
-        "values with your computation."
+        "values with your computation. The loss measures how wrong the prediction for the "
+        "correct class y[i] is: it depends on which class is correct, and moving one score "
+        "of a sample only ever pushes it one way (a wrong class gaining raises it, the "
+        "correct class gaining lowers it)."
     ),
 )
 def implemented(drawn: TwoWeights, student, fn: str) -> None:
@@ -63,7 +69,8 @@ def implemented(drawn: TwoWeights, student, fn: str) -> None:
     )
     loss = _first_value(first, fn)
     expect.finite(loss, f"the loss returned by {fn}")
-    other = _first_value(student.call(fn, *case.with_W(drawn.other_W).args), fn)
+    moved = case.with_W(drawn.other_W)
+    other = _first_value(student.call(fn, *moved.args), fn)
     require(
         not np.array_equal(loss, other),
         f"{fn} returned the same loss for two different W: it does not compute the loss yet "
@@ -71,6 +78,78 @@ def implemented(drawn: TwoWeights, student, fn: str) -> None:
         expected="a loss that changes with W",
         got=f"{format_value(loss)} for both",
     )
+    _depends_on_labels(moved, other, student, fn)
+    _no_minimum_along_one_score(moved, student, fn)
+
+
+def _depends_on_labels(case: Case, loss: np.ndarray, student, fn: str) -> None:
+    """Every loss here is about the correct class: other labels, another loss.
+
+    A function of the scores alone (their spread, say) can satisfy every property that
+    compares the function with itself; it cannot tell which class is the right one.
+    """
+    relabelled = Case(case.W, case.X, (case.y + 1) % case.W.shape[1], case.reg)
+    other = _first_value(student.call(fn, *relabelled.args), fn)
+    with np.errstate(invalid="ignore", over="ignore"):
+        differ = loss.shape != other.shape or bool(
+            np.max(np.abs(loss - other), initial=0.0)
+            > 1e-6 * (1.0 + float(np.max(np.abs(loss), initial=0.0)))
+        )
+    require(
+        differ,
+        f"{fn} returned the same loss with the second W for the labels y and for the labels "
+        "(y + 1) % C: it does not look at which class is correct",
+        expected="a loss that changes with the labels",
+        got=f"{format_value(loss)} for both",
+    )
+
+
+# Far beyond the spread of the scores here (|score| < ~15): a quantity that grows with the
+# scores' spread rises both ways, while every score stays far inside the naive softmax's
+# range.
+SCORE_MOVE = 30.0
+
+
+def _no_minimum_along_one_score(case: Case, student, fn: str) -> None:
+    """On the first sample alone, each score moved down and up never raises the loss both ways.
+
+    A loss grows as a wrong class's score rises and as the correct class's falls, so along
+    one score it only goes one way. Plain mistakes keep that (a flipped sign reverses it;
+    a missing max or delta only flattens it); a measure of how spread out the scores are
+    (a variance, a range) has a minimum in the middle. One sample: mistakes that mix the
+    samples (a normalization over the batch) must not fail here.
+    """
+    classes = range(case.W.shape[1])
+    amounts = (0.0, -SCORE_MOVE, SCORE_MOVE)
+
+    def probe(batch: Case) -> list[Any]:
+        return student.map(fn, [moved_score(batch, 0, k, a).args for k in classes for a in amounts])
+
+    one, where = Case(case.W, case.X[:1], case.y[:1], 0.0), "the first sample alone"
+    try:
+        results = probe(one)
+    except StudentCallFailed as failed:
+        if failed.failure.kind != "exception":
+            raise
+        # Code that breaks on a single sample (a loop bound taken from the wrong axis of X)
+        # is judged on the same sample within its batch; the other checks say what breaks.
+        one, where = Case(case.W, case.X, case.y, 0.0), "the first sample of the batch"
+        results = probe(one)
+    values = [_first_value(v, fn) for v in results]
+    if any(v.size != 1 for v in values):
+        return  # not a single number: the form is output_shapes' business
+    losses = np.array([float(v.ravel()[0]) for v in values]).reshape(len(classes), 3)
+    for k, (middle, down, up) in enumerate(losses):
+        tol = 1e-6 * (1.0 + abs(middle))
+        require(
+            not (down > middle + tol and up > middle + tol),
+            f"with the second W and {where}, {fn}'s loss rises both when the "
+            f"score of class {k} goes down by {SCORE_MOVE:g} and when it goes up by "
+            f"{SCORE_MOVE:g}: a loss only rises as a wrong class gains on the correct one "
+            f"(class {int(one.y[0])}), so it is not computing the loss",
+            expected="a loss that only falls, or only rises, as that score goes up",
+            got=f"{format_value(down)} (down), {format_value(middle)}, {format_value(up)} (up)",
+        )
 
 
 def _first_value(value: object, fn: str) -> np.ndarray:
