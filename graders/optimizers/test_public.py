@@ -47,13 +47,16 @@ from .common import (
     varied,
     with_hint,
 )
+from .test_public_meaning import uses_what_the_rule_uses
 
 
 @check_each(
     RULES,
     "{key}_implemented",
     "{fn} does the work: two steps with nonzero gradients move w, and differently for "
-    "different gradients. The other checks of {fn} count once this one passes.",
+    "different gradients; SGD's and momentum's steps change in proportion to the gradients, and "
+    "RMSProp's and Adam's change with the state passed in config. The other checks of {fn} "
+    "count once this one passes.",
     two_runs,
     max_examples=3,
 )
@@ -90,6 +93,7 @@ def implemented(drawn: TwoRuns, student: Any, fn: str) -> None:
         expected="a next_w that depends on dw",
         got=f"{format_value(ends[0])} for both",
     )
+    uses_what_the_rule_uses(drawn, student, fn)
 
 
 @check_each(
