@@ -59,7 +59,7 @@ class CostMeter:
         return stack[-1] if stack else "(outside any check)"
 
     def install(self) -> None:
-        from propgrade.engine import checks, proxies
+        from propgrade.engine import checks, fibers, proxies
         from propgrade.sandbox import worker
 
         run_property = checks.Check.run
@@ -88,6 +88,8 @@ class CostMeter:
 
         proxies.ReplayProxy._fetch = owned(proxies.ReplayProxy._fetch)  # type: ignore[method-assign]
         proxies.LiveProxy._fetch = owned(proxies.LiveProxy._fetch)  # type: ignore[method-assign]
+        # a property still waiting after a couple of rounds goes on in a fiber (its own thread)
+        fibers.FiberProxy._fetch = owned(fibers.FiberProxy._fetch)  # type: ignore[method-assign]
         run_calls = worker.Worker.run
 
         def run_and_charge(self: worker.Worker, calls: Sequence[Any], **options: Any) -> Any:

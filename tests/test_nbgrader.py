@@ -194,7 +194,7 @@ def test_every_check_is_an_autograded_grade_cell(course: dict[str, object]) -> N
         ]
         nb = gb.find_notebook("linear_classifiers", "linear_classifiers")
         cells = {c.name: c.cell_type for c in nb.grade_cells}
-        assert len(cells) == 45 and cells.pop("inline_question_1") == "markdown"
+        assert len(cells) == 53 and cells.pop("inline_question_1") == "markdown"
         assert set(cells.values()) == {"code"}
         for check in ben.result.checks:
             grade = gb.find_grade(check.id, "linear_classifiers", "linear_classifiers", "ben")
