@@ -4,7 +4,7 @@ sgd, sgd_momentum and rmsprop are the reference. adam is a fake that reads part 
 state: it keeps t, m and v by their documented recurrences but steps by learning_rate
 against the sign of the bias-corrected m, never dividing by sqrt(v_hat). Its first step
 is Adam's (m_hat = dw at t = 1), it ignores the gradient's scale, goes downhill, and its
-state is right: every visible property of adam held (42 of 44 before the gates asked
+state is right: every visible property of adam held (45 of 48 before the gates asked
 what its step is made of); the gate sees that its step ignores config['v'].
 """
 
