@@ -51,7 +51,7 @@ def test_a_new_course_grades_its_own_corpus_end_to_end(
     )  # fmt: skip
     assert code == 0, err
     assert graded(out_dir, "correct_reference") == (5.0, set())
-    assert graded(out_dir, "stub_starter_code")[0] == 0.0
+    assert graded(out_dir, "stub")[0] == 0.0
     assert graded(out_dir, "bug_sum_not_mean")[1] == {"mse_reference"}
     assert graded(out_dir, "bug_mutates_pred")[1] == {"mse_inputs_unchanged"}
 
@@ -128,3 +128,38 @@ def test_a_course_file_that_cannot_take_the_entry_is_left_as_it_was(
     assert not (tmp_path / "solutions" / "week2").exists()
     assert not (tmp_path / "graders" / "week2").exists()
     assert not (tmp_path / "tests" / "submissions" / "week2").exists()
+
+
+def test_release_refuses_a_misspelt_check_id_as_grade_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run("new", "week1", cwd=tmp_path, monkeypatch=monkeypatch)[0] == 0
+    course = tmp_path / "grading.yaml"
+    course.write_text(course.read_text().replace("mse_nonnegative:", "mse_nonnegtive:"))
+    code, _, err = run("release", "week1", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert code == 2
+    assert "grading.yaml: assignments.week1.checks.mse_nonnegtive" in err
+    assert "did you mean 'mse_nonnegative'?" in err
+    # Nothing was released: a broken assignment.yaml never reaches students.
+    assert not (tmp_path / "assignments" / "week1").exists()
+
+
+def test_release_keeps_the_stub_fixture_equal_to_the_released_stub(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run("new", "week1", cwd=tmp_path, monkeypatch=monkeypatch)[0] == 0
+    solution = tmp_path / "solutions" / "week1" / "week1.py"
+    solution.write_text(solution.read_text().replace("Mean squared error", "Mean square error"))
+    code, out, err = run("release", "week1", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert code == 0, err
+    fixture = tmp_path / "tests" / "submissions" / "week1" / "stub" / "week1.py"
+    assert "refreshed the stub fixture" in out
+    released = (tmp_path / "assignments" / "week1" / "week1.py").read_text()
+    assert fixture.read_text() == released and "Mean square error" in released
+    # A trial release elsewhere leaves the course's fixture alone.
+    solution.write_text(solution.read_text().replace("Mean square error", "MSE"))
+    code, out, err = run(
+        "release", "week1", "--out", str(tmp_path / "trial"), cwd=tmp_path, monkeypatch=monkeypatch
+    )
+    assert code == 0, err
+    assert fixture.read_text() == released

@@ -117,3 +117,13 @@ def test_committed_release_is_the_output_of_release(root: Path, tmp_path: Path, 
         }
 
     assert files(committed) == files(out), f"run `propgrade release {name}`"
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_stub_fixture_is_the_committed_release_stub(root: Path, name: str) -> None:
+    course = load_course(root / "grading.yaml").assignment(name)
+    fixture = course.fixtures_dir / "stub" / course.graded_file
+    if not fixture.is_file():
+        pytest.skip(f"{name} has no stub/ fixture")
+    released = root / "assignments" / name / course.graded_file
+    assert fixture.read_bytes() == released.read_bytes(), f"run `propgrade release {name}`"

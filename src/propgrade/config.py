@@ -54,6 +54,10 @@ class SelftestConfig:
     accepted: Mapping[str, str] = field(default_factory=dict)
     # Function -> the expression its zeros baseline returns, when the docstring does not say.
     zero_returns: Mapping[str, str] = field(default_factory=dict)
+    # The fixture corpus and the hand-written mutants, relative to the course file; None
+    # means the defaults, tests/submissions/NAME and tests/mutants/NAME.
+    fixtures: str | None = None
+    mutants: str | None = None
 
 
 UNKNOWN_TIME_FLAG = "flag"
@@ -107,6 +111,16 @@ class AssignmentConfig:
             if c.id == check_id:
                 return c
         raise KeyError(check_id)
+
+    @property
+    def fixtures_dir(self) -> Path:
+        """The fixture corpus: one folder per submission, each with its expect.yaml."""
+        return self.root / (self.selftest.fixtures or f"tests/submissions/{self.name}")
+
+    @property
+    def mutants_dir(self) -> Path:
+        """Hand-written wrong versions of the graded file, one file per mutant."""
+        return self.root / (self.selftest.mutants or f"tests/mutants/{self.name}")
 
     @property
     def reference_file(self) -> Path | None:
@@ -393,6 +407,8 @@ def _selftest(r: _Reader, raw: object, path: str) -> SelftestConfig:
         "equivalence_inputs",
         "accepted",
         "zero_returns",
+        "fixtures",
+        "mutants",
     }
     r.keys(data, path, allowed, set())
     base = SelftestConfig()
@@ -412,7 +428,13 @@ def _selftest(r: _Reader, raw: object, path: str) -> SelftestConfig:
         ),
         accepted=_string_map(r, data.get("accepted", {}), _join(path, "accepted")),
         zero_returns=_string_map(r, data.get("zero_returns", {}), _join(path, "zero_returns")),
+        fixtures=_optional_path(r, data.get("fixtures"), _join(path, "fixtures")),
+        mutants=_optional_path(r, data.get("mutants"), _join(path, "mutants")),
     )
+
+
+def _optional_path(r: _Reader, raw: object, path: str) -> str | None:
+    return None if raw is None else r.string(raw, path)
 
 
 STUB_KEY = "stub_sha256"  # only in a released assignment.yaml

@@ -18,12 +18,16 @@ from typing import Any
 import yaml
 
 from propgrade.config import RELEASED_CONFIG_NAME, STUB_KEY, AssignmentConfig
+from propgrade.engine.grading import matched_checks
 from propgrade.engine.loading import PUBLIC_PREFIX, load_checks
 from propgrade.errors import ReleaseError
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 CHECKS_DIR = "checks"
+# The fixture that holds the released stub, as written by `propgrade new`; `propgrade
+# release` keeps it equal to the stub it releases, so `score_zero` tests the real stub.
+STUB_FIXTURE = "stub"
 _DEF = re.compile(r"^\s*(?:async\s+)?def\s+([A-Za-z_][A-Za-z_0-9]*)\s*\(")
 
 
@@ -161,6 +165,9 @@ def release(assignment: AssignmentConfig, dest: Path | None = None) -> Path:
     graded = assignment.solution / assignment.graded_file
     if not graded.is_file():
         raise ReleaseError(f"{graded}: the graded file is missing from the solution folder")
+    # The same validation as `grade`: a misspelt id here would ship an assignment.yaml
+    # that breaks every student's `propgrade check`.
+    matched_checks(assignment)
     public_ids = [c.id for c in load_checks(assignment.graders, public_only=True)]
 
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -214,3 +221,20 @@ def _write_release(assignment: AssignmentConfig, staging: Path, public_ids: list
             imports=", ".join(f"`{name}`" for name in assignment.limits.imports),
         )
     )
+
+
+def refresh_stub_fixture(assignment: AssignmentConfig, released: Path) -> Path | None:
+    """Copy the released graded file into the stub fixture; the file written, if changed.
+
+    Only a corpus that has a ``stub/`` fixture (with its expect.yaml) is touched: other
+    stub-like fixtures (a course's own starter code) are the instructor's to keep.
+    """
+    folder = assignment.fixtures_dir / STUB_FIXTURE
+    if not (folder / "expect.yaml").is_file():
+        return None
+    stub = (released / assignment.graded_file).read_bytes()
+    target = folder / assignment.graded_file
+    if target.is_file() and target.read_bytes() == stub:
+        return None
+    target.write_bytes(stub)
+    return target

@@ -316,7 +316,8 @@ def mse(pred, target):
 
 _EXPECT_CORRECT = "description: The reference solution itself.\nfull_marks: true\n"
 _EXPECT_STUB = (
-    "description: The released starter code, untouched. A stub must earn nothing.\n"
+    "description: The released stub, untouched (propgrade release keeps this file equal to\n"
+    "  it). A stub must earn nothing.\n"
     "score_zero: true\n"
 )
 _EXPECT_BUG = (
@@ -352,7 +353,7 @@ def create_assignment(name: str, *, course_file: Path, graded_file: str | None =
             f"{course_file}: assignment {name!r} already exists",
             hint="pick another name, or edit the existing assignment",
         )
-    from propgrade.authoring.release import strip_solutions
+    from propgrade.authoring.release import STUB_FIXTURE, strip_solutions
 
     solution = Template(_SOLUTION).substitute(name=name)
     values = {"name": name, "graded_file": graded}
@@ -365,8 +366,8 @@ def create_assignment(name: str, *, course_file: Path, graded_file: str | None =
         Path("graders", name, "test_hidden.py"): _HIDDEN,
         corpus / "correct_reference" / graded: solution,
         corpus / "correct_reference" / "expect.yaml": _EXPECT_CORRECT,
-        corpus / "stub_starter_code" / graded: strip_solutions(solution, Path(graded)),
-        corpus / "stub_starter_code" / "expect.yaml": _EXPECT_STUB,
+        corpus / STUB_FIXTURE / graded: strip_solutions(solution, Path(graded)),
+        corpus / STUB_FIXTURE / "expect.yaml": _EXPECT_STUB,
         corpus / "bug_sum_not_mean" / graded: _BUG,
         corpus / "bug_sum_not_mean" / "expect.yaml": _EXPECT_BUG,
         corpus / "bug_mutates_pred" / graded: _MUTATES,

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TextIO
 
-from propgrade.authoring.release import release
+from propgrade.authoring.release import refresh_stub_fixture, release
 from propgrade.commands.common import course_assignment
 from propgrade.config import CONFIG_NAME
 
@@ -32,4 +32,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     assignment = course_assignment(args.config, args.assignment)
     target = release(assignment, args.out.resolve() if args.out else None)
     print(f"released {assignment.name} to {target}", file=out)
+    # A trial release elsewhere (--out) leaves the course's files alone.
+    refreshed = None if args.out else refresh_stub_fixture(assignment, target)
+    if refreshed is not None:
+        print(f"refreshed the stub fixture {refreshed}", file=out)
     return 0

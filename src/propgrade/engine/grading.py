@@ -83,10 +83,7 @@ def prepare(
     assignment: AssignmentConfig, *, public_only: bool = False, layer: Layer | None = None
 ) -> Plan:
     """Load graders and reference and draw every check's cases."""
-    loaded = {c.id: c for c in load_checks(assignment.graders, public_only=public_only)}
-    configured = [c.id for c in assignment.checks]
-    _match_checks(assignment, loaded, configured, public_only)
-    checks = [loaded[cid] for cid in configured if cid in loaded]
+    checks = matched_checks(assignment, public_only=public_only)
     reference = None
     if any(c.uses_reference for c in checks):
         ref_file = assignment.reference_file
@@ -113,6 +110,18 @@ def prepare(
     layer = layer or default_layer()
     meta["sandbox"] = layer.name
     return Plan(assignment, checks, cases, budgets, reference, layer, meta)
+
+
+def matched_checks(assignment: AssignmentConfig, *, public_only: bool = False) -> list[Check]:
+    """The graders' checks in grading.yaml's order, once each entry matches a grader.
+
+    ``grade`` and ``release`` both go through here, so a misspelt check id is refused the
+    same way by both (with the nearest id the graders define).
+    """
+    loaded = {c.id: c for c in load_checks(assignment.graders, public_only=public_only)}
+    configured = [c.id for c in assignment.checks]
+    _match_checks(assignment, loaded, configured, public_only)
+    return [loaded[cid] for cid in configured if cid in loaded]
 
 
 def _match_checks(

@@ -12,8 +12,10 @@ Every rule has the signature ``f(w, dw, config=None) -> (next_w, config)``.
   dict with ``config.setdefault(name, default)``; values already there are kept.
 * ``config`` may be updated in place, and is returned as the second value: the caller
   passes it back unchanged on the next step, which is how the state carries over.
-* ``next_w`` is a new float64 array of the shape of ``w``. Do **not** modify ``w`` or
-  ``dw`` (no ``w -= ...``): the caller may still need them.
+* ``next_w`` is a float64 array of the shape of ``w``. A rule may save memory by writing
+  the update into ``w`` itself (``w -= ...``); then ``w`` must end up holding exactly
+  ``next_w``, which may be ``w`` itself or a copy of it. ``dw`` belongs to the caller:
+  never modify it.
 * Use array operations only: no Python loop over the elements of ``w``.
 """
 
@@ -35,7 +37,8 @@ def sgd(w, dw, config=None):
     Returns
     -------
     next_w : ndarray, same shape as w
-        ``w - learning_rate * dw``.
+        ``w - learning_rate * dw``. As CS231n's own ``sgd`` does, this rule may update
+        ``w`` in place (``w -= learning_rate * dw``) and return ``w`` itself.
     config : dict
         The config, with its defaults filled in.
     """
