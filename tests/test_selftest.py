@@ -6,15 +6,19 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import TinyCourse
 
+from propgrade.authoring.release import BEGIN, END
 from propgrade.batch import Submission, grade_batch
 from propgrade.cli import main
 from propgrade.config import load_course
 from propgrade.engine.grading import prepare
 from propgrade.engine.loading import load_reference
 from propgrade.errors import ConfigError
+from propgrade.sandbox.calls import Call
+from propgrade.selftest.baselines import generate_baselines, observed_returns
 from propgrade.selftest.equivalence import equivalence_cases, equivalence_plan
 from propgrade.selftest.recording import record_calls
 from propgrade.selftest.results import EQUIVALENT, KILLED, SURVIVED
@@ -248,3 +252,51 @@ def test_a_misspelt_selftest_key_names_the_nearest_one(tmp_path: Path) -> None:
     ) as info:
         load_course(tmp_path / "grading.yaml")
     assert info.value.hint == "did you mean 'mutation_threshold'?"
+
+
+OUTER = f'''import numpy as np
+
+
+def outer(a, b):
+    """Products of every pair.
+
+    Parameters
+    ----------
+    a : ndarray of shape (N,)
+    b : ndarray of shape (M,)
+
+    Returns
+    -------
+    ndarray of shape (N, M)
+    float
+    """
+    {BEGIN}
+    return np.multiply.outer(a, b), float(a.sum())
+    {END}
+'''
+
+
+def test_the_zeros_baseline_takes_shapes_from_the_references_returns(tmp_path: Path) -> None:
+    # The docstring's (N, M) is the shape of no argument: the reference's own returns on
+    # the checks' calls tie N to a's length and M to b's.
+    path = tmp_path / "outer.py"
+    path.write_text(OUTER)
+    module = load_reference(path)
+    calls = [Call.of("outer", (np.ones(n), np.ones(m))) for n, m in [(2, 3), (4, 1), (3, 3)]]
+    observed = observed_returns(module, calls, ["outer"])
+    assert observed == {"outer": "np.zeros((a.shape[0], b.shape[0])), 0.0"}
+    zeros = generate_baselines(OUTER, path, {}, observed)[2]
+    assert "zeros of the right shapes" in zeros.description
+    assert "[the reference's returns]" in zeros.description
+    assert "return np.zeros((a.shape[0], b.shape[0])), 0.0" in zeros.source
+    # grading.yaml wins over both, and says so.
+    zeros = generate_baselines(OUTER, path, {"outer": "np.ones(1), 0.0"}, observed)[2]
+    assert "outer: np.ones(1), 0.0 [selftest.zero_returns]" in zeros.description
+
+
+def test_the_zeros_baseline_never_claims_shapes_it_guessed(tmp_path: Path) -> None:
+    path = tmp_path / "outer.py"
+    path.write_text(OUTER)
+    zeros = generate_baselines(OUTER, path, {}, {})[2]
+    assert "zeros of the right shapes" not in zeros.description
+    assert "outer: 0.0, 0.0 [guessed: no declared shape]" in zeros.description

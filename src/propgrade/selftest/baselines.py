@@ -2,21 +2,36 @@
 
 Each is the reference with every solution region replaced: the released stub (raises
 ``NotImplementedError``), a body of ``pass``, and a body returning zeros of the right
-shapes. The zeros come from the numpydoc ``Returns`` section (an array "of shape (D, C)"
-becomes ``np.zeros_like`` of the parameter with that shape, a float ``0.0``), else from
-grading.yaml's ``selftest.zero_returns``, else from the arity of the reference's return.
+shapes. The zeros come from grading.yaml's ``selftest.zero_returns``, else from the
+numpydoc ``Returns`` section (an array "of shape (D, C)" becomes ``np.zeros_like`` of the
+parameter with that shape, a float ``0.0``), else from what the reference itself returns
+on the checks' inputs (each dimension tied to the argument dimension it always equals).
+Only when none of these gives a shape is a scalar ``0.0`` per returned value guessed, and
+the baseline's description says so: the report never claims shapes it did not know.
 """
 
 from __future__ import annotations
 
 import ast
+import inspect
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
 
 from propgrade.authoring.release import BEGIN, END, strip_solutions
 from propgrade.errors import ReleaseError
+from propgrade.sandbox.calls import Call
+
+# Where a function's zeros came from, as the report names them.
+FROM_CONFIG = "selftest.zero_returns"
+FROM_DOCSTRING = "docstring"
+FROM_REFERENCE = "the reference's returns"
+GUESSED = "guessed: no declared shape"
 
 _DEF = re.compile(r"^\s*(?:async\s+)?def\s+([A-Za-z_][A-Za-z_0-9]*)\s*\(")
 _ENTRY = re.compile(r"^\s*([A-Za-z_][A-Za-z_0-9]*)\s*:\s*(.+?)\s*$")
@@ -31,11 +46,27 @@ class Baseline:
     source: str
 
 
+@dataclass(frozen=True)
+class ZeroReturn:
+    expression: str  # what the zeros body returns
+    origin: str  # one of FROM_CONFIG, FROM_DOCSTRING, FROM_REFERENCE, GUESSED
+
+
 def generate_baselines(
-    source: str, path: Path, zero_returns: Mapping[str, str] | None = None
+    source: str,
+    path: Path,
+    zero_returns: Mapping[str, str] | None = None,
+    observed: Mapping[str, str] | None = None,
 ) -> list[Baseline]:
-    """The baselines of the reference ``source`` (read from ``path``, named in errors)."""
-    zeros = _zero_returns(source, zero_returns or {})
+    """The baselines of the reference ``source`` (read from ``path``, named in errors).
+
+    ``observed`` maps a function to the zeros expression read off the reference's own
+    returns (``observed_returns``); it is used where grading.yaml and the docstring say
+    nothing.
+    """
+    zeros = zero_returns_of(source, zero_returns or {}, observed or {})
+    guessed = sorted(fn for fn, z in zeros.items() if z.origin == GUESSED)
+    shapes = "zeros of the right shapes" if not guessed else "zeros"
     return [
         Baseline(
             "stub", "the released stub (raises NotImplementedError)", strip_solutions(source, path)
@@ -45,10 +76,13 @@ def generate_baselines(
         ),
         Baseline(
             "zeros",
-            "every function returns zeros of the right shapes ("
-            + "; ".join(f"{fn}: {expr}" for fn, expr in sorted(zeros.items()))
+            f"every function returns {shapes} ("
+            + "; ".join(f"{fn}: {z.expression} [{z.origin}]" for fn, z in sorted(zeros.items()))
             + ")",
-            _replace_regions(source, lambda fn: _zeros_body(source, zeros.get(fn, "0.0"))),
+            _replace_regions(
+                source,
+                lambda fn: _zeros_body(source, zeros[fn].expression if fn in zeros else "0.0"),
+            ),
         ),
     ]
 
@@ -80,18 +114,110 @@ def _replace_regions(source: str, body: Callable[[str], str]) -> str:
     return "".join(out)
 
 
-def _zero_returns(source: str, configured: Mapping[str, str]) -> dict[str, str]:
+def zero_returns_of(
+    source: str, configured: Mapping[str, str], observed: Mapping[str, str]
+) -> dict[str, ZeroReturn]:
+    """Per function of ``source``, what its zeros body returns and where that came from."""
     try:
         tree = ast.parse(source)
     except SyntaxError as exc:
         raise ReleaseError(f"the reference does not parse: {exc}") from None
-    found: dict[str, str] = {}
+    found: dict[str, ZeroReturn] = {}
     for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef):
-            found[node.name] = (
-                configured.get(node.name) or _from_docstring(node) or _from_arity(node)
-            )
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        if node.name in configured:
+            found[node.name] = ZeroReturn(configured[node.name], FROM_CONFIG)
+        elif (doc := _from_docstring(node)) is not None:
+            found[node.name] = ZeroReturn(doc, FROM_DOCSTRING)
+        elif node.name in observed:
+            found[node.name] = ZeroReturn(observed[node.name], FROM_REFERENCE)
+        else:
+            found[node.name] = ZeroReturn(_from_arity(node), GUESSED)
     return found
+
+
+def observed_returns(
+    module: ModuleType, calls: Iterable[Call], functions: Iterable[str], most: int = 16
+) -> dict[str, str]:
+    """Zeros expressions read off what the reference returns on the checks' own calls.
+
+    The reference is trusted code (selftest records the checks' calls with it too). An
+    array's dimension becomes ``arg.shape[j]`` when it equals that argument dimension on
+    every call; a function whose returns cannot be tied to its arguments is left out.
+    """
+    per_function: dict[str, list[Call]] = {}
+    for call in calls:
+        if not call.kwargs and len(per_function.setdefault(call.function, [])) < most:
+            per_function[call.function].append(call)
+    found: dict[str, str] = {}
+    for fn in functions:
+        target = getattr(module, fn, None)
+        if target is None or not per_function.get(fn):
+            continue
+        try:
+            names = list(inspect.signature(target).parameters)
+        except (TypeError, ValueError):
+            continue
+        seen: list[tuple[tuple[Any, ...], Any]] = []
+        for call in per_function[fn]:
+            args = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in call.args)
+            try:
+                seen.append((args, target(*args)))
+            except Exception:  # a call the checks expected to fail says nothing on shapes
+                continue
+        expression = _expression(seen, names) if seen else None
+        if expression is not None:
+            found[fn] = expression
+    return found
+
+
+def _expression(seen: list[tuple[tuple[Any, ...], Any]], names: list[str]) -> str | None:
+    first = seen[0][1]
+    if isinstance(first, tuple):
+        if any(not isinstance(v, tuple) or len(v) != len(first) for _, v in seen):
+            return None
+        parts = [_expression([(a, v[i]) for a, v in seen], names) for i in range(len(first))]
+        return None if any(p is None for p in parts) else ", ".join(str(p) for p in parts)
+    if first is None:
+        return "None" if all(v is None for _, v in seen) else None
+    if all(_is_scalar(v) for _, v in seen):
+        return "0.0"
+    if not all(isinstance(v, np.ndarray) for _, v in seen):
+        return None
+    ndim = first.ndim
+    if any(v.ndim != ndim for _, v in seen):
+        return None
+    dims = []
+    for axis in range(ndim):
+        candidates = [
+            (i, j)
+            for i, arg in enumerate(seen[0][0])
+            if isinstance(arg, np.ndarray) and i < len(names)
+            for j in range(arg.ndim)
+        ]
+        tied = [
+            (i, j)
+            for i, j in candidates
+            if all(
+                i < len(args)
+                and isinstance(args[i], np.ndarray)
+                and j < args[i].ndim
+                and args[i].shape[j] == v.shape[axis]
+                for args, v in seen
+            )
+        ]
+        if not tied:
+            return None
+        i, j = tied[0]
+        dims.append(f"{names[i]}.shape[{j}]")
+    return "np.zeros((" + ", ".join(dims) + ("," if ndim == 1 else "") + "))"
+
+
+def _is_scalar(value: Any) -> bool:
+    if isinstance(value, np.ndarray):
+        return value.ndim == 0
+    return isinstance(value, int | float | np.number) and not isinstance(value, bool)
 
 
 def _section(doc: str, title: str) -> list[str]:

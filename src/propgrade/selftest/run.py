@@ -25,7 +25,12 @@ from propgrade.engine.loading import load_reference
 from propgrade.engine.results import SubmissionResult
 from propgrade.errors import ConfigError
 from propgrade.sandbox.calls import Call
-from propgrade.selftest.baselines import generate_baselines
+from propgrade.selftest.baselines import (
+    GUESSED,
+    generate_baselines,
+    observed_returns,
+    zero_returns_of,
+)
 from propgrade.selftest.equivalence import EquivalenceCase, equivalence_cases, equivalence_plan
 from propgrade.selftest.mutants import Mutant, generate_mutants
 from propgrade.selftest.recording import record_calls
@@ -77,12 +82,15 @@ def run_selftest(
     source = ref_file.read_text(encoding="utf-8")
     settings = assignment.selftest
     mutants = generate_mutants(source, assignment.functions)
-    baselines = generate_baselines(source, ref_file, settings.zero_returns)
     say = step or (lambda _: None)
     say(f"drawing the cases of {len(assignment.checks)} checks")
     plan = prepare(assignment)
     module = load_reference(ref_file)
     calls = record_calls(plan, module)
+    observed = observed_returns(
+        module, (c for made in calls.values() for c in made), assignment.functions
+    )
+    baselines = generate_baselines(source, ref_file, settings.zero_returns, observed)
     graded_file = assignment.graded_file
     counter = _Counter(1 + len(baselines) + len(mutants), progress)
     with tempfile.TemporaryDirectory(prefix="propgrade-selftest-") as tmp:
@@ -136,6 +144,17 @@ def run_selftest(
         threshold=settings.mutation_threshold,
         jobs=jobs,
     )
+    guessed = [
+        fn
+        for fn, z in zero_returns_of(source, settings.zero_returns, observed).items()
+        if z.origin == GUESSED and fn in assignment.functions
+    ]
+    report.warnings += [
+        f"the zeros baseline of {fn} returns a guessed scalar 0.0 per value: neither "
+        "grading.yaml (selftest.zero_returns), its docstring nor the reference's returns "
+        "give a shape"
+        for fn in guessed
+    ]
     known = {m.id for m in mutants}
     report.warnings += [
         f"selftest.accepted lists {mid}, which is not a mutant of the reference any more"
