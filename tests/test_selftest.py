@@ -4,6 +4,7 @@ for one function, so every run grades a dozen mutants in seconds."""
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -122,6 +123,17 @@ assignments:
       mutation_threshold: 0.5
       accepted:
         m-0000000000: a stale id, reported as such
+  twin:
+    solution: solution
+    graders: twin
+    graded_file: answer.py
+    functions: [relu2]
+    hypothesis: {seed: 3, max_examples: 10}
+    checks:
+      relu2_works: {points: 1}
+      relu2_again: {points: 1}
+      relu2_nonnegative: {points: 1, requires: relu2_works}
+    selftest: {mutation_threshold: 0.5, equivalence_inputs: 20}
 """
 
 
@@ -132,6 +144,7 @@ def course(tmp_path_factory: pytest.TempPathFactory, tiny_course: TinyCourse) ->
         "weak": STRATEGY + NONNEGATIVE,
         "lenient": STRATEGY + RUNS + WORKS,
         "misjudged": STRATEGY + WORKS.replace("2 * np.maximum", "3 * np.maximum"),
+        "twin": STRATEGY + WORKS + WORKS.replace("relu2_works", "relu2_again") + NONNEGATIVE,
     }
     files = {"grading.yaml": CONFIG, "solution/answer.py": REFERENCE}
     files |= {f"{name}/test_hidden.py": text for name, text in graders.items()}
@@ -235,6 +248,24 @@ def test_a_mutant_is_graded_by_every_check_that_can_see_it() -> None:
         "def f(a):\n    return a\n\n\ndef g(a):\n    return f(a)\n\n\ndef h(a):\n    return a\n"
     )
     assert callers(source, ["f", "g", "h"]) == {"f": {"f", "g"}, "g": {"g"}, "h": {"h"}}
+
+
+def test_the_summary_tells_checks_that_kill_nothing_from_those_that_kill_nothing_unique(
+    course: Path, tmp_path: Path
+) -> None:
+    code, out, err = _run(course, "twin", tmp_path)
+    assert code == 0, out + err
+    # relu2_again repeats relu2_works: each kills every mutant, neither one alone.
+    killed = re.search(r"relu2_works (\d+) \(0\), relu2_again \1 \(0\)", out)
+    assert killed is not None and int(killed.group(1)) > 0, out
+    # relu2_nonnegative is blocked (it requires relu2_works) wherever it would fail.
+    assert "relu2_nonnegative 0 (0)" in out
+    assert "checks that kill nothing (candidates to drop" in out
+    assert "mutant makes): relu2_nonnegative\n" in out
+    assert "checks that kill nothing unique: relu2_works, relu2_again\n" in out
+    page = (tmp_path / "selftest.html").read_text()
+    assert page.count("kills nothing unique") == 2
+    assert page.count("kills nothing: a candidate to drop") == 1
 
 
 def test_a_reference_that_loses_points_fails(course: Path, tmp_path: Path) -> None:

@@ -101,10 +101,21 @@ def _print_selftest(report: SelftestReport, out: TextIO) -> None:
         if m.note:
             print(f"    {m.note}", file=out)
         print(f"    passed all {len(m.passed)} checks: {', '.join(m.passed)}", file=out)
-    idle = report.checks_without_unique_kills
-    if idle:
+    kills = report.kills()
+    print(
+        "mutants killed per check (unique: killed by no other check): "
+        + ", ".join(f"{cid} {total} ({unique})" for cid, (total, unique) in kills.items()),
+        file=out,
+    )
+    # Worded as the HTML page words it: a check whose kills other checks also make is not
+    # useless, only a check that kills nothing is a candidate to drop.
+    none = [cid for cid, (total, _) in kills.items() if total == 0]
+    shared = [cid for cid, (total, unique) in kills.items() if total and not unique]
+    if none:
         print(
-            f"checks that kill no mutant on their own (candidates to drop, unless they guard "
-            f"a mistake no mutant operator makes): {', '.join(idle)}",
+            f"checks that kill nothing (candidates to drop, unless they guard a mistake no "
+            f"mutant makes): {', '.join(none)}",
             file=out,
         )
+    if shared:
+        print(f"checks that kill nothing unique: {', '.join(shared)}", file=out)

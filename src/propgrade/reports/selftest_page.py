@@ -109,8 +109,9 @@ def _per_check(report: SelftestReport) -> Markup:
                 element("td", str(unique), class_="num"),
                 element(
                     "td",
-                    "kills nothing unique: a candidate to drop, unless it guards a mistake no "
-                    "mutant operator makes"
+                    "kills nothing: a candidate to drop, unless it guards a mistake no mutant makes"
+                    if total == 0
+                    else "kills nothing unique"
                     if unique == 0
                     else "",
                     class_="small muted",
