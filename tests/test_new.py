@@ -163,3 +163,26 @@ def test_release_keeps_the_stub_fixture_equal_to_the_released_stub(
     )
     assert code == 0, err
     assert fixture.read_text() == released
+
+
+def test_selftest_checks_the_courses_own_fixtures_and_names_one_that_does_not_hold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run("new", "week1", cwd=tmp_path, monkeypatch=monkeypatch)[0] == 0
+    corpus = tmp_path / "tests" / "submissions" / "week1"
+    expect = corpus / "bug_sum_not_mean" / "expect.yaml"
+    expect.write_text(expect.read_text().replace("[mse_reference]", "[mse_nonnegative]"))
+    code, out, err = run("selftest", "week1", "--out", "st", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert code == 1, out + err
+    assert "fixtures: 3 of 4 hold their expect.yaml" in out
+    assert f"error: fixture bug_sum_not_mean ({corpus / 'bug_sum_not_mean'}): " in err
+    assert "mse_nonnegative should fail, but passed" in err
+    assert "only ['mse_nonnegative'] should fail; also failed: ['mse_reference']" in err
+    assert "the fixture corpus has 1 correct_* and 2 bug_* fixtures" in err
+
+    # A misspelt expectation would test nothing: it is refused, with the nearest key.
+    expect.write_text("description: x\nmust_fial: [mse_reference]\n")
+    code, out, err = run("selftest", "week1", "--out", "st", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert code == 2
+    assert "bug_sum_not_mean/expect.yaml: must_fial: unknown key" in err
+    assert "did you mean 'must_fail'?" in err

@@ -89,6 +89,9 @@ def _print_selftest(report: SelftestReport, out: TextIO) -> None:
             f"limit {b.limit:.0%}){flag}",
             file=out,
         )
+    if report.fixtures:
+        held = sum(f.ok for f in report.fixtures)
+        print(f"fixtures: {held} of {len(report.fixtures)} hold their expect.yaml", file=out)
     counted = len(report.killed) + len(report.survivors)
     print(
         f"mutants: {len(report.mutants)}, killed {len(report.killed)} of {counted} "

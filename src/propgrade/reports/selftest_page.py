@@ -96,6 +96,31 @@ def _baselines(report: SelftestReport) -> Markup:
     )
 
 
+def _fixtures(report: SelftestReport) -> Markup:
+    rows = [
+        element(
+            "tr",
+            element("td", element("code", f.name)),
+            element(
+                "td",
+                "holds" if f.ok else "; ".join(f.problems),
+                class_="status " + ("passed" if f.ok else "failed"),
+            ),
+        )
+        for f in report.fixtures
+    ]
+    return element(
+        "section",
+        element("h2", f"Fixtures ({len(report.fixtures)})"),
+        element(
+            "p",
+            "Known submissions of the course's corpus, each graded against its expect.yaml.",
+            class_="muted",
+        ),
+        _list_table([("fixture", None), ("", None)], rows),
+    )
+
+
 def _per_check(report: SelftestReport) -> Markup:
     kills = report.kills()
     rows = []
@@ -231,6 +256,7 @@ def render_selftest_page(report: SelftestReport) -> str:
         _summary(report),
         _verdict(report),
         _baselines(report),
+        _fixtures(report),
         _survivors(report),
         _per_check(report),
         _equivalents(report),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from propgrade.engine.results import SubmissionResult
+from propgrade.selftest.fixtures import FixtureOutcome
 from propgrade.selftest.mutants import Mutant
 
 KILLED = "killed"
@@ -52,6 +53,7 @@ class SelftestReport:
     seconds: float = 0.0
     jobs: int = 1
     warnings: list[str] = field(default_factory=list)
+    fixtures: list[FixtureOutcome] = field(default_factory=list)
 
     def _with(self, *statuses: str) -> list[MutantOutcome]:
         return [m for m in self.mutants if m.status in statuses]
@@ -105,6 +107,9 @@ class SelftestReport:
                     f"baseline {b.name!r} ({b.description}) scores {b.score:g}/{b.max_score:g} "
                     f"= {b.fraction:.0%}, above the limit of {b.limit:.0%}"
                 )
+        for f in self.fixtures:
+            if not f.ok:
+                reasons.append(f"fixture {f.name} ({f.folder}): {'; '.join(f.problems)}")
         if self.mutation_score < self.threshold:
             reasons.append(
                 f"mutation score {self.mutation_score:.1%} is below the threshold "

@@ -32,6 +32,13 @@ from propgrade.selftest.baselines import (
     zero_returns_of,
 )
 from propgrade.selftest.equivalence import EquivalenceCase, equivalence_cases, equivalence_plan
+from propgrade.selftest.fixtures import (
+    FixtureOutcome,
+    corpus_warnings,
+    expectation_problems,
+    fixture_folders,
+    load_expect,
+)
 from propgrade.selftest.mutants import Mutant, generate_mutants
 from propgrade.selftest.recording import record_calls
 from propgrade.selftest.results import (
@@ -45,6 +52,7 @@ from propgrade.selftest.results import (
 )
 
 REFERENCE = "reference"
+FIXTURE_PREFIX = "fixture-"
 
 Step = Callable[[str], None]
 
@@ -92,14 +100,21 @@ def run_selftest(
     )
     baselines = generate_baselines(source, ref_file, settings.zero_returns, observed)
     graded_file = assignment.graded_file
-    counter = _Counter(1 + len(baselines) + len(mutants), progress)
+    fixtures = fixture_folders(assignment.fixtures_dir)
+    expects = {folder.name: load_expect(folder) for folder in fixtures}
+    counter = _Counter(1 + len(baselines) + len(fixtures) + len(mutants), progress)
     with tempfile.TemporaryDirectory(prefix="propgrade-selftest-") as tmp:
         work = Path(tmp)
         subs = [_write(work / "in", REFERENCE, graded_file, source)]
         subs += [
             _write(work / "in", f"baseline-{b.name}", graded_file, b.source) for b in baselines
         ]
-        say(f"grading the reference, {len(baselines)} baselines and {len(mutants)} mutants")
+        # Fixtures are graded where they are, like any student's folder.
+        subs += [Submission(FIXTURE_PREFIX + folder.name, folder) for folder in fixtures]
+        say(
+            f"grading the reference, {len(baselines)} baselines, {len(fixtures)} fixtures "
+            f"and {len(mutants)} mutants"
+        )
         results = _grade(plan, subs, work / "graded", jobs, counter)
         for function, checks in _checks_per_function(plan, calls, source).items():
             # A check that never calls the edited function (nor a function calling it)
@@ -143,7 +158,27 @@ def run_selftest(
         mutants=outcomes,
         threshold=settings.mutation_threshold,
         jobs=jobs,
+        fixtures=[
+            FixtureOutcome(
+                folder.name,
+                folder,
+                tuple(
+                    expectation_problems(
+                        expects[folder.name],
+                        results[FIXTURE_PREFIX + folder.name],
+                        [c.id for c in plan.checks],
+                    )
+                ),
+            )
+            for folder in fixtures
+        ],
     )
+    report.warnings += corpus_warnings(fixtures, graded_file)
+    if not fixtures:
+        report.warnings.append(
+            f"no fixtures in {assignment.fixtures_dir}: known-good and known-bad submissions "
+            "with an expect.yaml each are what shows the checks grade as meant"
+        )
     guessed = [
         fn
         for fn, z in zero_returns_of(source, settings.zero_returns, observed).items()
