@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,35 @@ def test_selftest_checks_the_courses_own_fixtures_and_names_one_that_does_not_ho
     assert code == 2
     assert "bug_sum_not_mean/expect.yaml: must_fial: unknown key" in err
     assert "did you mean 'must_fail'?" in err
+
+
+HAND_MUTANT = '''"""Mean absolute error instead of squared."""
+import numpy as np
+
+
+def mse(pred, target):
+    return float(np.mean(np.abs(np.asarray(pred, float) - np.asarray(target, float))))
+'''
+
+
+def test_hand_written_mutants_are_graded_named_and_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run("new", "week1", cwd=tmp_path, monkeypatch=monkeypatch)[0] == 0
+    code, out, err = run("selftest", "week1", "--out", "st", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert code == 0, out + err
+    counts = re.search(r"killed (\d+) of (\d+) non-equivalent", out)
+    assert counts is not None, out
+    killed, counted = map(int, counts.groups())
+
+    mutants = tmp_path / "tests" / "mutants" / "week1"
+    mutants.mkdir(parents=True)
+    (mutants / "absolute_error.py").write_text(HAND_MUTANT)
+    code, out, err = run("selftest", "week1", "--out", "st", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert code == 0, out + err
+    assert f"killed {killed + 1} of {counted + 1} non-equivalent" in out
+    assert (
+        "hand-written absolute_error.py: Mean absolute error instead of squared.: killed by "
+        "mse_reference" in out
+    )
+    assert "hand-absolute_error" in (tmp_path / "st" / "selftest.html").read_text()

@@ -12,6 +12,7 @@ from propgrade.config import CONFIG_NAME
 from propgrade.engine.results import SubmissionResult
 from propgrade.errors import PropgradeError
 from propgrade.intake.student_ids import terminal
+from propgrade.selftest.mutants import HAND_WRITTEN
 from propgrade.selftest.results import SelftestReport
 
 
@@ -99,8 +100,13 @@ def _print_selftest(report: SelftestReport, out: TextIO) -> None:
         f"{len(report.equivalent)} probably equivalent or accepted",
         file=out,
     )
+    for m in report.mutants:
+        if m.mutant.operator == HAND_WRITTEN:
+            by = f" by {', '.join(m.killed_by)}" if m.killed_by else ""
+            print(f"  hand-written {m.mutant.diff}: {m.status}{by}", file=out)
     for m in report.survivors:
-        print(f"  survivor {m.mutant.id} in {m.mutant.function}: {m.mutant.diff}", file=out)
+        where = f" in {m.mutant.function}" if m.mutant.function else ""
+        print(f"  survivor {m.mutant.id}{where}: {m.mutant.diff}", file=out)
         if m.note:
             print(f"    {m.note}", file=out)
         print(f"    passed all {len(m.passed)} checks: {', '.join(m.passed)}", file=out)

@@ -16,9 +16,13 @@ import copy
 import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from propgrade.authoring.release import BEGIN, END
 from propgrade.errors import ReleaseError
+
+# The operator of an instructor's own wrong version (tests/mutants/NAME/*.py).
+HAND_WRITTEN = "hand-written"
 
 # A step from a node to one of its children: the field name and, for list fields, the index.
 Step = tuple[str, int | None]
@@ -75,6 +79,8 @@ class Mutant:
     @property
     def diff(self) -> str:
         """The edit on one line, for reports."""
+        if self.operator == HAND_WRITTEN:
+            return self.before
         if not self.after:
             return f"line {self.line}: deleted `{self.before}`"
         if not self.before:
@@ -398,3 +404,41 @@ def _describe(tree: ast.Module, mutated: ast.Module, edit: _Edit) -> tuple[int, 
     if not edit.new and stmt_path == edit.path:
         return line, _first_line(original), ""
     return line, _first_line(original), _first_line(_get(mutated, stmt_path))
+
+
+def hand_written_mutants(folder: Path) -> list[Mutant]:
+    """The instructor's named wrong versions: each ``*.py`` of ``folder`` is a whole graded
+    file, named by its file name; its first docstring or comment line says what is wrong.
+
+    They are graded and counted like generated mutants, with ids ``hand-<name>``.
+    """
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in sorted(folder.glob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        found.append(
+            Mutant(
+                id=f"hand-{path.stem}",
+                function="",
+                operator=HAND_WRITTEN,
+                line=0,
+                before=f"{path.name}: {_what_is_wrong(source) or 'hand-written'}",
+                after="",
+                source=source,
+            )
+        )
+    return found
+
+
+def _what_is_wrong(source: str) -> str:
+    try:
+        doc = ast.get_docstring(ast.parse(source))
+    except SyntaxError:
+        doc = None  # graded anyway: a mutant that does not import is killed by every check
+    if doc:
+        return doc.strip().splitlines()[0]
+    for line in source.splitlines():
+        if line.strip().startswith("#"):
+            return line.strip().lstrip("#").strip()
+    return ""

@@ -39,7 +39,7 @@ from propgrade.selftest.fixtures import (
     fixture_folders,
     load_expect,
 )
-from propgrade.selftest.mutants import Mutant, generate_mutants
+from propgrade.selftest.mutants import Mutant, generate_mutants, hand_written_mutants
 from propgrade.selftest.recording import record_calls
 from propgrade.selftest.results import (
     ACCEPTED,
@@ -89,7 +89,8 @@ def run_selftest(
         )
     source = ref_file.read_text(encoding="utf-8")
     settings = assignment.selftest
-    mutants = generate_mutants(source, assignment.functions)
+    hand_written = hand_written_mutants(assignment.mutants_dir)
+    mutants = generate_mutants(source, assignment.functions) + hand_written
     say = step or (lambda _: None)
     say(f"drawing the cases of {len(assignment.checks)} checks")
     plan = prepare(assignment)
@@ -111,6 +112,8 @@ def run_selftest(
         ]
         # Fixtures are graded where they are, like any student's folder.
         subs += [Submission(FIXTURE_PREFIX + folder.name, folder) for folder in fixtures]
+        # A hand-written mutant may change any function: every check grades it.
+        subs += [_write(work / "in", m.id, graded_file, m.source) for m in hand_written]
         say(
             f"grading the reference, {len(baselines)} baselines, {len(fixtures)} fixtures "
             f"and {len(mutants)} mutants"
