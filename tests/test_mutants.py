@@ -36,13 +36,30 @@ def f(W, X, y, reg):
     ### END SOLUTION
 '''
 
+# Classification and indexing code: the mistakes of a k-nearest-neighbour vote.
+CLASSIFY = """import numpy as np
+
+
+def vote(dists, y_train, k):
+    ### BEGIN SOLUTION
+    d = np.sqrt(np.maximum(dists, 0.0))
+    nearest = np.argsort(d, axis=1)[:, :k]
+    labels = y_train[nearest]
+    counts = np.bincount(labels[0])
+    best = np.argmax(counts)
+    for j in range(1, k):
+        best = best + np.power(counts[j], 2) * 0
+    return best, labels[0][:k], d.sum()
+    ### END SOLUTION
+"""
+
 REFERENCE = Path(__file__).parents[1] / "solutions" / "linear_classifiers" / "losses.py"
 
 
 def test_every_operator_fires_inside_the_solution_region_only() -> None:
-    mutants = generate_mutants(SOURCE)
+    mutants = generate_mutants(SOURCE) + generate_mutants(CLASSIFY)
     assert {m.operator for m in mutants} == set(OPERATORS)
-    assert all(m.function == "f" for m in mutants)
+    assert {m.function for m in mutants} == {"f", "vote"}
     for m in mutants:
         ast.parse(m.source)  # every mutant is valid Python
         assert m.source != ast.unparse(ast.parse(SOURCE))
@@ -63,6 +80,26 @@ def test_the_diff_names_the_edit_on_one_line() -> None:
     assert any(d.endswith("inserted `X *= 2`") for d in diffs)
     assert any(d.endswith("inserted `return (float(loss), dW)`") for d in diffs)
     assert all("\n" not in d for d in diffs)
+
+
+def test_classification_code_gets_its_own_mistakes() -> None:
+    diffs = {(m.operator, m.before, m.after) for m in generate_mutants(CLASSIFY)}
+    nearest = "nearest = np.argsort(d, axis=1)[:, :k]"
+    assert ("slice-bound", nearest, "nearest = np.argsort(d, axis=1)[:, :k + 1]") in diffs
+    assert ("slice-bound", nearest, "nearest = np.argsort(d, axis=1)[:, :k - 1]") in diffs
+    assert ("axis", nearest, "nearest = np.argsort(d, axis=0)[:, :k]") in diffs
+    reverse = "nearest = np.argsort(d, axis=1)[..., ::-1][:, :k]"
+    assert ("sort-direction", nearest, reverse) in diffs
+    assert ("arg-extreme", "best = np.argmax(counts)", "best = np.argmin(counts)") in diffs
+    assert ("axis-add", "best = np.argmax(counts)", "best = np.argmax(counts, axis=0)") in diffs
+    sqrt = "d = np.sqrt(np.maximum(dists, 0.0))"
+    assert ("drop-wrapper", sqrt, "d = np.maximum(dists, 0.0)") in diffs
+    assert ("drop-wrapper", sqrt, "d = np.sqrt(dists)") in diffs
+    assert ("loop-bound", "for j in range(1, k):", "for j in range(1 + 1, k):") in diffs
+    power = "best = best + np.power(counts[j], 2) * 0"
+    assert ("swap-args", power, "best = best + np.power(2, counts[j]) * 0") in diffs
+    # np.maximum commutes: swapping its arguments would only add an equivalent mutant.
+    assert not any(op == "swap-args" and before == sqrt for op, before, _ in diffs)
 
 
 def test_ids_are_stable_and_do_not_depend_on_line_numbers() -> None:

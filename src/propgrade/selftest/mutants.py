@@ -43,6 +43,12 @@ OPERATORS = (
     "inplace-arg",
     "early-return",
     "loop-bound",
+    "slice-bound",
+    "arg-extreme",
+    "sort-direction",
+    "drop-wrapper",
+    "swap-args",
+    "axis-add",
 )
 
 _ARITH_SWAP: dict[type[ast.operator], type[ast.operator]] = {
@@ -61,6 +67,14 @@ _COMPARE_SWAP: dict[type[ast.cmpop], type[ast.cmpop]] = {
 }
 _MAX_NAMES = {"max": ("sum", "min"), "amax": ("sum", "amin"), "maximum": ("minimum",)}
 _MEAN_SUM = {"mean": "sum", "sum": "mean"}
+_ARG_EXTREME = {"argmax": "argmin", "argmin": "argmax"}
+_SORTS = {"sort", "argsort", "sorted"}
+# Calls that wrap a value and are easy to forget: sqrt of a distance, max(x, 0), abs, clip.
+_WRAPPERS = {"sqrt", "abs", "absolute", "fabs", "clip", "maximum", "minimum"}
+# Binary calls whose arguments commute: swapping them gives the same program.
+_COMMUTATIVE = {"maximum", "minimum", "add", "multiply", "max", "min", "hypot", "isclose"}
+# Reductions and sorts that take an axis: one called without it gets axis=0 added.
+_AXIS_CALLS = {"sum", "mean", "max", "min", "argmax", "argmin", "argsort", "sort", "amax", "amin"}
 # Keyword values that the constant operator leaves alone: axis has its own operator, and
 # a changed dtype or flag is not an arithmetic mistake.
 _NOT_CONSTANTS = {"axis", "keepdims", "dtype", "ddof"}
@@ -219,7 +233,16 @@ def _expression_edits(node: ast.AST, keyword_of: dict[int, str]) -> Iterator[tup
         cswap = _COMPARE_SWAP.get(type(node.ops[0]))
         if cswap is not None:
             yield "comparison", _with(node, ops=[cswap()])
+    elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice):
+        yield from _slice_edits(node, node.slice)
     elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Tuple):
+        for i, elt in enumerate(node.slice.elts):
+            if isinstance(elt, ast.Slice):
+                for operator, moved in _slice_edits(node, elt):
+                    assert isinstance(moved, ast.Subscript)
+                    both = copy.deepcopy(node.slice)
+                    both.elts[i] = moved.slice
+                    yield operator, _with(node, slice=both)
         elts = node.slice.elts
         if len(elts) == 2 and ast.dump(elts[0]) != ast.dump(elts[1]):
             swapped = ast.Tuple(
@@ -270,12 +293,77 @@ def _call_edits(node: ast.Call) -> Iterator[tuple[str, ast.AST]]:
         yield "max", _renamed(node, replacement)
     if name in _MEAN_SUM:
         yield "mean-sum", _renamed(node, _MEAN_SUM[name])
+    if name in _ARG_EXTREME:
+        yield "arg-extreme", _renamed(node, _ARG_EXTREME[name])
+    if name in _SORTS:
+        # reversed along the last axis: a descending sort where an ascending one was meant
+        reverse = ast.Tuple(
+            elts=[ast.Constant(...), ast.Slice(step=ast.UnaryOp(ast.USub(), ast.Constant(1)))],
+            ctx=ast.Load(),
+        )
+        yield "sort-direction", ast.Subscript(copy.deepcopy(node), reverse, ast.Load())
+    if name in {"maximum", "minimum"} and len(node.args) == 2:
+        # max(x, 0) is a wrapper; max(a, b) of two arrays is a computation of its own
+        first, second = node.args
+        if isinstance(first, ast.Constant) != isinstance(second, ast.Constant):
+            kept = second if isinstance(first, ast.Constant) else first
+            yield "drop-wrapper", copy.deepcopy(kept)
+    elif name in _WRAPPERS and node.args and not isinstance(node.args[0], ast.Starred):
+        yield "drop-wrapper", copy.deepcopy(node.args[0])
+    if (
+        len(node.args) == 2
+        and name not in _COMMUTATIVE
+        and not _is_method(node)  # numpy's functions: config.get(key, default) is no slip
+        and not any(isinstance(a, ast.Starred) for a in node.args)
+        and ast.dump(node.args[0]) != ast.dump(node.args[1])
+    ):
+        new = copy.deepcopy(node)
+        new.args = [new.args[1], new.args[0]]
+        yield "swap-args", new
+    if (
+        name in _AXIS_CALLS
+        and isinstance(node.func, ast.Attribute)
+        and not node.keywords
+        and len(node.args) <= (0 if _is_method(node) else 1)
+    ):
+        new = copy.deepcopy(node)
+        new.keywords = [ast.keyword("axis", ast.Constant(0))]
+        yield "axis-add", new
     if name == "range" and isinstance(node.func, ast.Name) and 1 <= len(node.args) <= 2:
         stop = len(node.args) - 1
+        if stop == 1:  # range(a, b): the start is off by one too
+            for op in (ast.Sub(), ast.Add()):
+                new = copy.deepcopy(node)
+                new.args[0] = ast.BinOp(left=new.args[0], op=op, right=ast.Constant(1))
+                yield "loop-bound", new
         for op in (ast.Sub(), ast.Add()):
             new = copy.deepcopy(node)
             new.args[stop] = ast.BinOp(left=new.args[stop], op=op, right=ast.Constant(1))
             yield "loop-bound", new
+
+
+def _is_method(node: ast.Call) -> bool:
+    """``x.sum()`` rather than ``np.sum(x)``: the receiver is not the numpy module."""
+    func = node.func
+    return not (
+        isinstance(func, ast.Attribute)
+        and isinstance(func.value, ast.Name)
+        and func.value.id in {"np", "numpy"}
+    )
+
+
+def _slice_edits(node: ast.Subscript, piece: ast.Slice) -> Iterator[tuple[str, ast.AST]]:
+    # [:k] -> [:k+1] and [:k-1]; [a:b] moves each bound by one: the off-by-one of top-k.
+    for field in ("lower", "upper"):
+        bound = getattr(piece, field)
+        if bound is None:
+            continue
+        for op in (ast.Add(), ast.Sub()):
+            moved = copy.deepcopy(piece)
+            setattr(
+                moved, field, ast.BinOp(left=copy.deepcopy(bound), op=op, right=ast.Constant(1))
+            )
+            yield "slice-bound", _with(node, slice=moved)
 
 
 def _with(node: ast.AST, **fields: object) -> ast.AST:
