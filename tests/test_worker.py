@@ -769,7 +769,10 @@ def test_an_escapee_is_killed_when_its_worker_stops(
     make_worker: MakeWorker, reduced_layer: process_layer.ProcessLayer
 ) -> None:
     # Without the process filter, a setsid + double fork leaves the worker's session; the
-    # zygote, a child subreaper, inherits it and kills it when the worker stops.
+    # zygote, a child subreaper, inherits it and kills it when the worker stops. The
+    # middle process outlives the call on purpose: the zygote first inherits it, and the
+    # daemon only once the sweep has killed it, so one pass over the zygote's children
+    # would miss the daemon (this race made the test fail on a loaded machine).
     if not reduced_layer.use_zygote:
         pytest.skip("only a zygote is a subreaper; by exec the process filter is the wall")
     worker = make_worker(
@@ -783,6 +786,7 @@ def test_an_escapee_is_killed_when_its_worker_stops(
                 if pid == 0:
                     time.sleep(600)
                 os.write(write, str(pid).encode())
+                time.sleep(60)
                 os._exit(0)
             os.close(write)
             return int(os.read(read, 32))

@@ -70,6 +70,9 @@ _PR_SET_SECCOMP = 22
 _PR_CAPBSET_DROP = 24
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_CHILD_SUBREAPER = 36
+# Each round reaps one generation of what a worker left behind; the process filter keeps
+# the tree shallow, so a deeper one is a fork race that the layer's own kill ends.
+_SWEEP_ROUNDS = 64
 _SECCOMP_MODE_FILTER = 2
 _CLONE_NEWNS = 0x00020000
 _CLONE_NEWIPC = 0x08000000
@@ -219,22 +222,28 @@ class _Zygote:
         In the reduced layer the zygote is a child subreaper: a process a worker started
         and left behind (a ``setsid`` + double-fork daemon) becomes the zygote's child
         instead of init's once its parent is gone. It is no worker, so it is killed here.
+
+        Killing a stray hands its own children to this zygote as it dies, so the sweep
+        goes on until a round finds none: a daemon whose parent was still alive when the
+        first round looked is caught by the next.
         """
-        strays = []
-        for pid in _own_children():
-            if pid in self.children:
-                continue
-            with contextlib.suppress(OSError):
-                pidfd = os.pidfd_open(pid)
-                try:
-                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-                finally:
-                    os.close(pidfd)
-            strays.append(pid)
-        for pid in strays:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
-        return {"op": "swept", "killed": len(strays)}
+        killed = 0
+        for _ in range(_SWEEP_ROUNDS):
+            strays = [pid for pid in _own_children() if pid not in self.children]
+            if not strays:
+                break
+            for pid in strays:
+                with contextlib.suppress(OSError):
+                    pidfd = os.pidfd_open(pid)
+                    try:
+                        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                    finally:
+                        os.close(pidfd)
+            for pid in strays:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, 0)
+            killed += len(strays)
+        return {"op": "swept", "killed": killed}
 
     # -- in the child ----------------------------------------------------------------------
 
