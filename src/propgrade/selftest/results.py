@@ -87,10 +87,6 @@ class SelftestReport:
         return {cid: (total[cid], unique.get(cid, 0)) for cid in total}
 
     @property
-    def checks_without_unique_kills(self) -> list[str]:
-        return [cid for cid, (_, unique) in self.kills().items() if unique == 0]
-
-    @property
     def failures(self) -> list[str]:
         """Why selftest fails, one sentence each; empty when it passes."""
         reasons = []
