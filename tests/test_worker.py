@@ -11,6 +11,7 @@ from textwrap import dedent
 
 import numpy as np
 import pytest
+from conftest import MISSING
 
 from propgrade.sandbox import landlock, limits, process_layer
 from propgrade.sandbox.calls import (
@@ -739,6 +740,33 @@ def test_writes_outside_the_scratch_folder_fail(make_worker: MakeWorker, tmp_pat
     results = [o.value for o in worker.run(calls)]
     assert results == [errno.EACCES, errno.EACCES, 0]
     assert not outside.exists()
+
+
+def test_a_root_grader_runs_workers_under_a_slot_uid_with_a_writable_home(
+    make_worker: MakeWorker, reduced_layer: process_layer.ProcessLayer
+) -> None:
+    # CI grades as root, where every reduced worker drops to a slot uid: its scratch (its
+    # HOME and cwd, the one place Landlock lets it write) must stay writable for that
+    # uid, or libraries that keep a cache there (matplotlib) fail to import.
+    if os.geteuid() != 0:
+        pytest.skip("the grader is not root here: workers keep its uid")
+    if not reduced_layer._drops_uid():
+        pytest.skip(
+            f"{MISSING}a slot uid: the temp folder or the Python installation is not "
+            "reachable by other users (install Python and the project where they are)"
+        )
+    worker = make_worker(
+        """
+        import os
+        def who():
+            with open(os.path.join(os.environ["HOME"], "cache.txt"), "w") as f:
+                f.write("kept")
+            return os.getuid(), os.getcwd() == os.environ["HOME"]
+        """
+    )
+    [outcome] = worker.run([Call("who", ())])
+    uid, home_is_cwd = outcome.value
+    assert uid != 0 and home_is_cwd
 
 
 def test_close_leaves_no_process_behind(make_worker: MakeWorker) -> None:

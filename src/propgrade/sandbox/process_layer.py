@@ -115,7 +115,7 @@ class ProcessLayer(ZygoteStarts):
         slot = self._slots().acquire() if self._drops_uid() else None
         try:
             if slot is not None:
-                share_with_group(scratch, slot.uid)
+                share_with_group(scratch, slot.uid, writable=True)
             uid = os.getuid() if slot is None else slot.uid
             is_root = uid == 0
             table = rlimits(
@@ -184,7 +184,7 @@ class ProcessLayer(ZygoteStarts):
             (scratch / filename).write_bytes(source)
             slot = self._slots().acquire() if self._drops_uid() else None
             if slot is not None:
-                share_with_group(scratch, slot.uid)
+                share_with_group(scratch, slot.uid, writable=True)
             uid = os.getuid()
             is_root = uid == 0 and slot is None
             table = rlimits(

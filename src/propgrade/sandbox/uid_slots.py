@@ -118,10 +118,15 @@ def default_uid_base() -> int:
         ) from None
 
 
-def share_with_group(scratch: Path, gid: int) -> None:
-    """Let the worker's gid, and only it, read the scratch directory and its files."""
+def share_with_group(scratch: Path, gid: int, *, writable: bool = False) -> None:
+    """Let the worker's gid, and only it, read the scratch directory and its files.
+
+    ``writable`` also lets it create files in the directory: the reduced layer's only
+    writable place (Landlock allows nothing else), where HOME points and where libraries
+    such as matplotlib keep their caches. The files already there stay read-only.
+    """
     os.chown(scratch, -1, gid)
-    os.chmod(scratch, 0o750)
+    os.chmod(scratch, 0o770 if writable else 0o750)
     for entry in os.scandir(scratch):
         if entry.is_file(follow_symlinks=False):
             os.chown(entry.path, -1, gid, follow_symlinks=False)
