@@ -750,7 +750,7 @@ def test_a_root_grader_runs_workers_under_a_slot_uid_with_a_writable_home(
     # uid, or libraries that keep a cache there (matplotlib) fail to import.
     if os.geteuid() != 0:
         pytest.skip("the grader is not root here: workers keep its uid")
-    if not reduced_layer._drops_uid():
+    if not reduced_layer.drops_uid():
         pytest.skip(
             f"{MISSING}a slot uid: the temp folder or the Python installation is not "
             "reachable by other users (install Python and the project where they are)"

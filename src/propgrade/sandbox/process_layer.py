@@ -64,7 +64,7 @@ class ProcessLayer(ZygoteStarts):
                 "WARNING: processes it starts are NOT prevented "
                 f"({self.seccomp.detail}) and can outlive it"
             )
-        if self._drops_uid():
+        if self.drops_uid():
             user = "runs as an unprivileged uid of its own"
         else:
             user = "runs as the grader's own user"
@@ -82,7 +82,7 @@ class ProcessLayer(ZygoteStarts):
 
     # -- a slot uid per worker when the grader is root ---------------------------------------
 
-    def _drops_uid(self) -> bool:
+    def drops_uid(self) -> bool:
         """Whether workers run under slot uids: as root, where such a uid can reach both
         the scratch folders and the Python installation."""
         if os.geteuid() != 0:
@@ -112,7 +112,7 @@ class ProcessLayer(ZygoteStarts):
     def spawn(
         self, argv: Sequence[str], *, scratch: Path, limits: Limits
     ) -> subprocess.Popen[bytes]:
-        slot = self._slots().acquire() if self._drops_uid() else None
+        slot = self._slots().acquire() if self.drops_uid() else None
         try:
             if slot is not None:
                 share_with_group(scratch, slot.uid, writable=True)
@@ -158,7 +158,7 @@ class ProcessLayer(ZygoteStarts):
         )
 
     def _uid_range(self) -> tuple[int, int]:
-        if not self._drops_uid():
+        if not self.drops_uid():
             return (0, -1)
         pool = self._slots()
         return (pool.uid_base, pool.uid_base + pool.count - 1)
@@ -182,7 +182,7 @@ class ProcessLayer(ZygoteStarts):
         slot: Slot | None = None
         try:
             (scratch / filename).write_bytes(source)
-            slot = self._slots().acquire() if self._drops_uid() else None
+            slot = self._slots().acquire() if self.drops_uid() else None
             if slot is not None:
                 share_with_group(scratch, slot.uid, writable=True)
             uid = os.getuid()
