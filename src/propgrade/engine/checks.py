@@ -50,10 +50,42 @@ class StudentProxy(Protocol):
         **kwargs: Value,
     ) -> CallOutcome: ...
 
+    def new(self, cls: str, /, *args: Value, **kwargs: Value) -> StudentObjectProxy: ...
+
     def __getattr__(self, function: str) -> Callable[..., Value]: ...
 
 
+class StudentObjectProxy(Protocol):
+    """An object of the submission's class, built afresh in the worker for every call
+    (``student.new``): ``then`` adds a setup call, the rest call a method."""
+
+    def then(self, method: str, /, *args: Value, **kwargs: Value) -> StudentObjectProxy: ...
+
+    def call(self, method: str, /, *args: Value, **kwargs: Value) -> Value: ...
+
+    def map(
+        self,
+        method: str,
+        arg_tuples: Sequence[tuple[Value, ...]],
+        kwargs: Mapping[str, Value] | None = None,
+    ) -> list[Value]: ...
+
+    def outcome(
+        self,
+        method: str,
+        /,
+        *args: Value,
+        trace: bool = False,
+        echo_args: bool = False,
+        **kwargs: Value,
+    ) -> CallOutcome: ...
+
+    def __getattr__(self, method: str) -> Callable[..., Value]: ...
+
+
 class ReferenceProxy(Protocol):
+    def new(self, cls: str, /, *args: Any, **kwargs: Any) -> Any: ...
+
     def __getattr__(self, function: str) -> Callable[..., Any]: ...
 
 

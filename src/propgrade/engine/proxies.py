@@ -27,8 +27,11 @@ from propgrade.sandbox.calls import (
     Call,
     CallOutcome,
     FailureKind,
+    Recipe,
+    Step,
     Unsupported,
     Value,
+    alias_pattern,
     find_unsupported,
     fresh_copy,
 )
@@ -50,6 +53,18 @@ def call_key(call: Call) -> CallKey:
         # Only when present: keys of calls without keywords stay what they were.
         h.update(b"K")
         _feed(h, dict(call.kwargs))
+    recipe = call.instance
+    if recipe is not None:
+        h.update(b"O" + recipe.cls.encode() + b"(")
+        _feed(h, (recipe.args, dict(recipe.kwargs)))
+        for step in recipe.steps:
+            h.update(b"." + step.method.encode())
+            _feed(h, (step.args, dict(step.kwargs)))
+        h.update(b")")
+    pattern = alias_pattern(call)
+    if pattern:
+        # f(X, X) and f(X, X.copy()) are different calls: code may write to one argument.
+        h.update(b"S" + repr(pattern).encode())
     return (call.function, call.trace, call.echo_args, h.digest())
 
 
@@ -107,7 +122,7 @@ def _unwrap(call: Call, outcome: CallOutcome) -> CallOutcome:
     if failure is not None:
         if failure.kind is FailureKind.UNSENDABLE:
             raise UnsendableArgument(failure.message)
-        raise StudentCallFailed(call.function, failure)
+        raise StudentCallFailed(call.label, failure)
     if isinstance(outcome.value, np.ndarray | tuple | dict) or outcome.args_after is not None:
         args_after = outcome.args_after
         return replace(
@@ -158,11 +173,26 @@ class ProxyBase:
         fetched = self._fetch(calls)
         return [self._seen(c, _unwrap(c, o)).value for c, o in zip(calls, fetched, strict=True)]
 
+    def new(self, cls: str, /, *args: Value, **kwargs: Value) -> StudentObject:
+        """A handle on an object of the submission's class ``cls``, built in the worker.
+
+        Nothing is sent yet: the handle is a recipe (the class's arguments, then the setup
+        calls added with ``then``), and every call through it builds the object afresh
+        from that recipe before calling the method, in the same round trip. So no check,
+        and no call of a check, ever sees state that another call left in the object, and
+        the same submission gets the same answers in every run::
+
+            knn = student.new("KNearestNeighbor").then("train", case.X, case.y)
+            dists = knn.compute_distances_no_loops(case.X)   # d(X, X)
+            counted = knn.outcome("compute_distances_no_loops", case.X, trace=True)
+        """
+        return StudentObject(self, Recipe(cls, tuple(args), tuple(kwargs.items())))
+
     def _seen(self, call: Call, outcome: CallOutcome) -> CallOutcome:
         if isinstance(outcome.value, Unsupported | tuple | dict):
             found = find_unsupported(outcome.value)
             if found is not None:
-                self.unsupported.append((call.function, *found))
+                self.unsupported.append((call.label, *found))
         return outcome
 
     def __getattr__(self, function: str) -> Callable[..., Value]:
@@ -173,6 +203,74 @@ class ProxyBase:
             return self.call(function, *args, **kwargs)
 
         return invoke
+
+
+class StudentObject:
+    """An object of a submission's class, held as its recipe (``ProxyBase.new``).
+
+    ``then`` returns a new handle with one more setup call; ``call``, ``outcome`` and
+    ``map`` call a method as ``student.call`` calls a function, and ``handle.method(...)``
+    is ``handle.call("method", ...)``. An array passed more than once in the setup calls
+    and the call (``then("train", X, y)`` and then ``f(X)``) reaches the object as one
+    array, as it would in the student's own notebook.
+    """
+
+    def __init__(self, proxy: ProxyBase, recipe: Recipe) -> None:
+        self._proxy = proxy
+        self._recipe = recipe
+
+    @property
+    def recipe(self) -> Recipe:
+        return self._recipe
+
+    def then(self, method: str, /, *args: Value, **kwargs: Value) -> StudentObject:
+        """This object after ``obj.method(*args, **kwargs)``: a new handle, nothing sent."""
+        step = Step(method, tuple(args), tuple(kwargs.items()))
+        recipe = replace(self._recipe, steps=(*self._recipe.steps, step))
+        return StudentObject(self._proxy, recipe)
+
+    def outcome(
+        self,
+        method: str,
+        /,
+        *args: Value,
+        trace: bool = False,
+        echo_args: bool = False,
+        **kwargs: Value,
+    ) -> CallOutcome:
+        call = Call.of(
+            method, tuple(args), kwargs, trace=trace, echo_args=echo_args, instance=self._recipe
+        )
+        return self._proxy._seen(call, _unwrap(call, self._proxy._fetch([call])[0]))
+
+    def call(self, method: str, /, *args: Value, **kwargs: Value) -> Value:
+        call = Call.of(method, tuple(args), kwargs, instance=self._recipe)
+        return self._proxy._seen(call, _unwrap(call, self._proxy._fetch([call])[0])).value
+
+    def map(
+        self,
+        method: str,
+        arg_tuples: Sequence[tuple[Value, ...]],
+        kwargs: Mapping[str, Value] | None = None,
+    ) -> list[Value]:
+        """``method(*args, **kwargs)`` for every tuple of ``args``, each on a fresh object."""
+        calls = [Call.of(method, tuple(a), kwargs, instance=self._recipe) for a in arg_tuples]
+        fetched = self._proxy._fetch(calls)
+        proxy = self._proxy
+        return [proxy._seen(c, _unwrap(c, o)).value for c, o in zip(calls, fetched, strict=True)]
+
+    def __getattr__(self, method: str) -> Callable[..., Value]:
+        if method.startswith("_"):
+            raise AttributeError(method)
+
+        def invoke(*args: Value, **kwargs: Value) -> Value:
+            return self.call(method, *args, **kwargs)
+
+        return invoke
+
+    def __repr__(self) -> str:
+        steps = "".join(f".{step.method}(...)" for step in self._recipe.steps)
+        return f"<student {self._recipe.cls}(...){steps}>"
 
 
 class ReplayProxy(ProxyBase):
@@ -236,30 +334,91 @@ class ReferenceModule:
     def __getattr__(self, function: str) -> Callable[..., Any]:
         if function.startswith("_"):
             raise AttributeError(function)
-        target = getattr(self._module, function)
+        getattr(self._module, function)  # a missing function fails here, as it always did
 
         def invoke(*args: Any, **kwargs: Any) -> Any:
-            key = call_key(Call.of(function, tuple(args), kwargs))
-            memo_key = (function, key[3])
-            if memo_key not in self._memo:
-                # Copies in and out: neither the reference nor a property may change what
-                # the next student's check is compared with.
-                copies = tuple(_copied(a) for a in args)
-                self._memo[memo_key] = target(*copies, **{k: _copied(v) for k, v in kwargs.items()})
-            return _copied(self._memo[memo_key])
+            return self.run(Call.of(function, tuple(args), kwargs))
+
+        return invoke
+
+    def new(self, cls: str, /, *args: Any, **kwargs: Any) -> ReferenceObject:
+        """The reference's object of class ``cls``, as ``student.new`` gives the student's."""
+        return ReferenceObject(self, Recipe(cls, tuple(args), tuple(kwargs.items())))
+
+    def run(self, call: Call) -> Any:
+        """The reference's answer to ``call``, computed once per process."""
+        key = call_key(call)
+        memo_key = (call.function, key[3])
+        if memo_key not in self._memo:
+            # Copies in and out: neither the reference nor a property may change what
+            # the next student's check is compared with.
+            self._memo[memo_key] = run_trusted(self._module, call)[0]
+        return _copied(self._memo[memo_key])
+
+
+class ReferenceObject:
+    """An object of the reference's class, held as its recipe (``ReferenceModule.new``)."""
+
+    def __init__(self, module: ReferenceModule, recipe: Recipe) -> None:
+        self._module = module
+        self._recipe = recipe
+
+    def then(self, method: str, /, *args: Any, **kwargs: Any) -> ReferenceObject:
+        step = Step(method, tuple(args), tuple(kwargs.items()))
+        return ReferenceObject(
+            self._module, replace(self._recipe, steps=(*self._recipe.steps, step))
+        )
+
+    def call(self, method: str, /, *args: Any, **kwargs: Any) -> Any:
+        return self._module.run(Call.of(method, tuple(args), kwargs, instance=self._recipe))
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        if method.startswith("_"):
+            raise AttributeError(method)
+
+        def invoke(*args: Any, **kwargs: Any) -> Any:
+            return self.call(method, *args, **kwargs)
 
         return invoke
 
 
-def _copied(value: Any) -> Any:
-    """A trusted value's copy down to its arrays, dicts and lists; anything else as is."""
+def run_trusted(module: ModuleType, call: Call) -> tuple[Any, tuple[Any, ...]]:
+    """``call`` run on trusted code (the reference) in this process: its value, and its
+    positional arguments as the call left them.
+
+    Works on copies, made so that an array passed in several places is one copy, as
+    the worker passes it. An object's recipe is followed as the worker follows it.
+    """
+    memo: dict[int, Any] = {}
+    owner: Any = module
+    recipe = call.instance
+    if recipe is not None:
+        init_kwargs = {k: _copied(v, memo) for k, v in recipe.kwargs}
+        owner = getattr(module, recipe.cls)(*_copied(recipe.args, memo), **init_kwargs)
+        for step in recipe.steps:
+            step_kwargs = {k: _copied(v, memo) for k, v in step.kwargs}
+            getattr(owner, step.method)(*_copied(step.args, memo), **step_kwargs)
+    args = _copied(tuple(call.args), memo)
+    kwargs = {k: _copied(v, memo) for k, v in call.kwargs}
+    return getattr(owner, call.function)(*args, **kwargs), args
+
+
+def _copied(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    """A trusted value's copy down to its arrays, dicts and lists; anything else as is.
+
+    With ``memo``, an array met twice is copied once (aliasing is kept).
+    """
     if isinstance(value, np.ndarray):
-        return value.copy()
+        if memo is None:
+            return value.copy()
+        if id(value) not in memo:
+            memo[id(value)] = (value, value.copy())  # the original is kept alive: ids stay
+        return memo[id(value)][1]
     # Exact types: a named tuple or a dict subclass of the reference's own is left alone.
     if type(value) is tuple:
-        return tuple(_copied(item) for item in value)
+        return tuple(_copied(item, memo) for item in value)
     if type(value) is list:
-        return [_copied(item) for item in value]
+        return [_copied(item, memo) for item in value]
     if type(value) is dict:
-        return {key: _copied(item) for key, item in value.items()}
+        return {key: _copied(item, memo) for key, item in value.items()}
     return value

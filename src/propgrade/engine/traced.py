@@ -53,7 +53,11 @@ def reference_witness(reference: object) -> Callable[[Call, Value], bool]:
 
     def agrees(call: Call, value: Value) -> bool:
         try:
-            expected = getattr(reference, call.function)(*call.args, **dict(call.kwargs))
+            run = getattr(reference, "run", None)
+            if call.instance is not None or run is not None:
+                expected = run(call) if run is not None else None
+            else:
+                expected = getattr(reference, call.function)(*call.args, **dict(call.kwargs))
         except Exception:  # no such function, or arguments it refuses: no witness
             return False
         return values_agree(value, expected)
@@ -109,7 +113,7 @@ def confirm(call: Call, traced: CallOutcome, plain: CallOutcome) -> CallOutcome:
     if difference is None:
         return traced
     message = (
-        f"{difference}; {call.function}() must compute the same result whether or not its "
+        f"{difference}; {call.label}() must compute the same result whether or not its "
         "Python work is counted"
     )
     failure = StudentFailure(FailureKind.INCONSISTENT, message)

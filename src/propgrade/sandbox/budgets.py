@@ -46,7 +46,14 @@ def _arrays(value: Value) -> list[np.ndarray]:
 
 def reply_budget(call: Call, limits: Limits) -> int:
     """The most bytes (header and arrays) the reply to ``call`` may take on the wire."""
-    direct = [a for a in (*call.args, *(v for _, v in call.kwargs)) if isinstance(a, np.ndarray)]
+    given = [*call.args, *(v for _, v in call.kwargs)]
+    if call.instance is not None:
+        # An object's method may return arrays the size of what it was set up with
+        # (distances to every training row): those count as passed in.
+        recipe = call.instance
+        given += [*recipe.args, *(v for _, v in recipe.kwargs)]
+        given += [v for step in recipe.steps for v in (*step.args, *(v for _, v in step.kwargs))]
+    direct = [a for a in given if isinstance(a, np.ndarray)]
     largest = max((a.nbytes for a in direct), default=0)
     budget = HEADER_BYTES + limits.reply_bytes + ARRAY_FACTOR * largest
     if call.echo_args:

@@ -94,8 +94,36 @@ class StudentFailure:
 
 
 @dataclass(frozen=True)
+class Step:
+    """One method call made while an object is set up: ``obj.method(*args, **kwargs)``."""
+
+    method: str
+    args: tuple[Value, ...] = ()
+    kwargs: tuple[tuple[str, Value], ...] = ()
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to build a student object in the worker: ``obj = cls(*args, **kwargs)``, then
+    every step in order.
+
+    An object never outlives the call it is built for: each call on it builds it afresh
+    from its recipe, so no call (and no check) sees state that another one left behind,
+    and the same recipe gives the same object in every run.
+    """
+
+    cls: str
+    args: tuple[Value, ...] = ()
+    kwargs: tuple[tuple[str, Value], ...] = ()
+    steps: tuple[Step, ...] = ()
+
+
+@dataclass(frozen=True)
 class Call:
-    """One call of a student function: ``function(*args, **dict(kwargs))``."""
+    """One call of a student function: ``function(*args, **dict(kwargs))``.
+
+    With ``instance``, ``function`` is a method of the object that recipe builds.
+    """
 
     function: str
     args: tuple[Value, ...]
@@ -106,6 +134,7 @@ class Call:
     # Pairs, not a dict: a frozen dataclass should hold nothing mutable, and the order
     # the grader wrote them in is kept.
     kwargs: tuple[tuple[str, Value], ...] = ()
+    instance: Recipe | None = None
 
     @classmethod
     def of(
@@ -116,9 +145,69 @@ class Call:
         *,
         trace: bool = False,
         echo_args: bool = False,
+        instance: Recipe | None = None,
     ) -> Call:
         pairs = tuple(kwargs.items()) if kwargs else ()
-        return cls(function, args, trace=trace, echo_args=echo_args, kwargs=pairs)
+        return cls(
+            function, args, trace=trace, echo_args=echo_args, kwargs=pairs, instance=instance
+        )
+
+    @property
+    def label(self) -> str:
+        """The callee as a message names it: ``losses`` or ``KNearestNeighbor.predict``."""
+        return self.function if self.instance is None else f"{self.instance.cls}.{self.function}"
+
+
+def repeated_arrays(call: Call) -> dict[int, int]:
+    """The arrays ``call`` passes in more than one place, by id, numbered from 0."""
+    counts: dict[int, int] = {}
+
+    def visit(value: object) -> None:
+        if isinstance(value, np.ndarray):
+            counts[id(value)] = counts.get(id(value), 0) + 1
+        elif isinstance(value, tuple | list):
+            for item in value:
+                visit(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                visit(item)
+
+    visit(call_values(call))
+    repeated = [key for key, count in counts.items() if count > 1]
+    return {key: number for number, key in enumerate(repeated)}
+
+
+def alias_pattern(call: Call) -> tuple[int, ...]:
+    """Which of ``call``'s arrays are one object: per array in ``call_values`` order, its
+    number in ``repeated_arrays``, or -1. Empty when no array is passed twice."""
+    repeated = repeated_arrays(call)
+    if not repeated:
+        return ()
+    pattern: list[int] = []
+
+    def visit(value: object) -> None:
+        if isinstance(value, np.ndarray):
+            pattern.append(repeated.get(id(value), -1))
+        elif isinstance(value, tuple | list):
+            for item in value:
+                visit(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                visit(item)
+
+    visit(call_values(call))
+    return tuple(pattern)
+
+
+def call_values(call: Call) -> tuple[object, ...]:
+    """Every value ``call`` sends, in a fixed order: its object's recipe, then its arguments."""
+    parts: list[object] = []
+    recipe = call.instance
+    if recipe is not None:
+        parts += [recipe.args, dict(recipe.kwargs)]
+        parts += [(step.args, dict(step.kwargs)) for step in recipe.steps]
+    parts += [call.args, dict(call.kwargs)]
+    return tuple(parts)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from propgrade.sandbox.calls import (
     SubclassArray,
     Unsupported,
     Value,
+    repeated_arrays,
 )
 
 HEADER_LIMIT = 1 << 20
@@ -216,8 +217,16 @@ class BlobTable:
         self.blobs: list[bytes] = []
         self._by_id: dict[int, tuple[npt.NDArray[Any], dict[str, object]]] = {}
         self._by_content: dict[tuple[str, tuple[int, ...], bytes], int] = {}
+        # While one call is encoded: the arrays it passes more than once, by id, each with
+        # the number that tells the worker to hand over one object for all its places.
+        self.aliases: dict[int, int] = {}
 
     def add(self, array: npt.NDArray[Any]) -> dict[str, object]:
+        ref = self._add(array)
+        mark = self.aliases.get(id(array))
+        return ref if mark is None else {**ref, "same": mark}
+
+    def _add(self, array: npt.NDArray[Any]) -> dict[str, object]:
         # Identity first: the same object is usually passed to many calls of a batch.
         known = self._by_id.get(id(array)) if self.dedupe else None
         if known is not None and known[0] is array:
@@ -403,23 +412,65 @@ def _decode_array(obj: dict[str, Any], blobs: Sequence[memoryview | bytes]) -> V
 
 # -- protocol messages --------------------------------------------------------------------
 # Requests: {"op": "run", "max_reply_bytes": n, "calls": [{"id", "function", "args",
-# "kwargs", "trace", "echo_args", "max_reply_bytes"}]}, "kwargs" a list of [name, value]
-# pairs, a call's "max_reply_bytes" its reply budget (sandbox/budgets.py). Replies: one
+# "kwargs", "instance", "trace", "echo_args", "max_reply_bytes"}]}, "kwargs" a list of
+# [name, value] pairs, "instance" null or {"cls", "args", "kwargs", "steps": [[method,
+# args, kwargs], ...]} (the object "function" is a method of), an array reference with
+# "same": n the same object as every other one with that n in the call, a call's
+# "max_reply_bytes" its reply budget (sandbox/budgets.py). Replies: one
 # "ready" frame before the student's file is imported, one "import" frame, then one
 # "result" frame per call, in order.
 
 
 def encode_call(call: Call, table: BlobTable) -> tuple[list[object], list[list[object]]]:
     """A call's positional and keyword arguments in wire form; arrays go into ``table``."""
-    if len(call.args) > MAX_ARGS or len(call.kwargs) > MAX_ARGS:
+    fields = encode_call_fields(call, table)
+    return fields["args"], fields["kwargs"]  # type: ignore[return-value]
+
+
+def encode_call_fields(call: Call, table: BlobTable) -> dict[str, object]:
+    """A call's ``args``, ``kwargs`` and ``instance`` (its object's recipe) in wire form.
+
+    An array passed more than once within the call (``f(X, X)``, or ``train(X, y)`` then
+    ``f(X)`` on the same object) is marked so that the worker passes one object to every
+    place: code that is wrong only when its arguments alias can be tested. Arrays that are
+    equal but not the same object arrive as separate copies.
+    """
+    table.aliases = repeated_arrays(call)
+    try:
+        args, kwargs = _encode_arguments(call.args, call.kwargs, table, "")
+        instance: object = None
+        recipe = call.instance
+        if recipe is not None:
+            if not recipe.cls.isidentifier():
+                raise UnsendableValue(f"a class named {recipe.cls[:40]!r}")
+            init_args, init_kwargs = _encode_arguments(
+                recipe.args, recipe.kwargs, table, f"{recipe.cls}(): "
+            )
+            steps: list[object] = []
+            for step in recipe.steps:
+                if not step.method.isidentifier():
+                    raise UnsendableValue(f"a method named {step.method[:40]!r}")
+                encoded = _encode_arguments(step.args, step.kwargs, table, f"{step.method}(): ")
+                steps.append([step.method, *encoded])
+            instance = {"cls": recipe.cls, "args": init_args, "kwargs": init_kwargs}
+            instance["steps"] = steps
+    finally:
+        table.aliases = {}
+    return {"args": args, "kwargs": kwargs, "instance": instance}
+
+
+def _encode_arguments(
+    args: Sequence[Value], kwargs: Sequence[tuple[str, Value]], table: BlobTable, where: str
+) -> tuple[list[object], list[list[object]]]:
+    if len(args) > MAX_ARGS or len(kwargs) > MAX_ARGS:
         raise UnsendableValue(f"more than {MAX_ARGS} arguments")
-    args = [_encode_at(f"argument {i + 1}", arg, table, 0) for i, arg in enumerate(call.args)]
-    kwargs: list[list[object]] = []
-    for name, value in call.kwargs:
+    encoded = [_encode_at(f"{where}argument {i + 1}", arg, table, 0) for i, arg in enumerate(args)]
+    pairs: list[list[object]] = []
+    for name, value in kwargs:
         if type(name) is not str or not name.isidentifier():
             raise UnsendableValue(f"a keyword argument named {str(name)[:40]!r}")
-        kwargs.append([name, _encode_at(name, value, table, 0)])
-    return args, kwargs
+        pairs.append([name, _encode_at(f"{where}{name}", value, table, 0)])
+    return encoded, pairs
 
 
 def request_frame(
@@ -482,7 +533,7 @@ def parse_result(
         raise WireError(f"unknown failure kind {kind[:40]!r}")
     failure = StudentFailure(
         FailureKind.EXCEPTION,
-        f"{call.function}() raised {_text(header, 'type')}: {message}",
+        f"{call.label}() raised {_text(header, 'type')}: {message}",
         _text(header, "traceback"),
     )
     return CallOutcome(failure=failure, seconds=since_previous)

@@ -227,7 +227,7 @@ class _Process:
 class _Encoded:
     """A batch's arguments in wire form, encoded once and reusable after a respawn."""
 
-    args: list[tuple[list[object], list[list[object]]] | None]  # None: could not be sent
+    args: list[dict[str, object] | None]  # args, kwargs, instance; None: could not be sent
     blobs: list[bytes]
 
 
@@ -422,13 +422,13 @@ class Worker:
         the rest of the batch still runs (FailureKind.UNSENDABLE).
         """
         table = wire.BlobTable()
-        args: list[tuple[list[object], list[list[object]]] | None] = []
+        args: list[dict[str, object] | None] = []
         for index, call in enumerate(calls):
             try:
-                args.append(wire.encode_call(call, table))
+                args.append(wire.encode_call_fields(call, table))
             except wire.UnsendableValue as exc:
                 args.append(None)
-                message = f"the grader cannot call {call.function}(): {exc}"
+                message = f"the grader cannot call {call.label}(): {exc}"
                 outcomes[index] = _failed(FailureKind.UNSENDABLE, message)
         return _Encoded(args, table.blobs)
 
@@ -453,8 +453,7 @@ class Worker:
                 {
                     "id": first_id + position,
                     "function": calls[index].function,
-                    "args": call_args[0],
-                    "kwargs": call_args[1],
+                    **call_args,
                     "trace": calls[index].trace,
                     "echo_args": calls[index].echo_args,
                     "max_reply_bytes": budgets[position],
@@ -492,7 +491,7 @@ class Worker:
                 self._stop_process()
                 return runnable[position + 1 :]
             except wire.WireError as exc:
-                message = f"the reply to {call.function}() was not valid data: {exc}"
+                message = f"the reply to {call.label}() was not valid data: {exc}"
                 outcomes[index] = _failed(
                     FailureKind.PROTOCOL, message, time.monotonic() - previous
                 )
@@ -503,14 +502,14 @@ class Worker:
                 outcomes[index] = _failed(FailureKind.BUDGET, self._budget_message(), elapsed)
             elif event is _Stop.TIMEOUT:
                 message = (
-                    f"{call.function}() did not return within {self.limits.call_seconds:g} s; "
+                    f"{call.label}() did not return within {self.limits.call_seconds:g} s; "
                     "the worker was stopped"
                 )
                 outcomes[index] = _failed(FailureKind.TIMEOUT, message, elapsed)
                 self._failures[call.function] += 1
             else:
                 process.kill()
-                message = f"{process.death()} during {call.function}()"
+                message = f"{process.death()} during {call.label}()"
                 outcomes[index] = _failed(FailureKind.CRASH, message, elapsed)
                 self._failures[call.function] += 1
             self._stop_process()

@@ -22,9 +22,8 @@ from hypothesis import strategies as st
 from propgrade.config import CheckConfig
 from propgrade.engine.checks import Check, StudentProxy
 from propgrade.engine.grading import Plan
-from propgrade.engine.proxies import CallKey, call_key
-from propgrade.sandbox.calls import Call, Value
-from propgrade.selftest.recording import copy_value
+from propgrade.engine.proxies import CallKey, call_key, run_trusted
+from propgrade.sandbox.calls import Call, Recipe, Step, Value
 
 EQUIVALENCE_CHECK = "probably_equivalent"
 RTOL = 1e-9  # correct float64 rewrites of the same formula agree to ~1e-12
@@ -37,38 +36,71 @@ class EquivalenceCase:
     args: tuple[Value, ...]
     expected: Any  # the reference's return value on ``args``
     number: int
+    instance: Recipe | None = None  # the object ``function`` is a method of
+    kwargs: tuple[tuple[str, Value], ...] = ()
 
     def __repr__(self) -> str:
         return f"{self.function}(...) on random input #{self.number}"
+
+
+def recorded_calls(calls: dict[str, list[Call]], functions: Sequence[str]) -> dict[str, list[Call]]:
+    """Per function, the distinct calls the checks make of it, in check order."""
+    seen: dict[CallKey, Call] = {}
+    for made in calls.values():
+        for call in made:
+            if call.function in functions:
+                seen.setdefault(call_key(call), call)
+    found: dict[str, list[Call]] = {}
+    for call in seen.values():
+        found.setdefault(call.function, []).append(call)
+    return found
 
 
 def recorded_inputs(
     calls: dict[str, list[Call]], functions: Sequence[str]
 ) -> dict[str, list[tuple[Value, ...]]]:
     """Per function, the distinct argument tuples the checks pass it, in check order."""
-    seen: dict[CallKey, Call] = {}
-    for made in calls.values():
-        for call in made:
-            if call.function in functions:
-                seen.setdefault(call_key(call), call)
-    found: dict[str, list[tuple[Value, ...]]] = {}
-    for call in seen.values():
-        found.setdefault(call.function, []).append(call.args)
-    return found
+    return {
+        function: [call.args for call in made]
+        for function, made in recorded_calls(calls, functions).items()
+    }
 
 
-def _perturb(value: Any, rng: np.random.Generator) -> Any:
+def _perturb(value: Any, rng: np.random.Generator, memo: dict[int, Any] | None = None) -> Any:
+    # ``memo``: an array passed in several places is perturbed once, so it stays one array
+    memo = {} if memo is None else memo
     if isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating):
+        if id(value) in memo:
+            return memo[id(value)][1]
         scale = float(np.mean(np.abs(value))) if value.size else 0.0
         scale = scale if np.isfinite(scale) and scale > 0 else 1.0
         noise = rng.standard_normal(value.shape)
         jitter = rng.standard_normal(value.shape)
-        return (value * (1 + 0.01 * noise) + 0.01 * scale * jitter).astype(value.dtype)
+        changed = (value * (1 + 0.01 * noise) + 0.01 * scale * jitter).astype(value.dtype)
+        memo[id(value)] = (value, changed)
+        return changed
     if isinstance(value, float):
         return value * float(np.exp(0.1 * rng.standard_normal()))
     if isinstance(value, tuple):
-        return tuple(_perturb(v, rng) for v in value)
+        return tuple(_perturb(v, rng, memo) for v in value)
     return value  # integers (labels, sizes) and anything else keep their meaning
+
+
+def _perturb_call(call: Call, rng: np.random.Generator) -> Call:
+    memo: dict[int, Any] = {}
+
+    def pairs(items: tuple[tuple[str, Value], ...]) -> tuple[tuple[str, Value], ...]:
+        return tuple((name, _perturb(value, rng, memo)) for name, value in items)
+
+    recipe = call.instance
+    if recipe is not None:
+        steps = tuple(
+            Step(step.method, _perturb(step.args, rng, memo), pairs(step.kwargs))
+            for step in recipe.steps
+        )
+        recipe = Recipe(recipe.cls, _perturb(recipe.args, rng, memo), pairs(recipe.kwargs), steps)
+    args = _perturb(call.args, rng, memo)
+    return Call(call.function, args, kwargs=pairs(call.kwargs), instance=recipe)
 
 
 def equivalence_cases(
@@ -84,16 +116,20 @@ def equivalence_cases(
     """
     rng = np.random.default_rng(seed)
     cases: list[EquivalenceCase] = []
-    inputs_of = recorded_inputs(calls, functions)
-    for function, inputs in sorted(inputs_of.items()):
-        picks = rng.choice(len(inputs), size=per_function, replace=len(inputs) < per_function)
+    calls_of = recorded_calls(calls, functions)
+    for function, made in sorted(calls_of.items()):
+        picks = rng.choice(len(made), size=per_function, replace=len(made) < per_function)
         for pick in picks:
-            args = _perturb(inputs[int(pick)], rng)
+            call = _perturb_call(made[int(pick)], rng)
             try:
-                expected = getattr(module, function)(*(copy_value(a) for a in args))
+                expected = run_trusted(module, call)[0]
             except Exception:  # an input the reference refuses proves nothing
                 continue
-            cases.append(EquivalenceCase(function, args, expected, len(cases) + 1))
+            cases.append(
+                EquivalenceCase(
+                    function, call.args, expected, len(cases) + 1, call.instance, call.kwargs
+                )
+            )
     return cases
 
 
@@ -116,7 +152,15 @@ def same_value(got: Any, expected: Any) -> bool:
 
 
 def _agrees(case: EquivalenceCase, student: StudentProxy) -> None:
-    outcome = student.outcome(case.function, *case.args, echo_args=True)
+    recipe = case.instance
+    kwargs: dict[str, Any] = dict(case.kwargs)
+    if recipe is None:
+        outcome = student.outcome(case.function, *case.args, echo_args=True, **kwargs)
+    else:
+        obj = student.new(recipe.cls, *recipe.args, **dict(recipe.kwargs))
+        for step in recipe.steps:
+            obj = obj.then(step.method, *step.args, **dict(step.kwargs))
+        outcome = obj.outcome(case.function, *case.args, echo_args=True, **kwargs)
     # Plain raises, not asserts: the message is the verdict shown in the report.
     if not same_value(outcome.value, case.expected):
         raise AssertionError(f"{case.function} returns another value than the reference")

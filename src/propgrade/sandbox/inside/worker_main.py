@@ -204,22 +204,45 @@ class _Codec:
         blobs.append(data)
         return {"blob": _len(blobs) - 1, "dtype": dtype.str, "shape": [int(n) for n in array.shape]}
 
-    def decode(self, obj: object, blobs: list[bytes]) -> object:
-        """Arguments from the trusted side; every array reference becomes a fresh copy."""
+    def decode(
+        self, obj: object, blobs: list[bytes], same: dict[int, object] | None = None
+    ) -> object:
+        """Arguments from the trusted side; every array reference becomes a fresh copy,
+        except that references marked with the same ``"same"`` number within one call
+        become one object (``same`` holds those already made for the call)."""
         kind = _type(obj)
         if kind is _list:
-            return _tuple(self.decode(item, blobs) for item in cast("list[object]", obj))
+            return _tuple(self.decode(item, blobs, same) for item in cast("list[object]", obj))
         if kind is _dict:
             tagged = cast("dict[str, Any]", obj)
             if "blob" in tagged:
+                mark = tagged.get("same")
+                if same is None:
+                    same, mark = {}, None
+                if mark is not None and mark in same:
+                    return same[mark]
                 flat = self.frombuffer(blobs[tagged["blob"]], dtype=self.dtype(tagged["dtype"]))
-                return flat.reshape(tagged["shape"]).copy()
+                array = flat.reshape(tagged["shape"]).copy()
+                if mark is not None:
+                    same[mark] = array
+                return array
             if "complex" in tagged:
                 return _complex(*tagged["complex"])
             if "dict" in tagged:
-                return {key: self.decode(item, blobs) for key, item in tagged["dict"]}
+                return {key: self.decode(item, blobs, same) for key, item in tagged["dict"]}
             raise ValueError(f"unknown tagged value {sorted(tagged)}")
         return obj
+
+    def decode_arguments(
+        self,
+        args: list[object],
+        kwargs: list[list[Any]],
+        blobs: list[bytes],
+        same: dict[int, object],
+    ) -> tuple[list[object], dict[str, object]]:
+        positional = [self.decode(arg, blobs, same) for arg in args]
+        named = {name: self.decode(arg, blobs, same) for name, arg in kwargs}
+        return positional, named
 
 
 class _Channel:
@@ -495,18 +518,34 @@ class _Runner:
                 _flush_student_output()
                 self.channel.write_frame(data)
 
+    def _missing(self, message: str) -> tuple[dict[str, object], list[bytes]]:
+        missing: dict[str, object] = {"ok": False, "kind": "missing", "type": ""}
+        missing["message"], missing["traceback"] = message, ""
+        return missing, []
+
     def _run_one(
         self, call: dict[str, Any], blobs: list[bytes]
     ) -> tuple[dict[str, object], list[bytes]]:
         name = call["function"]
-        function = self.module.__dict__.get(name)
-        if function is None or not _callable(function):
-            message = f"{_basename(self.filename)} defines no function named {name!r}"
-            missing: dict[str, object] = {"ok": False, "kind": "missing", "type": ""}
-            missing["message"], missing["traceback"] = message, ""
-            return missing, []
-        args = [self.codec.decode(arg, blobs) for arg in call["args"]]
-        kwargs = {name: self.codec.decode(arg, blobs) for name, arg in call["kwargs"]}
+        same: dict[int, object] = {}
+        recipe = call.get("instance")
+        if recipe is None:
+            function = self.module.__dict__.get(name)
+            if function is None or not _callable(function):
+                return self._missing(
+                    f"{_basename(self.filename)} defines no function named {name!r}"
+                )
+        else:
+            built = self._build(recipe, blobs, same)
+            if _type(built) is _tuple:
+                return cast("tuple[dict[str, object], list[bytes]]", built)
+            try:
+                function = _getattr(built, name, None) if not name.startswith("__") else None
+            except _BaseException as exc:  # a __getattr__ of the student's that raises
+                return _failure("exception", exc, self.filename), []
+            if function is None or not _callable(function):
+                return self._missing(f"class {recipe['cls']} has no method named {name!r}")
+        args, kwargs = self.codec.decode_arguments(call["args"], call["kwargs"], blobs, same)
         tracer = _Tracer(self.filename) if call["trace"] else None
         try:
             started = _perf_counter()
@@ -536,6 +575,35 @@ class _Runner:
         except _BaseException as exc:
             return _failure("exception", exc, self.filename), []
         return reply, reply_blobs
+
+    def _build(self, recipe: dict[str, Any], blobs: list[bytes], same: dict[int, object]) -> object:
+        """The object ``recipe`` describes: its class called, then each setup step run.
+
+        Made anew for every call, so no call sees what another left in it. Returns a
+        failure reply (a tuple) when the class is missing or a step raises.
+        """
+        cls_name = recipe["cls"]
+        cls = self.module.__dict__.get(cls_name)
+        if cls is None or not _callable(cls):
+            return self._missing(f"{_basename(self.filename)} defines no class named {cls_name!r}")
+        where = f"{cls_name}()"
+        try:
+            args, kwargs = self.codec.decode_arguments(
+                recipe["args"], recipe["kwargs"], blobs, same
+            )
+            obj = cls(*args, **kwargs)
+            for method, step_args, step_kwargs in recipe["steps"]:
+                where = f"{cls_name}.{method}()"
+                bound = _getattr(obj, method, None) if not method.startswith("__") else None
+                if bound is None or not _callable(bound):
+                    return self._missing(f"class {cls_name} has no method named {method!r}")
+                args, kwargs = self.codec.decode_arguments(step_args, step_kwargs, blobs, same)
+                bound(*args, **kwargs)
+        except _BaseException as exc:
+            failure = _failure("exception", exc, self.filename)
+            failure["message"] = f"{where}, called to set the object up: {failure['message']}"
+            return failure, []
+        return obj
 
 
 class _ImportGuard:
