@@ -245,7 +245,7 @@ class KnownDistances:
 
     def __repr__(self) -> str:
         pairs = ", ".join(
-            f"X_test[{i}] is X_train[{j}] + a vector of length {int(L)}"
+            f"X_test[{i}] is X_train[{j}] + a vector of length {L:g}"
             for i, (j, L) in enumerate(zip(self.source, self.length, strict=True))
         )
         return f"{self.case!r}\n{pairs}"
@@ -266,8 +266,10 @@ def known_distances(draw: st.DrawFn) -> KnownDistances:
         signs = rng.choice([-1.0, 1.0], size=len(offset))
         X_test[i, where] += signs * np.array(offset, dtype=np.float64)
         lengths[i] = float(np.sqrt(np.sum(np.square(offset))))
-    case = Data(X_train, _labels(rng, m, 3), X_test)
-    return KnownDistances(case, frozen(source), frozen(lengths))
+    # 1/8 (exact in binary) makes every distance of some cases smaller than 1
+    scale = draw(st.sampled_from([1.0, 0.125]))
+    case = Data(scale * X_train, _labels(rng, m, 3), scale * X_test)
+    return KnownDistances(case, frozen(source), frozen(scale * lengths))
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -312,8 +314,10 @@ def translations(draw: st.DrawFn) -> Moved:
 
 @st.composite
 def scalings(draw: st.DrawFn) -> Moved:
-    """Factors that keep integer data exact in binary, negative ones too."""
-    return Moved(draw(ANY_DATA), factor=draw(st.sampled_from([-3.0, -1.0, 0.5, 2.0, 4.0])))
+    """Factors that keep integer data exact in binary, negative ones too; 1/8 brings
+    neighbours closer than 1."""
+    factors = [-3.0, -1.0, 0.125, 0.5, 2.0, 4.0]
+    return Moved(draw(ANY_DATA), factor=draw(st.sampled_from(factors)))
 
 
 @dataclass(frozen=True, repr=False, eq=False)

@@ -354,6 +354,14 @@ def no_loops_duplicate_rows(case: Data, student: Any) -> None:
         expected="0 between a row and itself",
         got=format_array(np.diag(got)),
     )
+    # rounding leaves at most ~1e-8 of the largest squared distance: its root, ~1e-4
+    diagonal = np.diag(got)
+    require(
+        bool(np.all(diagonal <= 1e-3 * scale_of(got))),
+        "the distance of a non-integer row to itself is far from 0",
+        expected="0 between a row and itself (up to rounding)",
+        got=format_array(diagonal),
+    )
 
 
 # --- predict_labels ----------------------------------------------------------------------

@@ -1,0 +1,148 @@
+"""compute_distances_no_loops broadcasts to (num_test, num_train, D): out of memory."""
+
+import numpy as np
+
+
+class KNearestNeighbor:
+    """A kNN classifier with the L2 distance."""
+
+    def __init__(self):
+        pass
+
+    def train(self, X, y):
+        """Train the classifier: for k-nearest neighbours, that is remembering the data.
+
+        Parameters
+        ----------
+        X : ndarray of shape (num_train, D)
+            The training examples, one per row.
+        y : ndarray of shape (num_train,)
+            Their labels: y[i] is the label of X[i].
+        """
+        self.X_train = X
+        self.y_train = y
+
+    def predict(self, X, k=1, num_loops=0):
+        """Predict a label for every test example.
+
+        Parameters
+        ----------
+        X : ndarray of shape (num_test, D)
+            The test examples, one per row.
+        k : int
+            How many nearest neighbours vote on each label.
+        num_loops : int
+            Which distance method to use: 0, 1 or 2 Python loops.
+
+        Returns
+        -------
+        y : ndarray of shape (num_test,)
+            The predicted labels: y[i] is the label predicted for X[i].
+        """
+        if num_loops == 0:
+            dists = self.compute_distances_no_loops(X)
+        elif num_loops == 1:
+            dists = self.compute_distances_one_loop(X)
+        elif num_loops == 2:
+            dists = self.compute_distances_two_loops(X)
+        else:
+            raise ValueError(f"Invalid value {num_loops} for num_loops")
+
+        return self.predict_labels(dists, k=k)
+
+    def compute_distances_two_loops(self, X):
+        """The distance between each test row and each training row, with a Python loop
+        over the test rows and one nested inside it over the training rows.
+
+        Parameters
+        ----------
+        X : ndarray of shape (num_test, D)
+            The test examples.
+
+        Returns
+        -------
+        dists : ndarray of shape (num_test, num_train)
+            dists[i, j] is the Euclidean distance between X[i] and the j-th training row.
+        """
+        num_test = X.shape[0]
+        num_train = self.X_train.shape[0]
+        dists = np.zeros((num_test, num_train))
+        for i in range(num_test):
+            for j in range(num_train):
+                diff = X[i] - self.X_train[j]
+                dists[i, j] = np.sqrt(np.dot(diff, diff))
+        return dists
+
+    def compute_distances_one_loop(self, X):
+        """As compute_distances_two_loops, with a single Python loop over the test rows:
+        each test row's distances to all training rows at once.
+
+        Parameters
+        ----------
+        X : ndarray of shape (num_test, D)
+            The test examples.
+
+        Returns
+        -------
+        dists : ndarray of shape (num_test, num_train)
+            dists[i, j] is the Euclidean distance between X[i] and the j-th training row.
+        """
+        num_test = X.shape[0]
+        num_train = self.X_train.shape[0]
+        dists = np.zeros((num_test, num_train))
+        for i in range(num_test):
+            diff = self.X_train - X[i]
+            dists[i, :] = np.sqrt(np.sum(diff * diff, axis=1))
+        return dists
+
+    def compute_distances_no_loops(self, X):
+        """As compute_distances_two_loops, with no Python loop at all.
+
+        Whole-array operations only. Hint: expand the squared distance into the squared
+        norms of the two rows and their dot product; one matrix product then gives every
+        dot product. Keep the memory small: an intermediate array of shape
+        (num_test, num_train, D) does not fit in memory at the sizes of the course's data.
+
+        Parameters
+        ----------
+        X : ndarray of shape (num_test, D)
+            The test examples.
+
+        Returns
+        -------
+        dists : ndarray of shape (num_test, num_train)
+            dists[i, j] is the Euclidean distance between X[i] and the j-th training row.
+        """
+        diff = X[:, None, :] - self.X_train[None, :, :]
+        squared = np.sum(diff * diff, axis=2)
+        # Rounding can leave an exact duplicate's squared distance slightly below 0.
+        squared[squared < 0] = 0.0
+        dists = np.sqrt(squared)
+        return dists
+
+    def predict_labels(self, dists, k=1):
+        """Predict each test example's label from its distances to the training examples.
+
+        The k training examples nearest to a test example vote with their labels, and the
+        most common label wins. Ties between labels go to the smallest label.
+
+        Parameters
+        ----------
+        dists : ndarray of shape (num_test, num_train)
+            dists[i, j] is the distance between the i-th test and the j-th training example.
+        k : int
+            How many nearest neighbours vote.
+
+        Returns
+        -------
+        y : ndarray of shape (num_test,)
+            The predicted labels: y[i] is the label predicted for the i-th test example.
+        """
+        num_test = dists.shape[0]
+        nearest = np.argsort(dists)[:, :k]
+        closest_y = self.y_train[nearest]
+        y_pred = np.zeros(num_test, dtype=np.int64)
+        for i in range(num_test):
+            # argmax returns the first of the most common labels: the smallest one
+            y_pred[i] = np.argmax(np.bincount(closest_y[i]))
+        return y_pred
