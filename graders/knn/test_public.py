@@ -313,15 +313,24 @@ def no_loops_memory(case: Data, student: Any) -> None:
     try:
         value = trained(student, case).call(fn, case.X_test)
     except StudentCallFailed as failed:
+        n, m, d = BIG
         text = failed.failure.message + failed.failure.traceback
         if "MemoryError" in text or "Unable to allocate" in text or failed.failure.kind == "crash":
-            n, m, d = BIG
             raise expect.CheckFailed(
                 f"{fn} ran out of memory on {n} test rows x {m} training rows x {d} "
                 f"features: an intermediate of shape ({n}, {m}, {d}) would take "
                 f"{n * m * d * 8 / 2**30:.1f} GiB, more than the sandbox allows",
                 expected="memory that grows with num_test x num_train, not times D",
                 got=failed.failure.message[:300],
+            ) from None
+        if failed.failure.kind == "timeout":
+            raise expect.CheckFailed(
+                f"{fn} did not finish in time on {n} test rows x {m} training rows x {d} "
+                "features, where whole-array operations take a fraction of a second",
+                expected="no Python loop over the rows",
+                got=failed.failure.message[:300],
+                hint="A Python loop over the rows is slow at the course's sizes: see "
+                "no_loops_no_loop.",
             ) from None
         raise
     got = expect.array_value(value, f"the distances returned by {fn}", case.shape)
