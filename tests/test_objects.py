@@ -198,3 +198,23 @@ def test_handles_go_through_the_graded_file_only(tmp_path: Path) -> None:
         "Counter", (1,), (), (Step("add", (handle.recipe.steps[0].args[0],)),)
     )
     assert repr(handle) == "<student Counter(...).add(...)>"
+
+
+def test_selftest_equivalence_inputs_keep_the_recipe_and_the_keywords(
+    reference: ReferenceModule,
+) -> None:
+    """A surviving mutant of a method is compared with the reference on an object built
+    from a perturbed copy of the checks' own recipe, keywords included."""
+    from propgrade.selftest.equivalence import equivalence_cases
+
+    module = reference._module
+    X = np.arange(4.0)
+    call = Call.of("kept_is", (X,), instance=counter(Step("keep", (X,)), start=2))
+    added = Call.of("tick", (), instance=Recipe("Counter", (), (("start", 7),)))
+    cases = equivalence_cases({"c": [call, added]}, ["kept_is", "tick"], module, 2, seed=1)
+    kept = [c for c in cases if c.function == "kept_is"]
+    ticks = [c for c in cases if c.function == "tick"]
+    assert kept and all(c.instance is not None and c.instance.cls == "Counter" for c in kept)
+    # the perturbed X is still one array in the setup call and the call
+    assert all(c.expected is True for c in kept)
+    assert ticks and all(c.expected == 8 for c in ticks)
