@@ -337,7 +337,7 @@ class ReferenceModule:
         getattr(self._module, function)  # a missing function fails here, as it always did
 
         def invoke(*args: Any, **kwargs: Any) -> Any:
-            return self.run(Call.of(function, tuple(args), kwargs))
+            return self.answer(Call.of(function, tuple(args), kwargs))
 
         return invoke
 
@@ -345,8 +345,12 @@ class ReferenceModule:
         """The reference's object of class ``cls``, as ``student.new`` gives the student's."""
         return ReferenceObject(self, Recipe(cls, tuple(args), tuple(kwargs.items())))
 
-    def run(self, call: Call) -> Any:
-        """The reference's answer to ``call``, computed once per process."""
+    def answer(self, call: Call) -> Any:
+        """The reference's answer to ``call``, computed once per process.
+
+        ``new`` and ``answer`` are methods: a reference function of either name is
+        reached with ``answer(Call(name, args))``.
+        """
         key = call_key(call)
         memo_key = (call.function, key[3])
         if memo_key not in self._memo:
@@ -370,7 +374,7 @@ class ReferenceObject:
         )
 
     def call(self, method: str, /, *args: Any, **kwargs: Any) -> Any:
-        return self._module.run(Call.of(method, tuple(args), kwargs, instance=self._recipe))
+        return self._module.answer(Call.of(method, tuple(args), kwargs, instance=self._recipe))
 
     def __getattr__(self, method: str) -> Callable[..., Any]:
         if method.startswith("_"):

@@ -30,6 +30,7 @@ from dataclasses import replace
 import numpy as np
 
 from propgrade.engine.display import format_value
+from propgrade.engine.proxies import ReferenceModule
 from propgrade.sandbox.calls import (
     Call,
     CallOutcome,
@@ -53,9 +54,10 @@ def reference_witness(reference: object) -> Callable[[Call, Value], bool]:
 
     def agrees(call: Call, value: Value) -> bool:
         try:
-            run = getattr(reference, "run", None)
-            if call.instance is not None or run is not None:
-                expected = run(call) if run is not None else None
+            if isinstance(reference, ReferenceModule):
+                expected = reference.answer(call)
+            elif call.instance is not None:
+                return False
             else:
                 expected = getattr(reference, call.function)(*call.args, **dict(call.kwargs))
         except Exception:  # no such function, or arguments it refuses: no witness
