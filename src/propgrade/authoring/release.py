@@ -8,10 +8,12 @@ students can run them; hidden checks and the reference never leave the course fo
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import re
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +122,7 @@ def _released_requires(requires: tuple[str, ...], public_ids: list[str]) -> dict
 
 STUDENT_README = """# {name}
 
-Implement the functions in `{graded_file}`: {functions}.
+Implement the {what} in `{graded_file}`: {functions}.
 Each docstring states the shapes and conventions.
 
 Check your work before you submit, from this folder:
@@ -137,8 +139,7 @@ Your code may import {imports} and the Python standard library; any other import
 refused, here as in the graded run.
 
 What to submit:
-- a folder upload or Gradescope: `{graded_file}` (a notebook alone also works: its
-  imports and function definitions are graded, nothing else in it runs);
+- a folder upload or Gradescope: `{graded_file}` {notebook_alone};
 - an nbgrader course: the whole assignment folder with `nbgrader submit`; the notebook's
   written answers are graded by hand, the functions as above.
 
@@ -213,14 +214,38 @@ def _write_release(assignment: AssignmentConfig, staging: Path, public_ids: list
             shutil.copy2(path, checks / path.name)
     stub = (staging / assignment.graded_file).read_bytes()
     (staging / RELEASED_CONFIG_NAME).write_text(_public_config(assignment, public_ids, stub))
+    owner = _class_of(stub.decode("utf-8", "replace"), assignment.functions)
     (staging / "README.md").write_text(
         STUDENT_README.format(
             name=assignment.name,
             graded_file=assignment.graded_file,
+            what="functions" if owner is None else f"methods of class `{owner}`",
             functions=", ".join(f"`{f}`" for f in assignment.functions),
             imports=", ".join(f"`{name}`" for name in assignment.limits.imports),
+            notebook_alone=(
+                "(a notebook alone also works: its\n  imports and function definitions are "
+                "graded, nothing else in it runs)"
+                if owner is None
+                # a notebook is read for its top-level functions only (intake/notebook.py)
+                else "(a notebook alone is not enough: only\n  top-level functions are read "
+                "from a notebook, and these are methods of a class)"
+            ),
         )
     )
+
+
+def _class_of(source: str, functions: Sequence[str]) -> str | None:
+    """The class whose methods the graded functions are, or None for top-level functions."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            methods = {item.name for item in node.body if isinstance(item, ast.FunctionDef)}
+            if functions and set(functions) <= methods:
+                return node.name
+    return None
 
 
 def refresh_stub_fixture(assignment: AssignmentConfig, released: Path) -> Path | None:
