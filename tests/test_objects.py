@@ -7,7 +7,6 @@ and the setup calls), every call builds it afresh there, and only data comes bac
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -190,7 +189,7 @@ def test_the_reference_builds_objects_the_same_way(reference: ReferenceModule) -
     assert reference.same(X, X) is True
 
 
-def test_handles_go_through_the_graded_file_only(tmp_path: Path) -> None:
+def test_a_handle_is_plain_data_on_the_grader_side() -> None:
     """The grader side holds no student object: a handle is plain data."""
     student = LiveProxy(lambda calls: [])
     handle: Any = student.new("Counter", 1).then("add", np.ones(2))
