@@ -107,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     mutations = [m for m in load(args.list) if not args.names or m.name in args.names]
     with tempfile.TemporaryDirectory(prefix="propgrade-mutations-") as tmp:
+        # Run as root, the reduced layer's workers drop to a slot uid, which must be able
+        # to read the copies (mkdtemp makes the folder private to its creator).
+        os.chmod(tmp, 0o755)
         clean = Path(tmp) / "clean"
         copy_repository(clean)
         check_import_path(clean)
