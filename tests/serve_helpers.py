@@ -375,3 +375,39 @@ def running(server: Server) -> Iterator[Server]:
         yield server
     finally:
         server.stop()
+
+
+# -- the databases --------------------------------------------------------------------------
+
+POSTGRES_ENV = "PROPGRADE_TEST_POSTGRES"  # a PostgreSQL URL whose role may create databases
+BACKENDS = ("sqlite", "postgresql")
+
+
+def database(backend: str, folder: Path) -> str:
+    """A fresh, empty database of ``backend`` for one server (or two sharing it)."""
+    if backend == "sqlite":
+        return f"sqlite:///{folder / 'serve.sqlite3'}"
+    import psycopg
+    import pytest
+    from conftest import MISSING
+
+    admin = os.environ.get(POSTGRES_ENV, "")
+    if not admin:
+        pytest.skip(f"{MISSING}PostgreSQL (${POSTGRES_ENV}; .ci/run starts one)")
+    name = "propgrade_test_" + os.urandom(6).hex()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return admin.rsplit("/", 1)[0] + "/" + name
+
+
+def rows(db: str, sql: str, **params: object) -> list[tuple[object, ...]]:
+    import sqlalchemy as sa
+
+    from propgrade.serve.db import normalized_url
+
+    engine = sa.create_engine(normalized_url(db))
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(sa.text(sql), params)]
+    finally:
+        engine.dispose()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import sqlite3
 import stat
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import needs_full
 from serve_helpers import (
+    BACKENDS,
     HOSTILE,
     HOSTILE_ID,
     HOSTILE_TEXT,
@@ -28,9 +28,11 @@ from serve_helpers import (
     WRONG,
     Server,
     csrf_of,
+    database,
     issue_tokens,
     notebook,
     propgrade,
+    rows,
     running,
     write_course,
 )
@@ -42,36 +44,38 @@ pytestmark = [pytest.mark.sandbox, needs_full]
 PER_HOUR = 4
 
 
-@pytest.fixture(scope="module")
-def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="module", params=BACKENDS)
+def course(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     due = (datetime.now(UTC) + timedelta(days=1)).isoformat(timespec="seconds")
-    return write_course(tmp_path_factory.mktemp("course"), due=due, per_hour=PER_HOUR)
+    return write_course(tmp_path_factory.mktemp(request.param), due=due, per_hour=PER_HOUR)
 
 
 @pytest.fixture(scope="module")
-def tokens(course: Path) -> dict[str, str]:
-    return issue_tokens(course, course / "out")
+def db(course: Path) -> str:
+    (course / "out").mkdir(exist_ok=True)
+    return database(course.name.rstrip("0123456789"), course / "out")
 
 
 @pytest.fixture(scope="module")
-def server(course: Path, tokens: dict[str, str]) -> Iterator[Server]:
-    with running(Server(course, course / "out")) as server:
+def tokens(course: Path, db: str) -> dict[str, str]:
+    return issue_tokens(course, course / "out", db)
+
+
+@pytest.fixture(scope="module")
+def server(course: Path, db: str, tokens: dict[str, str]) -> Iterator[Server]:
+    with running(Server(course, course / "out", db=db)) as server:
         yield server
 
 
-def rows(course: Path, query: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(course / "out" / "serve.sqlite3") as conn:
-        return conn.execute(query).fetchall()
-
-
 def test_roster_stores_only_hashes_and_writes_a_private_mail_merge(
-    course: Path, tokens: dict[str, str]
+    course: Path, db: str, tokens: dict[str, str]
 ) -> None:
     assert set(tokens) == {"alice", "bob", "carol", HOSTILE_ID, "instructor"}
-    stored = dict(rows(course, "select student, token_sha256 from people"))
+    stored = dict(rows(db, "select student, token_sha256 from people"))
+    everything = repr(rows(db, "select * from people"))
     for student, token in tokens.items():
         assert stored[student] == digest(token)
-        assert token not in (course / "out" / "serve.sqlite3").read_bytes().decode("latin-1")
+        assert token not in everything
     mode = stat.S_IMODE((course / "out" / "tokens.csv").stat().st_mode)
     assert mode == 0o600
 
@@ -99,14 +103,14 @@ def test_a_notebook_is_graded_like_the_graded_file(server: Server, tokens: dict[
 
 
 def test_the_same_file_twice_is_one_attempt(
-    course: Path, server: Server, tokens: dict[str, str]
+    db: str, server: Server, tokens: dict[str, str]
 ) -> None:
     content = (RIGHT + "# carol\n").encode()
     first = server.submit(tokens["carol"], "double.py", content)
     second = server.submit(tokens["carol"], "double.py", content)
     assert (first.status, second.status) == (201, 200)
     assert first.json()["id"] == second.json()["id"] and second.json()["new"] is False
-    count = rows(course, "select count(*) from submissions where student = 'carol'")
+    count = rows(db, "select count(*) from submissions where student = 'carol'")
     assert count == [(1,)]
 
 
@@ -119,9 +123,15 @@ def test_the_same_file_twice_is_one_attempt(
     ],
 )
 def test_the_intake_refuses_before_anything_is_stored(
-    course: Path, server: Server, tokens: dict[str, str], filename: str, content: bytes, status: int
+    course: Path,
+    db: str,
+    server: Server,
+    tokens: dict[str, str],
+    filename: str,
+    content: bytes,
+    status: int,
 ) -> None:
-    before = rows(course, "select count(*) from submissions")
+    before = rows(db, "select count(*) from submissions")
     uploads = (
         sorted((course / "out" / "uploads").iterdir())
         if (course / "out" / "uploads").exists()
@@ -129,7 +139,7 @@ def test_the_intake_refuses_before_anything_is_stored(
     )
     answer = server.submit(tokens["carol"], filename, content)
     assert answer.status == status, answer.body
-    assert rows(course, "select count(*) from submissions") == before
+    assert rows(db, "select count(*) from submissions") == before
     after = (
         sorted((course / "out" / "uploads").iterdir())
         if (course / "out" / "uploads").exists()
@@ -139,7 +149,7 @@ def test_the_intake_refuses_before_anything_is_stored(
 
 
 def test_attempts_per_hour_are_refused_with_retry_after(
-    course: Path, server: Server, tokens: dict[str, str]
+    db: str, server: Server, tokens: dict[str, str]
 ) -> None:
     student = tokens[HOSTILE_ID]
     for n in range(PER_HOUR):
@@ -149,9 +159,8 @@ def test_attempts_per_hour_are_refused_with_retry_after(
     assert 0 < int(refused.headers["retry-after"]) <= 3600
     # An earlier attempt sent again is that attempt, not a new one: never refused.
     assert server.submit(student, "double.py", f"{RIGHT}# 0\n".encode()).status == 200
-    with sqlite3.connect(course / "out" / "serve.sqlite3") as conn:
-        query = "select count(*) from submissions where student = ?"
-        assert conn.execute(query, (HOSTILE_ID,)).fetchall() == [(PER_HOUR,)]
+    query = "select count(*) from submissions where student = :student"
+    assert rows(db, query, student=HOSTILE_ID) == [(PER_HOUR,)]
 
 
 def test_students_see_only_their_own_submissions(server: Server, tokens: dict[str, str]) -> None:
@@ -183,17 +192,17 @@ def test_students_see_only_their_own_submissions(server: Server, tokens: dict[st
 
 
 def test_forms_without_the_csrf_token_are_refused(
-    course: Path, server: Server, tokens: dict[str, str]
+    db: str, server: Server, tokens: dict[str, str]
 ) -> None:
     alice = server.browser(tokens["alice"])
-    before = rows(course, "select count(*) from submissions")
+    before = rows(db, "select count(*) from submissions")
     content = (RIGHT + "# csrf\n").encode()
     assert alice.upload("double.py", content, csrf=None).status == 403
     assert alice.upload("double.py", content, csrf="0" * 32).status == 403
     # Bob's form token does not work in alice's session.
     bob_csrf = csrf_of(server.browser(tokens["bob"]).get("/").body)
     assert alice.upload("double.py", content, csrf=bob_csrf).status == 403
-    assert rows(course, "select count(*) from submissions") == before
+    assert rows(db, "select count(*) from submissions") == before
     instructor = server.browser(tokens["instructor"])
     assert instructor.post_form("/instructor/regrade", {}).status == 403
     # With its own token the same upload goes through.
@@ -253,19 +262,19 @@ def test_no_response_holds_the_reference_or_a_token(server: Server, tokens: dict
 
 
 def test_regrade_all_grades_every_submission_again(
-    course: Path, server: Server, tokens: dict[str, str]
+    db: str, server: Server, tokens: dict[str, str]
 ) -> None:
     instructor = server.browser(tokens["instructor"])
-    done = rows(course, "select count(*) from submissions where status = 'done'")[0][0]
+    done = rows(db, "select count(*) from submissions where status = 'done'")[0][0]
     board = instructor.get("/instructor")
     assert instructor.post_form("/instructor/regrade", {"csrf": csrf_of(board.body)}).status == 200
     deadline = time.monotonic() + 240
-    while rows(course, "select count(*) from submissions where status != 'done'") != [(0,)]:
+    while rows(db, "select count(*) from submissions where status != 'done'") != [(0,)]:
         assert time.monotonic() < deadline, "the regrade did not finish"
         time.sleep(0.5)
     graded = dict(
         rows(
-            course,
+            db,
             "select submission_id, count(*) from events where kind = 'graded' "
             "group by submission_id",
         )

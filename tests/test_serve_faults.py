@@ -10,22 +10,36 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import time
 from pathlib import Path
 
 import pytest
 from conftest import needs_full
-from serve_helpers import DEADLINE, SLOW, Server, issue_tokens, running, write_course
+from serve_helpers import (
+    BACKENDS,
+    DEADLINE,
+    SLOW,
+    Server,
+    database,
+    issue_tokens,
+    rows,
+    running,
+    write_course,
+)
 
 pytestmark = [pytest.mark.sandbox, needs_full]
 
 STUDENTS = ("alice", "bob", "carol")
 
 
-def query(out: Path, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(out / "serve.sqlite3") as conn:
-        return conn.execute(sql).fetchall()
+# PostgreSQL has no start-up lock: a dead server's claims are taken over when their
+# lease runs out, so its servers here hold short leases.
+LEASE = {"sqlite": 30.0, "postgresql": 5.0}
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 def wait_for(condition: object, what: str) -> None:
@@ -45,12 +59,12 @@ def submit_slow(server: Server, tokens: dict[str, str], count: int) -> list[str]
     return ids
 
 
-def graded_once(out: Path, count: int) -> None:
-    assert query(out, "select count(*), min(status), max(status) from submissions") == [
+def graded_once(db: str, count: int) -> None:
+    assert rows(db, "select count(*), min(status), max(status) from submissions") == [
         (count, "done", "done")
     ]
-    graded = query(
-        out,
+    graded = rows(
+        db,
         "select s.public_id, count(e.id) from submissions s left join events e "
         "on e.submission_id = s.id and e.kind = 'graded' group by s.id",
     )
@@ -68,17 +82,18 @@ def alive(pid: int) -> bool:
 
 
 def test_a_server_killed_mid_grade_grades_its_unfinished_work_once_on_restart(
-    tmp_path: Path,
+    tmp_path: Path, backend: str
 ) -> None:
     course = write_course(tmp_path)
     out = course / "out"
-    tokens = issue_tokens(course, out)
+    db = database(backend, out)
+    tokens = issue_tokens(course, out, db)
     count = 4
-    first = Server(course, out, jobs=2).start()
+    first = Server(course, out, db=db, jobs=2, lease=LEASE[backend]).start()
     try:
         submit_slow(first, tokens, count)
         wait_for(
-            lambda: query(out, "select count(*) from events where kind = 'claimed'")[0][0],
+            lambda: rows(db, "select count(*) from events where kind = 'claimed'")[0][0],
             "a claim",
         )
         workers = first.worker_pids()
@@ -88,26 +103,28 @@ def test_a_server_killed_mid_grade_grades_its_unfinished_work_once_on_restart(
         wait_for(lambda: not any(alive(pid) for pid in workers), "the workers died")
     finally:
         first.stop()
-    unfinished = query(out, "select count(*) from submissions where status != 'done'")[0][0]
+    unfinished = rows(db, "select count(*) from submissions where status != 'done'")[0][0]
     assert unfinished > 0
-    assert query(out, "select count(*) from submissions where status = 'grading'")[0][0] > 0
-    with running(Server(course, out, jobs=2)) as second:
-        for sid in [r[0] for r in query(out, "select public_id from submissions")]:
-            student = query(out, f"select student from submissions where public_id = '{sid}'")[0][0]
+    assert rows(db, "select count(*) from submissions where status = 'grading'")[0][0] > 0
+    with running(Server(course, out, db=db, jobs=2, lease=LEASE[backend])) as second:
+        for sid, student in rows(db, "select public_id, student from submissions"):
             second.wait_done(tokens[str(student)], str(sid))
-    graded_once(out, count)
-    assert query(out, "select count(*) from events where kind = 'requeued'")[0][0] > 0
+    graded_once(db, count)
+    assert rows(db, "select count(*) from events where kind = 'requeued'")[0][0] > 0
 
 
-def test_a_worker_killed_mid_grade_is_replaced_and_its_work_graded_once(tmp_path: Path) -> None:
+def test_a_worker_killed_mid_grade_is_replaced_and_its_work_graded_once(
+    tmp_path: Path, backend: str
+) -> None:
     course = write_course(tmp_path)
     out = course / "out"
-    tokens = issue_tokens(course, out)
+    db = database(backend, out)
+    tokens = issue_tokens(course, out, db)
     count = 3
-    with running(Server(course, out, jobs=1)) as server:
+    with running(Server(course, out, db=db, jobs=1, lease=LEASE[backend])) as server:
         ids = submit_slow(server, tokens, count)
         wait_for(
-            lambda: query(out, "select count(*) from submissions where status = 'grading'")[0][0],
+            lambda: rows(db, "select count(*) from submissions where status = 'grading'")[0][0],
             "a grade is in flight",
         )
         (worker,) = server.worker_pids()
@@ -115,6 +132,6 @@ def test_a_worker_killed_mid_grade_is_replaced_and_its_work_graded_once(tmp_path
         for n, sid in enumerate(ids):
             server.wait_done(tokens[STUDENTS[n % len(STUDENTS)]], sid)
         assert worker not in server.worker_pids() and len(server.worker_pids()) == 1
-    graded_once(out, count)
-    requeued = query(out, "select count(*) from events where kind = 'requeued'")[0][0]
+    graded_once(db, count)
+    requeued = rows(db, "select count(*) from events where kind = 'requeued'")[0][0]
     assert requeued == 1
