@@ -13,11 +13,8 @@ does. The instructor's token opens the dashboard and every page.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import math
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -133,24 +130,6 @@ class Service:
             415, f"submit {graded} or a notebook (.ipynb), not {name or 'a nameless file'}"
         )
 
-    def check_rate(self, student: str) -> None:
-        per_hour = self.assignment.serve.attempts_per_hour
-        if per_hour is None:
-            return
-        hour = timedelta(hours=1)
-        moment = store.now()
-        recent = store.attempts_since(self.engine, student, self.assignment.name, moment - hour)
-        if len(recent) < per_hour:
-            return
-        # The oldest attempt that still counts leaves the window first.
-        free_at = recent[len(recent) - per_hour] + hour
-        wait = max(1, math.ceil((free_at - moment).total_seconds()))
-        raise Refused(
-            429,
-            f"at most {per_hour} attempts per hour: try again in {wait} s",
-            {"Retry-After": str(wait)},
-        )
-
 
 def _bearer(request: Request) -> str:
     header = request.headers.get("authorization", "")
@@ -217,14 +196,19 @@ async def _receive(
     service: Service, person: tokens.Person, name: str, data: bytes
 ) -> tuple[store.Stored, bool]:
     def work() -> tuple[store.Stored, bool]:
-        sha = hashlib.sha256(data).hexdigest()
-        same = store.find_same(service.engine, person.student, service.assignment.name, sha)
-        if same is not None:
-            return same, False  # the same bytes again: not a new attempt, never refused
-        service.check_rate(person.student)
-        return store.receive(
-            service.engine, service.out, person.student, service.assignment.name, name, data
-        )
+        a = service.assignment
+        try:
+            return store.receive(
+                service.engine,
+                service.out,
+                person.student,
+                a.name,
+                name,
+                data,
+                a.serve.attempts_per_hour,
+            )
+        except store.RateLimited as limited:
+            raise Refused(429, str(limited), {"Retry-After": str(limited.retry_after)}) from None
 
     return await asyncio.to_thread(work)
 

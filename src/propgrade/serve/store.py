@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import secrets
 from dataclasses import dataclass
@@ -21,7 +22,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from propgrade.engine.results import SubmissionResult
-from propgrade.serve.db import DONE, GRADING, QUEUED, events, is_sqlite, settings, submissions
+from propgrade.serve.db import (
+    DONE,
+    GRADING,
+    QUEUED,
+    events,
+    is_sqlite,
+    people,
+    settings,
+    submissions,
+)
 
 UPLOADS = "uploads"
 MAX_TRIES = 3  # a submission whose grading killed its worker this often is not retried
@@ -94,21 +104,61 @@ def find_same(engine: sa.Engine, student: str, assignment: str, sha256: str) -> 
     return None if row is None else _stored(row)
 
 
+class RateLimited(Exception):
+    """Too many attempts in the last hour: retry after ``retry_after`` seconds."""
+
+    def __init__(self, per_hour: int, retry_after: int):
+        super().__init__(f"at most {per_hour} attempts per hour: try again in {retry_after} s")
+        self.per_hour = per_hour
+        self.retry_after = retry_after
+
+
+HOUR = timedelta(hours=1)
+
+
 def receive(
-    engine: sa.Engine, out: Path, student: str, assignment: str, filename: str, data: bytes
+    engine: sa.Engine,
+    out: Path,
+    student: str,
+    assignment: str,
+    filename: str,
+    data: bytes,
+    per_hour: int | None = None,
 ) -> tuple[Stored, bool]:
     """Store an upload; (its row, whether it is new). The same bytes again are the
-    earlier attempt. ``filename`` is already checked against the intake's rules."""
+    earlier attempt, never refused. A new attempt beyond ``per_hour`` in the last hour
+    raises ``RateLimited``. ``filename`` is already checked against the intake's rules.
+
+    One transaction per student at a time (SQLite: the database's write lock;
+    PostgreSQL: the student's row, locked), so concurrent uploads cannot both slip under
+    the limit."""
     sha256 = hashlib.sha256(data).hexdigest()
     same = find_same(engine, student, assignment, sha256)
     if same is not None:
         return same, False
     public_id = secrets.token_urlsafe(12)
-    folder = folder_of(out, public_id)
-    folder.mkdir(parents=True)
-    _write_durably(folder / filename, data)
     try:
         with engine.begin() as conn:
+            if not is_sqlite(engine.url.render_as_string()):
+                conn.execute(
+                    sa.select(people.c.id).where(people.c.student == student).with_for_update()
+                )
+            same_row = conn.execute(
+                sa.select(submissions.c.public_id).where(
+                    submissions.c.student == student,
+                    submissions.c.assignment == assignment,
+                    submissions.c.sha256 == sha256,
+                )
+            ).first()
+            if same_row is not None:
+                public_id = same_row.public_id
+                raise _AlreadyThere
+            moment = now()
+            if per_hour is not None:
+                _check_rate(conn, student, assignment, per_hour, moment)
+            folder = folder_of(out, public_id)
+            folder.mkdir(parents=True)
+            _write_durably(folder / filename, data)
             row_id = conn.execute(
                 sa.insert(submissions)
                 .values(
@@ -117,13 +167,17 @@ def receive(
                     assignment=assignment,
                     sha256=sha256,
                     filename=filename,
-                    received_at=now(),
+                    received_at=moment,
                     status=QUEUED,
                     tries=0,
                 )
                 .returning(submissions.c.id)
             ).scalar_one()
             _log(conn, row_id, "received")
+    except _AlreadyThere:
+        stored = get(engine, public_id)
+        assert stored is not None
+        return stored, False
     except sa.exc.IntegrityError:
         # The same bytes raced in through another request: that one is the attempt.
         same = find_same(engine, student, assignment, sha256)
@@ -133,6 +187,32 @@ def receive(
     stored = get(engine, public_id)
     assert stored is not None
     return stored, True
+
+
+class _AlreadyThere(Exception):
+    pass
+
+
+def _check_rate(
+    conn: sa.Connection, student: str, assignment: str, per_hour: int, moment: datetime
+) -> None:
+    recent = [
+        aware(r.received_at)
+        for r in conn.execute(
+            sa.select(submissions.c.received_at)
+            .where(
+                submissions.c.student == student,
+                submissions.c.assignment == assignment,
+                submissions.c.received_at > moment - HOUR,
+            )
+            .order_by(submissions.c.received_at)
+        )
+    ]
+    if len(recent) < per_hour:
+        return
+    # The oldest attempt that still counts leaves the window first.
+    free_at = recent[len(recent) - per_hour] + HOUR
+    raise RateLimited(per_hour, max(1, math.ceil((free_at - moment).total_seconds())))
 
 
 def _write_durably(path: Path, data: bytes) -> None:
@@ -175,23 +255,6 @@ def everyone(engine: sa.Engine, assignment: str) -> list[Stored]:
             .order_by(submissions.c.student, submissions.c.received_at, submissions.c.id)
         ).all()
     return [_stored(r) for r in rows]
-
-
-def attempts_since(
-    engine: sa.Engine, student: str, assignment: str, since: datetime
-) -> list[datetime]:
-    """Receipt times of ``student``'s attempts since ``since``, oldest first."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(submissions.c.received_at)
-            .where(
-                submissions.c.student == student,
-                submissions.c.assignment == assignment,
-                submissions.c.received_at >= since,
-            )
-            .order_by(submissions.c.received_at)
-        ).all()
-    return [aware(r.received_at) for r in rows]
 
 
 def claim(engine: sa.Engine, assignment: str, worker: str, lease: float) -> Stored | None:
