@@ -45,15 +45,20 @@ PER_HOUR = 4
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def course(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    due = (datetime.now(UTC) + timedelta(days=1)).isoformat(timespec="seconds")
-    return write_course(tmp_path_factory.mktemp(request.param), due=due, per_hour=PER_HOUR)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture(scope="module")
-def db(course: Path) -> str:
+def course(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    due = (datetime.now(UTC) + timedelta(days=1)).isoformat(timespec="seconds")
+    return write_course(tmp_path_factory.mktemp(backend), due=due, per_hour=PER_HOUR)
+
+
+@pytest.fixture(scope="module")
+def db(backend: str, course: Path) -> str:
     (course / "out").mkdir(exist_ok=True)
-    return database(course.name.rstrip("0123456789"), course / "out")
+    return database(backend, course / "out")
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,7 @@ from propgrade.reports.class_report import render_class_report
 from propgrade.reports.student_page import render_student_page
 from propgrade.reports.visibility import INSTRUCTOR, RELEASED, STUDENT, Disclosure, disclosure
 from propgrade.serve import pages, store, tokens
-from propgrade.serve.db import DONE, people
+from propgrade.serve.db import DONE, people, reader
 
 COOKIE = "propgrade_session"
 RELEASED_KEY = "released"
@@ -405,7 +405,7 @@ def build_app(service: Service) -> Any:
         by_student: dict[str, list[store.Stored]] = {}
         for s in everyone:
             by_student.setdefault(s.student, []).append(s)
-        with service.engine.connect() as conn:
+        with reader(service.engine).connect() as conn:
             roster = [
                 r.student
                 for r in conn.execute(

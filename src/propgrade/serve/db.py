@@ -113,10 +113,26 @@ def open_engine(url: str) -> sa.Engine:
     engine = sa.create_engine(url, **kwargs)
     if is_sqlite(url):
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling would start transactions late; BEGIN
-        # IMMEDIATE at the start takes the write lock up front, so a claim is atomic.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+READ = "propgrade_read"
+
+
+def reader(engine: sa.Engine) -> sa.Engine:
+    """``engine`` for reads only: on SQLite its transactions take no write lock, so pages
+    and polls never queue behind the workers' writes (WAL lets them read meanwhile)."""
+    return engine.execution_options(**{READ: True})
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    # pysqlite's own transaction handling would start transactions late. A writing
+    # transaction takes the write lock up front with BEGIN IMMEDIATE, so it waits for
+    # the lock (busy_timeout) rather than failing when it first writes, and a claim's
+    # read-then-update is atomic.
+    read_only = conn.get_execution_options().get(READ, False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -18,7 +18,8 @@ CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-REFRESH_SECONDS = 2
+REFRESH_SECONDS = 2  # a status page waiting for its grade
+DASHBOARD_REFRESH_SECONDS = 15  # the dashboard follows the class as it submits
 
 STYLE = """
 form.box { border: 1px solid var(--line); border-radius: 6px; padding: .75rem 1rem;
@@ -40,10 +41,10 @@ class Attempt:
     late: str = ""
 
 
-def _page(title: str, *body: Node, refresh: bool = False) -> str:
+def _page(title: str, *body: Node, refresh: int = 0) -> str:
     head: Node = None
     if refresh:
-        head = element("meta", http_equiv="refresh", content=str(REFRESH_SECONDS))
+        head = element("meta", http_equiv="refresh", content=str(refresh))
     return page(title, *body, style=STYLE, extra_head=head, csp=CSP)
 
 
@@ -164,7 +165,7 @@ def status(attempt: Attempt, detail: str, duplicate: bool = False) -> str:
             )
         )
     body.append(element("p", element("a", "Submit again or see all attempts", href="/")))
-    return _page("Submission", *body, refresh=not done)
+    return _page("Submission", *body, refresh=0 if done else REFRESH_SECONDS)
 
 
 def problem(title: str, message: str) -> str:
@@ -267,6 +268,7 @@ def dashboard(
         ),
         element("h2", f"Students ({len(rows)})"),
         element("div", table, class_="scroll"),
+        refresh=DASHBOARD_REFRESH_SECONDS,
     )
 
 

@@ -29,6 +29,7 @@ from propgrade.serve.db import (
     events,
     is_sqlite,
     people,
+    reader,
     settings,
     submissions,
 )
@@ -93,7 +94,7 @@ def _log(conn: sa.Connection, submission_id: int, kind: str, worker: str = "") -
 
 
 def find_same(engine: sa.Engine, student: str, assignment: str, sha256: str) -> Stored | None:
-    with engine.connect() as conn:
+    with reader(engine).connect() as conn:
         row = conn.execute(
             sa.select(submissions).where(
                 submissions.c.student == student,
@@ -229,7 +230,7 @@ def _write_durably(path: Path, data: bytes) -> None:
 
 
 def get(engine: sa.Engine, public_id: str) -> Stored | None:
-    with engine.connect() as conn:
+    with reader(engine).connect() as conn:
         row = conn.execute(
             sa.select(submissions).where(submissions.c.public_id == public_id)
         ).first()
@@ -238,7 +239,7 @@ def get(engine: sa.Engine, public_id: str) -> Stored | None:
 
 def history(engine: sa.Engine, student: str, assignment: str) -> list[Stored]:
     """A student's attempts, newest first."""
-    with engine.connect() as conn:
+    with reader(engine).connect() as conn:
         rows = conn.execute(
             sa.select(submissions)
             .where(submissions.c.student == student, submissions.c.assignment == assignment)
@@ -248,7 +249,7 @@ def history(engine: sa.Engine, student: str, assignment: str) -> list[Stored]:
 
 
 def everyone(engine: sa.Engine, assignment: str) -> list[Stored]:
-    with engine.connect() as conn:
+    with reader(engine).connect() as conn:
         rows = conn.execute(
             sa.select(submissions)
             .where(submissions.c.assignment == assignment)
@@ -376,7 +377,7 @@ def regrade_all(engine: sa.Engine, assignment: str) -> int:
 
 def event_counts(engine: sa.Engine, kind: str) -> dict[int, int]:
     """How many events of ``kind`` each submission has (e.g. "graded")."""
-    with engine.connect() as conn:
+    with reader(engine).connect() as conn:
         rows = conn.execute(
             sa.select(events.c.submission_id, sa.func.count())
             .where(events.c.kind == kind)
@@ -386,7 +387,7 @@ def event_counts(engine: sa.Engine, kind: str) -> dict[int, int]:
 
 
 def setting(engine: sa.Engine, key: str) -> str | None:
-    with engine.connect() as conn:
+    with reader(engine).connect() as conn:
         return conn.execute(sa.select(settings.c.value).where(settings.c.key == key)).scalar()
 
 

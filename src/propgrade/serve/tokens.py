@@ -19,7 +19,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from propgrade.errors import PropgradeError
-from propgrade.serve.db import people
+from propgrade.serve.db import people, reader
 
 STUDENT = "student"
 INSTRUCTOR = "instructor"
@@ -137,7 +137,7 @@ def who(engine: sa.Engine, token: str) -> Person | None:
     """The person a token belongs to, or None."""
     if not token or len(token) > 200:
         return None
-    with engine.connect() as conn:
+    with reader(engine).connect() as conn:
         row = conn.execute(
             sa.select(people.c.student, people.c.role).where(people.c.token_sha256 == digest(token))
         ).first()

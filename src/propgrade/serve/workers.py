@@ -97,10 +97,14 @@ def grade_one(plan: Plan, engine: sa.Engine, out: Path, worker: str, lease: floa
     return True
 
 
-def work(config: Path, assignment: str, db_url: str, out: Path, worker: str, lease: float) -> None:
-    """A worker's life: prepare once, then grade whatever is queued, until killed."""
+def work(
+    config: Path, assignment: str, db_url: str, out: Path, worker: str, lease: float, parent: int
+) -> None:
+    """A worker's life: prepare once, then grade whatever is queued, until killed or
+    until ``parent``, the server, is gone."""
     _die_with_parent()
-    parent = os.getppid()
+    if os.getppid() != parent:
+        return  # the server died while this process was starting
     plan = prepare(load_course(config).assignment(assignment))
     engine = open_engine(db_url)
     print(f"ready {worker}", flush=True)
@@ -172,6 +176,8 @@ class Supervisor:
             name,
             "--lease",
             str(self.lease),
+            "--parent",
+            str(os.getpid()),
         ]
         # The URL goes by the environment: a password in it stays out of `ps`.
         env = {**os.environ, DB_ENV: self.db_url}
@@ -219,10 +225,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--name", required=True)
     parser.add_argument("--lease", type=float, default=30.0)
+    parser.add_argument("--parent", type=int, default=os.getppid(), help="the server's pid")
     args = parser.parse_args(argv)
     if not args.db:
         parser.error(f"--db or ${DB_ENV} is needed")
-    work(args.config, args.assignment, args.db, args.out, args.name, args.lease)
+    work(args.config, args.assignment, args.db, args.out, args.name, args.lease, args.parent)
     return 0
 
 
