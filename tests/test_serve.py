@@ -253,15 +253,19 @@ def test_the_instructor_dashboard_exports_the_counted_attempts(
 
 
 def test_no_response_holds_the_reference_or_a_token(server: Server, tokens: dict[str, str]) -> None:
+    # Every way a token travels: the API's header, the sign-in form, the session cookie.
+    view = server.submit(tokens["carol"], "double.py", (WRONG + "# leak check\n").encode())
+    server.wait_done(tokens["carol"], view.json()["id"])
+    carol = server.browser(tokens["carol"])
+    carol.get(view.json()["feedback"])
     instructor = server.browser(tokens["instructor"])
     for path in ("/instructor", "/instructor/class/report.html", "/instructor/grades.csv", "/"):
         instructor.get(path)
-    assert server.seen
     for body in server.seen:
         assert REFERENCE_MARKER not in body
     assert server.log is not None
     log = server.log.read_text()
-    assert "POST /api/submissions" in log  # the access log is on
+    assert "POST /api/submissions" in log and "POST /login" in log  # the access log is on
     for token in tokens.values():
         assert token not in log
 
