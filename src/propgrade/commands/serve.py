@@ -169,8 +169,9 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import uvicorn
 
     from propgrade.serve import store
-    from propgrade.serve.app import Service, build_app
+    from propgrade.serve.app import build_app
     from propgrade.serve.db import is_sqlite, people
+    from propgrade.serve.service import Service
     from propgrade.serve.workers import Supervisor
 
     if args.assignment is None:

@@ -14,121 +14,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from starlette.applications import Starlette
-from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from propgrade.config import AssignmentConfig
-from propgrade.engine.results import SubmissionResult, format_points
-from propgrade.engine.standing import Standing, standing_of
-from propgrade.gradebook import grades_csv_with_late
-from propgrade.intake.late import assess
-from propgrade.intake.student_ids import id_problem
-from propgrade.reports.class_report import render_class_report
 from propgrade.reports.student_page import render_student_page
-from propgrade.reports.visibility import INSTRUCTOR, RELEASED, STUDENT, Disclosure, disclosure
 from propgrade.serve import pages, store, tokens
-from propgrade.serve.db import DONE, people, reader
-
-COOKIE = "propgrade_session"
-RELEASED_KEY = "released"
-# Multipart framing around the file: boundaries, headers, the CSRF field.
-UPLOAD_OVERHEAD = 16 * 1024
-
-
-class Refused(Exception):
-    """An upload the intake does not take: the status and why."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
-
-
-@dataclass
-class Service:
-    engine: sa.Engine
-    out: Path
-    assignment: AssignmentConfig
-
-    @property
-    def max_bytes(self) -> int:
-        return self.assignment.limits.file_bytes
-
-    def released(self) -> bool:
-        due = self.assignment.due
-        return (
-            due is not None
-            and store.now() >= due
-            and store.setting(self.engine, RELEASED_KEY) == "yes"
-        )
-
-    def audience(self, person: tokens.Person) -> str:
-        if person.role == tokens.INSTRUCTOR:
-            return INSTRUCTOR
-        return RELEASED if self.released() else STUDENT
-
-    def standing(self, stored: store.Stored, result: SubmissionResult) -> Standing:
-        # Late by the server's own receipt time: the one timestamp a student cannot set.
-        lateness = assess(stored.received_at, self.assignment.due, self.assignment.late_policy)
-        return standing_of(result, lateness)
-
-    def shown_score(self, stored: store.Stored, audience: str) -> tuple[str, dict[str, Any]]:
-        """The score this audience may see, as text and as JSON fields."""
-        result = stored.result()
-        if result is None:
-            return "", {}
-        standing = self.standing(stored, result)
-        later = [c for c in result.checks if disclosure(c, audience) is not Disclosure.SHOWN]
-        if later:
-            shown = [c for c in result.checks if disclosure(c, audience) is Disclosure.SHOWN]
-            score = sum(c.points for c in shown)
-            maximum = sum(c.max_points for c in shown)
-            text = pages.points_text(score, maximum, so_far=True)
-            return text, {
-                "score": format_points(score),
-                "max_score": format_points(maximum),
-                "complete": False,
-            }
-        text = pages.points_text(standing.final, standing.max_score, so_far=False)
-        return text, {
-            "score": format_points(standing.final),
-            "max_score": format_points(standing.max_score),
-            "complete": True,
-        }
-
-    def late_text(self, stored: store.Stored) -> str:
-        if self.assignment.due is None:
-            return ""
-        lateness = assess(stored.received_at, self.assignment.due, self.assignment.late_policy)
-        return "" if lateness.days_late == 0 else lateness.describe()
-
-    def attempt(self, stored: store.Stored, audience: str) -> pages.Attempt:
-        return pages.Attempt(
-            stored.public_id,
-            stored.received_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
-            stored.status,
-            self.shown_score(stored, audience)[0],
-            self.late_text(stored),
-        )
-
-    def accepted_name(self, filename: str) -> str:
-        """The name the upload is stored under, or ``Refused`` (415)."""
-        name = Path(filename.replace("\\", "/")).name
-        graded = self.assignment.graded_file
-        if name == graded or (name.endswith(".ipynb") and id_problem(name) is None):
-            return name
-        raise Refused(
-            415, f"submit {graded} or a notebook (.ipynb), not {name or 'a nameless file'}"
-        )
+from propgrade.serve.db import DONE
+from propgrade.serve.instructor import routes as instructor_routes
+from propgrade.serve.service import (
+    Refused,
+    Service,
+    html,
+    owns,
+    read_upload,
+    receive_upload,
+)
 
 
 def _bearer(request: Request) -> str:
@@ -141,82 +45,8 @@ async def _person(service: Service, token: str) -> tokens.Person | None:
     return await asyncio.to_thread(tokens.who, service.engine, token)
 
 
+COOKIE = "propgrade_session"
 Handler = Callable[[Request], Awaitable[Response]]
-
-
-def _html(text: str, status: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
-    return HTMLResponse(text, status_code=status, headers=headers)
-
-
-async def _read_capped(request: Request, cap: int) -> bytes:
-    """The request body, refused (413) past ``cap`` bytes before any more is read."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > cap:
-        raise Refused(413, f"the upload is larger than the {cap // 1024} KiB allowed")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > cap:
-            raise Refused(413, f"the upload is larger than the {cap // 1024} KiB allowed")
-    return bytes(body)
-
-
-async def _upload(service: Service, request: Request) -> tuple[str, bytes, dict[str, str]]:
-    """(stored name, bytes, other form fields) of a multipart upload, within the limits."""
-    cap = service.max_bytes + UPLOAD_OVERHEAD
-    body = await _read_capped(request, cap)
-    sent = False
-
-    async def replay() -> dict[str, Any]:
-        nonlocal sent
-        if sent:
-            return {"type": "http.request", "body": b"", "more_body": False}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    try:
-        form = await Request(request.scope, replay).form(max_files=1, max_fields=4)
-    except Exception as exc:  # the multipart parser's errors have no common base
-        raise Refused(400, "not a file upload (multipart/form-data with a 'file' field)") from exc
-    upload = form.get("file")
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    if not isinstance(upload, UploadFile):
-        raise Refused(400, "no file in the upload (the form field is named 'file')")
-    data = await upload.read()
-    await form.close()
-    name = service.accepted_name(upload.filename or "")
-    if len(data) > service.max_bytes:
-        raise Refused(413, f"the file is larger than the {service.max_bytes // 1024} KiB allowed")
-    if not data:
-        raise Refused(400, "the file is empty")
-    return name, data, fields
-
-
-async def _receive(
-    service: Service, person: tokens.Person, name: str, data: bytes
-) -> tuple[store.Stored, bool]:
-    def work() -> tuple[store.Stored, bool]:
-        a = service.assignment
-        try:
-            return store.receive(
-                service.engine,
-                service.out,
-                person.student,
-                a.name,
-                name,
-                data,
-                a.serve.attempts_per_hour,
-            )
-        except store.RateLimited as limited:
-            raise Refused(429, str(limited), {"Retry-After": str(limited.retry_after)}) from None
-
-    return await asyncio.to_thread(work)
-
-
-def _own(person: tokens.Person, stored: store.Stored | None) -> bool:
-    return stored is not None and (
-        person.role == tokens.INSTRUCTOR or stored.student == person.student
-    )
 
 
 def build_app(service: Service) -> Any:
@@ -231,12 +61,12 @@ def build_app(service: Service) -> Any:
             person, token = await cookie_person(request)
             if person is None:
                 if request.method == "GET" and request.url.path == "/":
-                    return _html(pages.sign_in())
+                    return html(pages.sign_in())
                 return RedirectResponse("/", status_code=303)
             if request.method == "POST" and request.url.path != "/upload":
                 form = await request.form(max_files=0, max_fields=4)
                 if not tokens.csrf_ok(token, str(form.get("csrf", ""))):
-                    return _html(
+                    return html(
                         pages.problem("Refused", "the form has expired; reload the page"), 403
                     )
             return await handler(request, person, token)
@@ -248,7 +78,7 @@ def build_app(service: Service) -> Any:
     ) -> Handler:
         async def only(request: Request, person: tokens.Person, token: str) -> Response:
             if person.role != tokens.INSTRUCTOR:
-                return _html(pages.problem("Not found", "there is no such page"), 404)
+                return html(pages.problem("Not found", "there is no such page"), 404)
             return await handler(request, person, token)
 
         return signed_in(only)
@@ -274,14 +104,14 @@ def build_app(service: Service) -> Any:
             [service.attempt(s, audience) for s in attempts],
             rules,
         )
-        return _html(text)
+        return html(text)
 
     async def login(request: Request) -> Response:
         form = await request.form(max_files=0, max_fields=2)
         token = str(form.get("token", "")).strip()
         person = await _person(service, token)
         if person is None:
-            return _html(pages.sign_in("That token is not known here."), 401)
+            return html(pages.sign_in("That token is not known here."), 401)
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(
             COOKIE,
@@ -300,12 +130,12 @@ def build_app(service: Service) -> Any:
 
     async def upload_form(request: Request, person: tokens.Person, token: str) -> Response:
         try:
-            name, data, fields = await _upload(service, request)
+            name, data, fields = await read_upload(service, request)
             if not tokens.csrf_ok(token, fields.get("csrf", "")):
                 raise Refused(403, "the form has expired; reload the page")
-            stored, new = await _receive(service, person, name, data)
+            stored, new = await receive_upload(service, person, name, data)
         except Refused as refused:
-            return _html(
+            return html(
                 pages.problem("Not accepted", refused.message), refused.status, refused.headers
             )
         suffix = "" if new else "?same=1"
@@ -313,8 +143,8 @@ def build_app(service: Service) -> Any:
 
     async def status_page(request: Request, person: tokens.Person, token: str) -> Response:
         stored = await asyncio.to_thread(store.get, service.engine, request.path_params["sid"])
-        if not _own(person, stored):
-            return _html(pages.problem("Not found", "there is no such submission"), 404)
+        if not owns(person, stored):
+            return html(pages.problem("Not found", "there is no such submission"), 404)
         assert stored is not None
         audience = await asyncio.to_thread(service.audience, person)
         attempt = service.attempt(stored, audience)
@@ -327,12 +157,12 @@ def build_app(service: Service) -> Any:
                 else "Visible checks only: the others are shown after the due date."
             )
         duplicate = request.query_params.get("same") == "1"
-        return _html(pages.status(attempt, detail, duplicate))
+        return html(pages.status(attempt, detail, duplicate))
 
     async def feedback(request: Request, person: tokens.Person, token: str) -> Response:
         stored = await asyncio.to_thread(store.get, service.engine, request.path_params["sid"])
-        if not _own(person, stored):
-            return _html(pages.problem("Not found", "there is no such submission"), 404)
+        if not owns(person, stored):
+            return html(pages.problem("Not found", "there is no such submission"), 404)
         assert stored is not None
         result = stored.result()
         if result is None:
@@ -341,7 +171,7 @@ def build_app(service: Service) -> Any:
         text = render_student_page(
             result, audience=audience, standing=service.standing(stored, result)
         )
-        return _html(text)
+        return html(text)
 
     # -- the API of `propgrade submit` -------------------------------------------------
 
@@ -370,8 +200,8 @@ def build_app(service: Service) -> Any:
         if person is None:
             return JSONResponse({"error": "unknown or missing token"}, 401)
         try:
-            name, data, _ = await _upload(service, request)
-            stored, new = await _receive(service, person, name, data)
+            name, data, _ = await read_upload(service, request)
+            stored, new = await receive_upload(service, person, name, data)
         except Refused as refused:
             return JSONResponse({"error": refused.message}, refused.status, refused.headers)
         audience = await asyncio.to_thread(service.audience, person)
@@ -382,7 +212,7 @@ def build_app(service: Service) -> Any:
         if person is None:
             return JSONResponse({"error": "unknown or missing token"}, 401)
         stored = await asyncio.to_thread(store.get, service.engine, request.path_params["sid"])
-        if not _own(person, stored):
+        if not owns(person, stored):
             return JSONResponse({"error": "no such submission"}, 404)
         assert stored is not None
         audience = await asyncio.to_thread(service.audience, person)
@@ -398,92 +228,6 @@ def build_app(service: Service) -> Any:
         audience = await asyncio.to_thread(service.audience, person)
         return JSONResponse({"submissions": [api_view(s, audience) for s in attempts]})
 
-    # -- the instructor ----------------------------------------------------------------
-
-    def class_state() -> tuple[list[pages.Row], list[tuple[SubmissionResult, Standing]], int]:
-        everyone = store.everyone(service.engine, service.assignment.name)
-        by_student: dict[str, list[store.Stored]] = {}
-        for s in everyone:
-            by_student.setdefault(s.student, []).append(s)
-        with reader(service.engine).connect() as conn:
-            roster = [
-                r.student
-                for r in conn.execute(
-                    sa.select(people.c.student)
-                    .where(people.c.role == tokens.STUDENT)
-                    .order_by(people.c.student)
-                )
-            ]
-        rows: list[pages.Row] = []
-        entries: list[tuple[SubmissionResult, Standing]] = []
-        pending = 0
-        for student in sorted(set(roster) | set(by_student)):
-            attempts = by_student.get(student, [])
-            waiting = sum(1 for a in attempts if a.status != DONE)
-            pending += waiting
-            counted = _counted(service, attempts)
-            if counted is None:
-                rows.append(pages.Row(student, len(attempts), "", waiting))
-                continue
-            stored, result, standing = counted
-            entries.append((result, standing))
-            text = pages.points_text(standing.final, standing.max_score, so_far=False)
-            rows.append(pages.Row(student, len(attempts), text, waiting, stored.public_id))
-        return rows, entries, pending
-
-    async def dashboard(request: Request, person: tokens.Person, token: str) -> Response:
-        rows, _, pending = await asyncio.to_thread(class_state)
-        a = service.assignment
-        released = await asyncio.to_thread(service.released)
-        due = a.due.isoformat() if a.due else "no due date is set"
-        return _html(
-            pages.dashboard(
-                a.name,
-                rows,
-                tokens.csrf_token(token),
-                counts=a.serve.counts,
-                released=released,
-                due=due,
-                can_release=a.due is not None and store.now() >= a.due,
-                queued=pending,
-            )
-        )
-
-    async def class_report(request: Request, person: tokens.Person, token: str) -> Response:
-        _, entries, _ = await asyncio.to_thread(class_state)
-        results = [r for r, _ in entries]
-        standings = {r.student: s for r, s in entries}
-        sandbox = results[0].meta.get("sandbox", "") if results else ""
-        return _html(render_class_report(results, sandbox=str(sandbox), standings=standings))
-
-    async def class_feedback(request: Request, person: tokens.Person, token: str) -> Response:
-        # The class report links each student as <student>/feedback.html beside it.
-        _, entries, _ = await asyncio.to_thread(class_state)
-        for result, standing in entries:
-            if result.student == request.path_params["student"]:
-                return _html(render_student_page(result, audience=INSTRUCTOR, standing=standing))
-        return _html(pages.problem("Not found", "no graded attempt of this student"), 404)
-
-    async def grades(request: Request, person: tokens.Person, token: str) -> Response:
-        _, entries, _ = await asyncio.to_thread(class_state)
-        check_ids = [c.id for c in service.assignment.checks]
-        return Response(
-            grades_csv_with_late(entries, check_ids),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="grades.csv"'},
-        )
-
-    async def regrade(request: Request, person: tokens.Person, token: str) -> Response:
-        await asyncio.to_thread(store.regrade_all, service.engine, service.assignment.name)
-        return RedirectResponse("/instructor", status_code=303)
-
-    async def release(request: Request, person: tokens.Person, token: str) -> Response:
-        due = service.assignment.due
-        if due is None or store.now() < due:
-            return _html(pages.problem("Not yet", "feedback is released after the due date"), 409)
-        await asyncio.to_thread(store.set_setting, service.engine, RELEASED_KEY, "yes")
-        return RedirectResponse("/instructor", status_code=303)
-
     async def health(request: Request) -> Response:
         return JSONResponse({"ok": True, "assignment": service.assignment.name})
 
@@ -497,35 +241,11 @@ def build_app(service: Service) -> Any:
         Route("/api/submissions", api_submit, methods=["POST"]),
         Route("/api/submissions", api_history, methods=["GET"]),
         Route("/api/submissions/{sid}", api_status, methods=["GET"]),
-        Route("/instructor", instructor(dashboard), methods=["GET"]),
-        Route("/instructor/class/report.html", instructor(class_report), methods=["GET"]),
-        Route(
-            "/instructor/class/{student}/feedback.html", instructor(class_feedback), methods=["GET"]
-        ),
-        Route("/instructor/grades.csv", instructor(grades), methods=["GET"]),
-        Route("/instructor/regrade", instructor(regrade), methods=["POST"]),
-        Route("/instructor/release", instructor(release), methods=["POST"]),
         Route("/healthz", health, methods=["GET"]),
+        *instructor_routes(service, instructor),
     ]
     app = Starlette(routes=routes)
     return _with_headers(app)
-
-
-def _counted(
-    service: Service, attempts: list[store.Stored]
-) -> tuple[store.Stored, SubmissionResult, Standing] | None:
-    """The attempt that counts (grading.yaml: latest or best, by final score)."""
-    graded: list[tuple[store.Stored, SubmissionResult, Standing]] = []
-    for stored in attempts:
-        result = stored.result()
-        if stored.status == DONE and result is not None:
-            graded.append((stored, result, service.standing(stored, result)))
-    if not graded:
-        return None
-    if service.assignment.serve.counts == "best":
-        # The best final score; of equal ones, the earliest.
-        return max(graded, key=lambda g: (g[2].final, -g[0].received_at.timestamp()))
-    return max(graded, key=lambda g: (g[0].received_at, g[0].id))
 
 
 SECURITY_HEADERS = {
