@@ -155,6 +155,23 @@ def rules(root: Path, public_api: Sequence[str]) -> list[Rule]:
             ),
         ),
         Rule(
+            "serve/'s web side never grades: only serve/workers.py may import the sandbox, "
+            "the engine's grading, the intake's grading route or the batch",
+            lambda r: [f for f in _py_files(package / "serve", src) if f[0].name != "workers.py"],
+            lambda imp: any(
+                _under(
+                    t,
+                    [
+                        "propgrade.sandbox",
+                        "propgrade.engine.grading",
+                        "propgrade.intake.submission",
+                        "propgrade.batch",
+                    ],
+                )
+                for t in imp.targets
+            ),
+        ),
+        Rule(
             "graders and released checks may import only propgrade's public API "
             "(from propgrade import <name in propgrade.__all__>)",
             graders_and_checks,
@@ -279,6 +296,13 @@ BROKEN = {
         "from runpy import run_path\n"  # 4
         "from ..sandbox import worker\n"  # 5
     ),
+    "src/propgrade/serve/pages.py": (
+        "from propgrade.reports.markup import element\n"  # fine
+        "from propgrade.engine.grading import prepare\n"  # 2
+        "def f():\n"
+        "    from ..intake import submission\n"  # 4
+    ),
+    "src/propgrade/serve/workers.py": "from propgrade.batch import internal_error_result\n",
     "graders/tiny/test_public.py": (
         "from propgrade import check, expect\n"  # fine
         "from .common import CASES\n"  # fine: the grader's own helpers
@@ -294,6 +318,7 @@ EXPECTED = (
     | {("src/propgrade/engine/run.py", line) for line in (2, 5, 7, 8, 9, 10)}
     | {("src/propgrade/sandbox/inside/worker_main.py", line) for line in (3, 4)}
     | {("src/propgrade/similarity/read.py", line) for line in (3, 4, 5)}
+    | {("src/propgrade/serve/pages.py", line) for line in (2, 4)}
     | {("graders/tiny/test_public.py", line) for line in (3, 4, 6)}
     | {("assignments/tiny/checks/common.py", 2)}
 )

@@ -45,3 +45,60 @@ def test_ci_runs_the_readmes_test_command_word_for_word() -> None:
     assert "'.[dev,dask]'" in command  # tests/test_dask.py needs Dask, as CI has it
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert command in ci.splitlines()
+
+
+@pytest.mark.sandbox  # a real propgrade serve grades alice's file
+def test_readme_serve_recipe_starts_the_service_and_submits(tmp_path: Path) -> None:
+    """The README's two commands, word for word but for the port and the output folder
+    (a developer's own out/serve may be in use): one starts the service on the demo
+    class, the other submits alice's file and prints the score and the page."""
+    import os
+    import shlex
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from serve_helpers import free_port
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = re.search(r"\n    (\.venv/bin/propgrade serve roster .+)\n", readme)
+    submit = re.search(r"\n    (PROPGRADE_TOKEN=.+ --server http://127\.0\.0\.1:8000)\n", readme)
+    assert start is not None and submit is not None, "the README's serve recipe moved"
+    port = free_port()
+    propgrade = f"{shlex.quote(sys.executable)} -m propgrade.cli"
+
+    def adapted(command: str) -> str:
+        command = command.replace(".venv/bin/propgrade", propgrade)
+        command = command.replace("out/serve", shlex.quote(str(tmp_path / "serve")))
+        return command.replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+
+    serve = adapted(start.group(1)) + f" --port {port}"
+    log = (tmp_path / "serve.log").open("wb")
+    server = subprocess.Popen(
+        serve, shell=True, cwd=ROOT, stdout=log, stderr=log, start_new_session=True
+    )
+    try:
+        for _ in range(1200):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).close()
+                break
+            except OSError:
+                assert server.poll() is None, (tmp_path / "serve.log").read_text()
+                time.sleep(0.2)
+        done = subprocess.run(
+            adapted(submit.group(1)),
+            shell=True,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=60)
+        log.close()
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^score: 44 / 44 so far \(visible checks only\)$", done.stdout, re.M)
+    assert f"feedback: http://127.0.0.1:{port}/s/" in done.stdout

@@ -18,7 +18,9 @@ from propgrade.commands import (
     release,
     report,
     selftest,
+    serve,
     similarity,
+    submit,
 )
 from propgrade.errors import PropgradeError
 
@@ -28,6 +30,7 @@ examples:
   propgrade grade submissions/ --assignment linear_classifiers --out out/ --jobs 4
   propgrade grade submissions/ --assignment linear_classifiers --out out/ --dask local:2
   propgrade similarity submissions/ --assignment linear_classifiers --out out/
+  propgrade serve --assignment linear_classifiers --out out/serve
   propgrade release linear_classifiers
   cd assignments/linear_classifiers && propgrade check
 """
@@ -44,6 +47,8 @@ class Command(Protocol):
 # In the order `propgrade --help` lists them.
 COMMANDS: dict[str, Command] = {
     "grade": grade,
+    "serve": serve,
+    "submit": submit,
     "check": check,
     "report": report,
     "gradescope": gradescope,

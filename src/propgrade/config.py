@@ -80,6 +80,20 @@ class LatePolicy:
     unknown_time: str = UNKNOWN_TIME_FLAG
 
 
+COUNTS_LATEST = "latest"
+COUNTS_BEST = "best"
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """How ``propgrade serve`` takes this assignment's submissions."""
+
+    # Attempts one student may make in any hour; None: no limit.
+    attempts_per_hour: int | None = None
+    # Which graded attempt counts for the grade: the latest or the best.
+    counts: str = COUNTS_LATEST
+
+
 @dataclass(frozen=True)
 class AssignmentConfig:
     name: str
@@ -101,6 +115,7 @@ class AssignmentConfig:
     # not submitted (intake/submission.py). From the release folder, or written into a
     # released assignment.yaml; None when neither is there.
     stub_sha256: str | None = None
+    serve: ServeConfig = field(default_factory=ServeConfig)
 
     @property
     def max_score(self) -> float:
@@ -433,6 +448,25 @@ def _selftest(r: _Reader, raw: object, path: str) -> SelftestConfig:
     )
 
 
+def _serve(r: _Reader, raw: object, path: str) -> ServeConfig:
+    data = r.mapping(raw, path)
+    r.keys(data, path, {"attempts_per_hour", "counts"}, set())
+    per_hour = data.get("attempts_per_hour")
+    counts = data.get("counts", COUNTS_LATEST)
+    if counts not in (COUNTS_LATEST, COUNTS_BEST):
+        raise r.fail(
+            _join(path, "counts"),
+            f"expected {COUNTS_LATEST} or {COUNTS_BEST}, got {counts!r}",
+            _suggest(str(counts), [COUNTS_LATEST, COUNTS_BEST]),
+        )
+    return ServeConfig(
+        attempts_per_hour=None
+        if per_hour is None
+        else r.integer(per_hour, _join(path, "attempts_per_hour"), 1),
+        counts=str(counts),
+    )
+
+
 def _optional_path(r: _Reader, raw: object, path: str) -> str | None:
     return None if raw is None else r.string(raw, path)
 
@@ -451,6 +485,7 @@ _ASSIGNMENT_KEYS = {
     "limits",
     "checks",
     "selftest",
+    "serve",
 }
 
 
@@ -485,7 +520,9 @@ def parse_assignment(
             "a late policy needs a due date",
             "add 'due: 2026-12-01T23:59:00+00:00' to the assignment",
         )
-    digest = hashlib.sha256(yaml.safe_dump({name: raw}, sort_keys=True).encode()).hexdigest()
+    # How the service takes submissions does not change a grade: not in the digest.
+    graded = {k: v for k, v in data.items() if k != "serve"}
+    digest = hashlib.sha256(yaml.safe_dump({name: graded}, sort_keys=True).encode()).hexdigest()
     release = directory("release", None)
     if STUB_KEY in data:
         stub: str | None = r.string(data[STUB_KEY], _join(path, STUB_KEY))
@@ -513,6 +550,7 @@ def parse_assignment(
         else None,
         selftest=_selftest(r, data.get("selftest", {}), _join(path, "selftest")),
         stub_sha256=stub,
+        serve=_serve(r, data.get("serve", {}), _join(path, "serve")),
     )
 
 

@@ -114,13 +114,16 @@ details.group > summary .message { display: block; margin-left: 1.1rem; font-wei
 """
 
 
-def page(title: str, *body: Node, style: str = "") -> str:
+def page(title: str, *body: Node, style: str = "", extra_head: Node = None, csp: str = CSP) -> str:
     """A complete HTML document with ``body`` inside ``<main>``; ``style`` (a constant of
-    the page's own module, never student text) is added to the shared style sheet."""
+    the page's own module, never student text) is added to the shared style sheet.
+    ``extra_head`` adds elements to ``<head>``; ``csp`` replaces the policy (a served page with
+    a form needs ``form-action 'self'``)."""
     head = element(
         "head",
         element("meta", charset="utf-8"),
-        element("meta", http_equiv="Content-Security-Policy", content=CSP),
+        element("meta", http_equiv="Content-Security-Policy", content=csp),
+        extra_head,
         element("meta", name="viewport", content="width=device-width, initial-scale=1"),
         element("meta", name="referrer", content="no-referrer"),
         element("meta", name="generator", content="propgrade"),
