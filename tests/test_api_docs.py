@@ -30,6 +30,7 @@ EXAMPLE_MODULES = (
     "propgrade.engine.expect",
     "propgrade.engine.display",
     "propgrade.engine.frozen",
+    "propgrade.engine.shrinking",
 )
 
 
@@ -123,5 +124,6 @@ def test_docstring_examples_run(test: doctest.DocTest) -> None:
 def test_the_grader_api_has_runnable_examples() -> None:
     with_examples = {name.rpartition(".")[2] for name, _ in EXAMPLES}
     wanted = {"check", "check_each", "CheckFailed", "format_array", "format_value", "frozen"}
+    wanted.add("Shrink")
     wanted |= set(expect.__all__) - {"FloatArray"}
     assert sorted(wanted - with_examples) == []
