@@ -236,8 +236,9 @@ def check(
     ``prop(case, student, reference)`` to compare with the hidden solution. ``student``
     calls the submission (see :class:`~propgrade.engine.checks.StudentProxy`); a
     property fails by raising :class:`CheckFailed`, by a plain ``assert``, or through an
-    :mod:`propgrade.expect` helper. Any other exception is the grader's own fault: the
-    submission is flagged for review instead of losing the points.
+    :mod:`propgrade.expect` helper. Any other exception is the grader's own fault, not
+    the student's: the submission is reported as one that broke the grader (``propgrade
+    grade`` exits with status 3) and is graded again on the next run.
 
     The decorator returns a :class:`Check`, which the engine finds among the module's
     names::

@@ -18,7 +18,14 @@ import numpy.typing as npt
 
 @dataclass(frozen=True)
 class Unsupported:
-    """A returned value that cannot cross the boundary as data (an object, a string, ...)."""
+    """A returned value that cannot cross the boundary as data.
+
+    An object of the student's own class, a set, a function, a container of more than 64
+    items or nested more than 4 deep: what a property gets in its place, with the name of
+    its type (``type_name``). The ``expect`` readers fail the check on it, and a property
+    that breaks on it (an exception of its own) fails the check for the student, with
+    "returned a value that cannot be sent back to the grader", not as the grader's fault.
+    """
 
     type_name: str
 
