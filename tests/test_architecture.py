@@ -205,6 +205,7 @@ def test_the_public_api_is_pinned() -> None:
         "ConfigError",
         "GraderError",
         "PropgradeError",
+        "Shrink",
         "StudentCallFailed",
         "Unsupported",
         "__version__",

@@ -17,7 +17,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from propgrade import CheckFailed, expect, format_array, frozen
+from propgrade import CheckFailed, Shrink, expect, format_array, frozen
 
 SVM = {"svm_naive": "svm_loss_naive", "svm_vec": "svm_loss_vectorized"}
 SOFTMAX = {"softmax_naive": "softmax_loss_naive", "softmax_vec": "softmax_loss_vectorized"}
@@ -40,6 +40,10 @@ class Case:
     y: np.ndarray
     reg: float
 
+    # How a failing case shrinks: fewer samples (N), features (D) and classes (C, at
+    # least 2; y holds indices along C), then simpler numbers.
+    shrink = Shrink(W="D C", X="N D", y="N", indexes={"y": "C"}, at_least={"C": 2})
+
     def __post_init__(self) -> None:
         for name in ("W", "X", "y"):
             object.__setattr__(self, name, frozen(getattr(self, name)))
@@ -54,51 +58,6 @@ class Case:
     def valid(self) -> bool:
         """Whether the case still meets what its strategy guarantees (see subclasses)."""
         return True
-
-    def shrink_candidates(self) -> list[Case]:
-        """Smaller or simpler versions of this case, most aggressive first.
-
-        Used to shrink a failing case to a minimal counterexample: fewer samples, classes
-        and features, then simpler numbers. Every candidate is still a valid input.
-        """
-        W, X, y = self.W, self.X, self.y
-        (n, d), c = X.shape, W.shape[1]
-        make = type(self)
-        if n > MAX_N or d > MAX_D:
-            # A realistic case (hundreds of numbers): cut it down in big steps first;
-            # the fine steps below would propose one candidate per entry.
-            keep_rows = [
-                make(W, X[:k], y[:k], self.reg) for k in (1, 2, MAX_N, n // 2) if 0 < k < n
-            ]
-            keep_cols = [
-                make(W[:k], X[:, :k], y, self.reg) for k in (1, 2, MAX_D, d // 2) if 0 < k < d
-            ]
-            return [case for case in keep_rows + keep_cols if case.valid()]
-        out: list[Case] = []
-        for i in range(n if n > 1 else 0):
-            out.append(make(W, np.delete(X, i, 0), np.delete(y, i), self.reg))
-        for k in range(c if c > 2 else 0):
-            keep = y != k
-            if keep.any():
-                out.append(make(np.delete(W, k, 1), X[keep], y[keep] - (y[keep] > k), self.reg))
-        for j in range(d if d > 1 else 0):
-            out.append(make(np.delete(W, j, 0), np.delete(X, j, 1), y, self.reg))
-        if self.reg not in (0.0, 1.0):
-            out.append(make(W, X, y, 1.0))
-        for name, array in (("W", W), ("X", X)):
-            for digits in (0, 1):
-                rounded = np.round(array, digits)
-                if not np.array_equal(rounded, array):
-                    out.append(self._with(name, rounded))
-            for index in zip(*np.nonzero(array), strict=True):
-                zeroed = array.copy()
-                zeroed[index] = 0.0
-                out.append(self._with(name, zeroed))
-        return [case for case in out if case.valid()]
-
-    def _with(self, name: str, array: np.ndarray) -> Case:
-        parts = {"W": self.W, "X": self.X, "y": self.y, "reg": self.reg, name: array}
-        return type(self)(**parts)
 
     def __repr__(self) -> str:
         (n, d), c = self.X.shape, self.W.shape[1]
@@ -218,6 +177,9 @@ class RowShifted:
     case: Case
     shifts: np.ndarray
 
+    # one shift per sample of the case, kept as drawn while samples are dropped
+    shrink = Shrink(shifts="N", fixed=("shifts",))
+
     def shifted(self) -> Case:
         """The same scores plus the shifts: one more feature, equal to the sample's shift,
         with weight 1 for every class."""
@@ -234,26 +196,6 @@ class RowShifted:
             f"{self.case!r}\nshifts = {format_array(self.shifts)} "
             "(added to every score of each sample)"
         )
-
-    def shrink_candidates(self) -> list[RowShifted]:
-        case, n = self.case, len(self.case.y)
-        out = []
-        for smaller in case.shrink_candidates():
-            m, d = len(smaller.y), smaller.X.shape[1]
-            if m == n:
-                out.append(RowShifted(smaller, self.shifts))
-            elif np.array_equal(smaller.X, case.X[:m, :d]) and np.array_equal(
-                smaller.y, case.y[:m]
-            ):
-                out.append(RowShifted(smaller, frozen(self.shifts[:m])))
-        if n <= MAX_N:
-            # dropping a sample drops its shift too
-            for i in range(n if n > 1 else 0):
-                X, y = np.delete(case.X, i, 0), np.delete(case.y, i)
-                out.insert(
-                    i, RowShifted(Case(case.W, X, y, case.reg), frozen(np.delete(self.shifts, i)))
-                )
-        return out
 
 
 # Large enough that exp overflows or underflows without each row's own shift; different
@@ -302,11 +244,10 @@ class Shifted:
     case: BiasCase
     shift: float
 
+    shrink = Shrink(fixed=("shift",))  # the case shrinks, the shift stays ~1000
+
     def __repr__(self) -> str:
         return f"{self.case!r}\nshift = {self.shift!r} (added to every score)"
-
-    def shrink_candidates(self) -> list[Shifted]:
-        return [Shifted(c, self.shift) for c in self.case.shrink_candidates()]  # type: ignore[arg-type]
 
 
 @st.composite

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from propgrade import CheckFailed, expect, format_array, format_value, frozen
+from propgrade import CheckFailed, Shrink, expect, format_array, format_value, frozen
 
 RULES = {"sgd": "sgd", "momentum": "sgd_momentum", "rmsprop": "rmsprop", "adam": "adam"}
 STATEFUL = {key: fn for key, fn in RULES.items() if key != "sgd"}
@@ -150,6 +150,11 @@ class Steps:
     grads: tuple[np.ndarray, ...]
     config: Config
 
+    # How a failing case shrinks: fewer steps, fewer elements (w and every gradient cut
+    # alike, as 1-D arrays), the default config, then a simpler w. The gradients' values
+    # stay as drawn: their magnitudes are what a check is about.
+    shrink = Shrink(w="*E", grads="*E", fixed=("grads",), optional=("config",))
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "w", _frozen(self.w))
         object.__setattr__(self, "grads", tuple(_frozen(g) for g in self.grads))
@@ -164,27 +169,6 @@ class Steps:
 
     def valid(self) -> bool:
         return True
-
-    def shrink_candidates(self) -> list[Steps]:
-        """Fewer steps and elements, then a default config, then simpler numbers."""
-        out: list[Steps] = []
-        if len(self.grads) > 1:
-            out.append(self.replace(grads=self.grads[:1]))
-            out.append(self.replace(grads=self.grads[:-1]))
-        flat = self.w.ravel()
-        if flat.size > 1:
-            # keep one element, then the first half, as 1-D arrays
-            for keep in sorted({1, flat.size // 2}):
-                out.append(
-                    self.replace(w=flat[:keep], grads=tuple(g.ravel()[:keep] for g in self.grads))
-                )
-        if self.config:
-            out.append(self.replace(config=None))
-        for digits in (0, 2):
-            w = np.round(self.w, digits)
-            if not np.array_equal(w, self.w):
-                out.append(self.replace(w=w))
-        return [case for case in out if case.valid()]
 
     def __repr__(self) -> str:
         lines = [f"w = {format_array(self.w)}"]
@@ -448,11 +432,10 @@ class Scaled:
     case: Steps
     factor: float
 
+    shrink = Shrink(fixed=("factor",))  # the steps shrink, c stays
+
     def __repr__(self) -> str:
         return f"{self.case!r}\nc = {self.factor!r} (the same steps again with c * dw)"
-
-    def shrink_candidates(self) -> list[Scaled]:
-        return [Scaled(c, self.factor) for c in self.case.shrink_candidates()]
 
 
 @st.composite

@@ -16,6 +16,7 @@ from propgrade.engine.checks import (
 )
 from propgrade.engine.display import format_array, format_value
 from propgrade.engine.frozen import frozen
+from propgrade.engine.shrinking import Shrink
 from propgrade.errors import ConfigError, GraderError, PropgradeError
 from propgrade.sandbox.calls import Unsupported
 
@@ -28,6 +29,7 @@ __all__ = [
     "ConfigError",
     "GraderError",
     "PropgradeError",
+    "Shrink",
     "StudentCallFailed",
     "Unsupported",
     "__version__",

@@ -222,11 +222,21 @@ def _suggest(word: str, options: list[str]) -> str | None:
     return f"did you mean {lowered[close[0]]!r}?" if close else None
 
 
+# The keys of an assignment's `limits:` (docs/api/limits.rst documents each one).
+LIMIT_KEYS = (
+    "call_seconds",
+    "submission_seconds",
+    "memory_mb",
+    "output_kb",
+    "file_kb",
+    "reply_kb",
+    "grader_memory_mb",
+)
+
+
 def _limits(r: _Reader, raw: object, path: str) -> Limits:
     data = r.mapping(raw, path)
-    allowed = {"call_seconds", "submission_seconds", "memory_mb", "output_kb", "file_kb"}
-    allowed |= {"reply_kb", "grader_memory_mb"}
-    r.keys(data, path, allowed, set())
+    r.keys(data, path, set(LIMIT_KEYS), set())
     base = Limits()
     return Limits(
         call_seconds=r.number(

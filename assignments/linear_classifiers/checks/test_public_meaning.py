@@ -14,7 +14,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from propgrade import check_each, expect, format_value, frozen
+from propgrade import Shrink, check_each, expect, format_value, frozen
 
 from .common import (
     ALL,
@@ -40,6 +40,9 @@ class ScoreMove:
     sample: int
     amount: float
 
+    # the sample alone first; a smaller case keeps the sample and the amount
+    shrink = Shrink(indexes={"sample": "N"}, fixed=("amount",))
+
     def classes(self) -> list[int]:
         """The correct class, then the other classes with the highest and lowest scores."""
         case, i = self.case, self.sample
@@ -53,18 +56,6 @@ class ScoreMove:
             f"{self.case!r}\nsample {self.sample} (y = {int(self.case.y[self.sample])}): each "
             f"of its scores below raised and lowered by {self.amount:g}, one at a time"
         )
-
-    def shrink_candidates(self) -> list[ScoreMove]:
-        case, i = self.case, self.sample
-        out = []
-        if len(case.y) > 1:
-            # the sample alone first
-            alone = type(case)(case.W, case.X[i : i + 1], case.y[i : i + 1], case.reg)
-            out.append(ScoreMove(alone, 0, self.amount))
-        for smaller in case.shrink_candidates():
-            if len(smaller.y) == len(case.y):
-                out.append(ScoreMove(smaller, i, self.amount))
-        return out
 
 
 # Moves within which every row's score gap stays below ~300 + 2 * 250: the textbook naive

@@ -19,7 +19,15 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from propgrade import CheckFailed, check_each, expect, format_array, format_value, frozen
+from propgrade import (
+    CheckFailed,
+    Shrink,
+    check_each,
+    expect,
+    format_array,
+    format_value,
+    frozen,
+)
 
 from .common import (
     STATE_KEYS,
@@ -165,29 +173,20 @@ class OneStep:
     dw: np.ndarray
     config: dict[str, Any]
 
-    def shrink_candidates(self) -> list[OneStep]:
-        flat = self.w.ravel()
-        out = []
-        for keep in sorted({1, flat.size // 2}):
-            if 0 < keep < flat.size:
-                out.append(
-                    OneStep(
-                        frozen(flat[:keep]),
-                        frozen(self.dw.ravel()[:keep]),
-                        {k: _cut(v, keep) for k, v in self.config.items()},
-                    )
-                )
-        return out
+    # Fewer elements: w, dw and the state in config cut alike (as 1-D arrays), then a
+    # simpler w. dw and the state keep their values: their sizes are what the step is about.
+    shrink = Shrink(
+        w="*E",
+        dw="*E",
+        config={"cache": "*E", "m": "*E", "v": "*E"},
+        fixed=("dw", "config"),
+    )
 
     def __repr__(self) -> str:
         return (
             f"w = {format_array(self.w)}\ndw = {format_array(self.dw)}\n"
             f"config = {show_config(self.config)}"
         )
-
-
-def _cut(value: Any, keep: int) -> Any:
-    return frozen(value.ravel()[:keep]) if isinstance(value, np.ndarray) else value
 
 
 # Gradients of 1e-2..1e3 and states of the same scale: epsilon (1e-8) changes a step by

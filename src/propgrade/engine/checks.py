@@ -25,20 +25,30 @@ _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class StudentProxy(Protocol):
-    """Calls into the submission. Every call crosses the process boundary as data.
+    """The ``student`` a property gets: calls into the submission, in the sandboxed worker.
 
-    Keyword arguments are passed on (``student.call("adam", w, dw, config=cfg)``), except
-    that ``outcome`` keeps ``trace`` and ``echo_args`` for itself.
+    Every call crosses the process boundary as data, both ways: numbers, strings, None,
+    booleans, numeric numpy arrays, and tuples, lists and string-keyed dicts of those
+    (a list arrives as a tuple, and one tuple, list or dict holds at most 64 items: see
+    :doc:`limits`). A returned value of any other kind arrives as
+    :class:`propgrade.Unsupported`. Keyword arguments are passed on
+    (``student.call("adam", w, dw, config=cfg)``), except that ``outcome`` keeps
+    ``trace`` and ``echo_args`` for itself. A call that produces no value raises
+    :class:`propgrade.StudentCallFailed`.
     """
 
-    def call(self, function: str, /, *args: Value, **kwargs: Value) -> Value: ...
+    def call(self, function: str, /, *args: Value, **kwargs: Value) -> Value:
+        """``function(*args, **kwargs)`` in the submission; its return value, as data."""
+        ...
 
     def map(
         self,
         function: str,
         arg_tuples: Sequence[tuple[Value, ...]],
         kwargs: Mapping[str, Value] | None = None,
-    ) -> list[Value]: ...
+    ) -> list[Value]:
+        """``function(*args, **kwargs)`` for every tuple of ``args``, in one round trip."""
+        ...
 
     def outcome(
         self,
@@ -48,20 +58,39 @@ class StudentProxy(Protocol):
         trace: bool = False,
         echo_args: bool = False,
         **kwargs: Value,
-    ) -> CallOutcome: ...
+    ) -> CallOutcome:
+        """The whole :class:`~propgrade.sandbox.calls.CallOutcome` of one call.
 
-    def new(self, cls: str, /, *args: Value, **kwargs: Value) -> StudentObjectProxy: ...
+        ``echo_args=True`` also sends the arguments back as the function left them
+        (``.args_after``), to check that inputs are unchanged; ``trace=True`` counts the
+        Python work the call did (``.trace_events``), to check for loops.
+        """
+        ...
 
-    def __getattr__(self, function: str) -> Callable[..., Value]: ...
+    def new(self, cls: str, /, *args: Value, **kwargs: Value) -> StudentObjectProxy:
+        """A handle on an object of the submission's class ``cls``, built in the worker as
+        ``cls(*args, **kwargs)`` for every call made through it (see
+        :class:`~propgrade.engine.checks.StudentObjectProxy`)."""
+        ...
+
+    def __getattr__(self, function: str) -> Callable[..., Value]:
+        """``student.svm_loss_naive(W, X, y, reg)`` is ``student.call("svm_loss_naive", ...)``."""
+        ...
 
 
 class StudentObjectProxy(Protocol):
     """An object of the submission's class, built afresh in the worker for every call
     (``student.new``): ``then`` adds a setup call, the rest call a method."""
 
-    def then(self, method: str, /, *args: Value, **kwargs: Value) -> StudentObjectProxy: ...
+    def then(self, method: str, /, *args: Value, **kwargs: Value) -> StudentObjectProxy:
+        """The same recipe with one more setup call (``.then("train", X, y)``), made on
+        the fresh object before every call through the handle this returns."""
+        ...
 
-    def call(self, method: str, /, *args: Value, **kwargs: Value) -> Value: ...
+    def call(self, method: str, /, *args: Value, **kwargs: Value) -> Value:
+        """The object built, its setup calls made, then ``method(*args, **kwargs)``: its
+        value, as data. ``map``, ``outcome`` and attribute calls work as on ``student``."""
+        ...
 
     def map(
         self,
@@ -84,6 +113,12 @@ class StudentObjectProxy(Protocol):
 
 
 class ReferenceProxy(Protocol):
+    """The hidden solution, called in the trusted process: ``reference.svm_loss_naive(...)``.
+
+    Each answer is computed once per run and copied in and out, so a property may change
+    what it gets back without changing what the next student is compared with.
+    """
+
     def new(self, cls: str, /, *args: Any, **kwargs: Any) -> Any: ...
 
     def __getattr__(self, function: str) -> Callable[..., Any]: ...
@@ -94,6 +129,15 @@ Property = Callable[..., None]
 
 @dataclass(frozen=True)
 class Check:
+    """One declared check, as :func:`check` and :func:`check_each` make it.
+
+    ``id`` names it in ``grading.yaml``, ``grades.csv`` and feedback; ``sentence`` is what
+    a student reads; ``strategy`` draws its cases; ``prop`` is the property;
+    ``uses_reference`` says whether ``prop`` takes the hidden solution (then the check may
+    only live in a ``test_hidden*.py`` file); ``max_examples`` overrides the assignment's
+    number of examples; ``hint`` is shown to a student who fails it.
+    """
+
     id: str
     sentence: str
     strategy: SearchStrategy[Any]
@@ -105,6 +149,7 @@ class Check:
     hint: str = ""
 
     def run(self, case: Any, student: StudentProxy, reference: ReferenceProxy | None) -> None:
+        """Evaluate the property on one case; it raises when the property does not hold."""
         if self.uses_reference:
             if reference is None:
                 raise GraderError(f"check {self.id!r} needs the reference solution")
@@ -115,7 +160,10 @@ class Check:
 
 @dataclass(frozen=True)
 class CheckGroup:
-    """Several checks made from one property, e.g. one per student function."""
+    """Several checks made from one property, e.g. one per student function.
+
+    What :func:`check_each` returns; iterating it gives its :class:`Check` objects.
+    """
 
     checks: tuple[Check, ...]
 
@@ -173,8 +221,53 @@ def check(
     max_examples: int | None = None,
     hint: str | None = None,
 ) -> Callable[[Property], Check]:
-    """Declare one check. ``hint`` is shown to a student whose code fails it (a check
-    without one gets a generic hint)."""
+    """Declare one check: a property of the student's code, decorated.
+
+    ``check_id`` is lowercase letters, digits and underscores; it names the check in
+    ``grading.yaml`` (where its points and visibility are set), in ``grades.csv`` and in
+    feedback. ``sentence`` is the property in words a student understands. ``strategy``
+    is the Hypothesis strategy that draws the property's cases; they are drawn once per
+    run from the assignment's seed and replayed against every submission.
+    ``max_examples`` overrides the assignment's number of examples for this check.
+    ``hint`` is shown to a student whose code fails it (a check without one gets a
+    generic hint; ``grading.yaml`` may override it).
+
+    The decorated function is the property, ``prop(case, student)``, or
+    ``prop(case, student, reference)`` to compare with the hidden solution. ``student``
+    calls the submission (see :class:`~propgrade.engine.checks.StudentProxy`); a
+    property fails by raising :class:`CheckFailed`, by a plain ``assert``, or through an
+    :mod:`propgrade.expect` helper. Any other exception is the grader's own fault, not
+    the student's: the submission is reported as one that broke the grader (``propgrade
+    grade`` exits with status 3) and is graded again on the next run.
+
+    The decorator returns a :class:`Check`, which the engine finds among the module's
+    names::
+
+        >>> from hypothesis import strategies as st
+        >>> from propgrade import check, expect
+        >>> @check(
+        ...     "square_nonnegative",
+        ...     "square(x) is never negative.",
+        ...     st.floats(-1e3, 1e3),
+        ...     hint="A square is x * x: look for a sign that is lost.",
+        ... )
+        ... def square_nonnegative(x, student):
+        ...     got = expect.scalar(student.call("square", x), "square(x)")
+        ...     assert got >= 0, f"square({x!r}) returned {got!r}"
+        >>> square_nonnegative.id, square_nonnegative.uses_reference
+        ('square_nonnegative', False)
+
+    In grading, ``student`` sends each call to the sandboxed worker. Any object with a
+    ``call`` method stands in for it, which is how a property can be tried by hand::
+
+        >>> class Negating:
+        ...     def call(self, function, x):
+        ...         return -x * x
+        >>> square_nonnegative.run(2.0, Negating(), None)
+        Traceback (most recent call last):
+          ...
+        AssertionError: square(2.0) returned -4.0
+    """
     _validate_id(check_id)
     declared = _validate_hint(check_id, hint)
 
@@ -204,8 +297,29 @@ def check_each(
     """Declare one check per variant: ``prop(case, student, variant[, reference])``.
 
     ``check_id``, ``sentence`` and ``hint`` are formatted with ``key`` (the variant's key)
-    and ``fn`` (its value) — e.g. ``"{key}_nonnegative"`` with
-    ``{"svm_naive": "svm_loss_naive"}``. ``strategy`` may be a function of the variant's value.
+    and ``fn`` (its value): ``"{key}_nonnegative"`` with
+    ``{"svm_naive": "svm_loss_naive"}`` gives ``svm_naive_nonnegative``. ``strategy`` is
+    a strategy, or a function of the variant's value that returns one. The property gets
+    the variant's value as its third argument. Everything else is as for :func:`check`.
+
+    Returns a :class:`CheckGroup` of the checks, in the order of ``variants``::
+
+        >>> from hypothesis import strategies as st
+        >>> from propgrade import check_each, expect
+        >>> LOSSES = {"svm_naive": "svm_loss_naive", "softmax_naive": "softmax_loss_naive"}
+        >>> @check_each(
+        ...     LOSSES,
+        ...     "{key}_nonnegative",
+        ...     "{fn} never returns a negative loss.",
+        ...     st.floats(0.0, 10.0),
+        ... )
+        ... def nonnegative(reg, student, fn):
+        ...     loss = expect.scalar_value(student.call(fn, reg), f"the loss of {fn}")
+        ...     assert loss >= 0, f"{fn} returned {loss!r}"
+        >>> [c.id for c in nonnegative]
+        ['svm_naive_nonnegative', 'softmax_naive_nonnegative']
+        >>> nonnegative.checks[1].sentence
+        'softmax_loss_naive never returns a negative loss.'
     """
     declared = _validate_hint(check_id, hint)
 
@@ -264,7 +378,8 @@ def assume(condition: object) -> None:
     """Skip the current case unless ``condition`` holds (like ``hypothesis.assume``).
 
     Properties also run outside Hypothesis, when drawn cases are replayed against a
-    submission; there a rejected case is simply not counted.
+    submission; there a rejected case is simply not counted. A check whose every case is
+    rejected is reported as the grader's fault ("the grader drew no usable example").
     """
     if currently_in_test_context():
         hypothesis_assume(condition)
@@ -275,8 +390,17 @@ def assume(condition: object) -> None:
 class CheckFailed(AssertionError):
     """A property does not hold. ``expected``/``got`` are shown to the student.
 
-    ``hint`` names the mistake where the property can tell which one it is (a check may
-    catch several real mistakes): it is shown instead of the check's declared hint.
+    ``message`` says what went wrong, in the student's terms; ``expected`` and ``got`` are
+    rendered with :func:`propgrade.format_value` under "Expected:" and "Got:". ``hint``
+    names the mistake where the property can tell which one it is (a check may catch
+    several real mistakes): it is shown instead of the check's declared hint.
+
+    A subclass of ``AssertionError``, so pytest reports it as a failed assertion::
+
+        >>> from propgrade import CheckFailed
+        >>> error = CheckFailed("the loss is negative", expected="a loss >= 0", got=-9.0)
+        >>> isinstance(error, AssertionError), error.message, error.got
+        (True, 'the loss is negative', -9.0)
     """
 
     def __init__(
@@ -290,7 +414,13 @@ class CheckFailed(AssertionError):
 
 
 class StudentCallFailed(AssertionError):
-    """A call into the student's code produced no value (exception, timeout, crash...)."""
+    """A call into the student's code produced no value (exception, timeout, crash...).
+
+    ``student.call`` raises it; a property normally lets it through, and the check fails
+    with the student's traceback. ``function`` is the function called and ``failure`` says
+    what happened (``failure.kind``: an exception, a timeout, a crash, the submission's
+    time budget used up, a value too large or that cannot be sent, ...).
+    """
 
     def __init__(self, function: str, failure: StudentFailure) -> None:
         super().__init__(f"{function}(...) {_failure_phrase(failure, function)}")

@@ -14,7 +14,19 @@ _PADDING = re.compile(r"(?<=\[) +| +(?=,)")  # numpy's column alignment, useless
 
 
 def format_value(value: Any, *, precision: int = 6) -> str:
-    """A short readable rendering: small arrays in full, large ones summarised."""
+    """A short readable rendering: small arrays in full, large ones summarised.
+
+    What feedback shows for ``CheckFailed``'s ``expected`` and ``got``: arrays as
+    :func:`format_array` writes them, floats to ``precision + 2`` significant digits,
+    tuples and dicts on one line, strings as they are::
+
+        >>> format_value(2 / 3)
+        '0.66666667'
+        >>> format_value((1.0, np.array([1.5, 2.0]), {"t": 1}))
+        "(1.0, array([1.5, 2. ]), {'t': 1})"
+        >>> format_value("a loss >= 0")
+        'a loss >= 0'
+    """
     if isinstance(value, np.ndarray):
         return format_array(value, precision=precision)
     if isinstance(value, bool | np.bool_):
@@ -69,6 +81,11 @@ def format_array(array: np.ndarray[Any, Any], *, precision: int = 6) -> str:
 
         >>> format_array(np.array([[0.0, -5.0]]))
         '[[ 0., -5.]]  # shape (1, 2)'
+        >>> format_array(np.arange(100.0).reshape(10, 10))
+        'array of shape (10, 10), dtype float64 [min 0, max 99]'
+
+    A case's ``__repr__`` writes each array as ``NAME = format_array(...)`` on its own
+    line: feedback pages show such lines as tables (see :doc:`cases`).
     """
     header = f"array of shape {array.shape}, dtype {array.dtype}"
     if array.size == 0:

@@ -2,6 +2,15 @@
 
 Student values arrive as decoded data; these helpers turn them into float64 numbers and
 arrays of an expected shape, so a property never compares objects of the student's making.
+Each one fails the check with a message a student can act on, naming ``what`` (a phrase
+such as ``"the loss returned by svm_loss_naive"``) and what was expected and got.
+
+Two kinds of reader: the strict ones (:func:`scalar`, :func:`array`) check the form a
+docstring promises, for the one check about the form; the lenient ones
+(:func:`scalar_value`, :func:`array_value`, :func:`real_array`) read the value out of any
+real container, for checks about values, so that one mistake of form costs only once.
+
+In the examples, ``np`` is numpy and ``expect`` is ``propgrade.expect``.
 """
 
 from __future__ import annotations
@@ -35,7 +44,18 @@ FloatArray = npt.NDArray[np.float64]
 
 
 def scalar(value: Value, what: str) -> float:
-    """A real number: Python/numpy scalar, or a 0-d / single-element 1-d array is refused."""
+    """A real number as a float: an int or a float, or a 0-d array.
+
+    A numpy scalar the student returns arrives as a Python number. Strict about the form:
+    a single-element 1-d array, a bool or a string fails::
+
+        >>> expect.scalar(np.array(1.5, dtype=np.float32), "the loss")
+        1.5
+        >>> expect.scalar(np.array([1.5]), "the loss")
+        Traceback (most recent call last):
+          ...
+        propgrade.engine.checks.CheckFailed: the loss should be a single real number
+    """
     if isinstance(value, bool) or not isinstance(value, int | float):
         if isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "iuf":
             return float(value)
@@ -50,7 +70,19 @@ def scalar(value: Value, what: str) -> float:
 def array(
     value: Value, what: str, shape: tuple[int, ...], *, dtype: type[np.generic] | None = None
 ) -> FloatArray:
-    """A real array of exactly ``shape`` (and ``dtype`` when given), as float64."""
+    """A real array of exactly ``shape`` (and ``dtype`` when given), as float64.
+
+    Strict about the form: a list, an ``np.matrix``, another shape or (with ``dtype``)
+    another dtype fails::
+
+        >>> expect.array(np.ones((2, 3), np.float32), "dW", (2, 3))
+        array([[1., 1., 1.],
+               [1., 1., 1.]])
+        >>> expect.array(np.ones((2, 3), np.float32), "dW", (2, 3), dtype=np.float64)
+        Traceback (most recent call last):
+          ...
+        propgrade.engine.checks.CheckFailed: dW has dtype float32
+    """
     if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
         raise CheckFailed(
             f"{what} should be a real array of shape {shape}",
@@ -108,7 +140,15 @@ def _numbers_only(value: Value) -> bool:
 
 
 def real_array(value: Value, what: str) -> FloatArray:
-    """Any real number, array or nested list, as a float64 array of its own shape."""
+    """Any real number, array or nested list, as a float64 array of its own shape.
+
+    >>> expect.real_array((1, 2.5), "the scores")
+    array([1. , 2.5])
+    >>> expect.real_array("1.5", "the scores")
+    Traceback (most recent call last):
+      ...
+    propgrade.engine.checks.CheckFailed: the scores should be a number
+    """
     converted = _as_real_array(value)
     if converted is None or converted.size == 0:
         raise CheckFailed(
@@ -118,7 +158,17 @@ def real_array(value: Value, what: str) -> FloatArray:
 
 
 def scalar_value(value: Value, what: str) -> float:
-    """The number a value stands for: a scalar, or any real array or list of one element."""
+    """The number a value stands for: a scalar, or any real array or list of one element.
+
+    Lenient about the form, for checks about the value::
+
+        >>> expect.scalar_value(np.array([[2.0]]), "the loss")
+        2.0
+        >>> expect.scalar_value((1.0, 2.0), "the loss")
+        Traceback (most recent call last):
+          ...
+        propgrade.engine.checks.CheckFailed: the loss should be a single real number
+    """
     converted = _as_real_array(value)
     if converted is None or converted.size != 1:
         raise CheckFailed(
@@ -130,7 +180,18 @@ def scalar_value(value: Value, what: str) -> float:
 
 
 def array_value(value: Value, what: str, shape: tuple[int, ...]) -> FloatArray:
-    """The float64 array a value stands for: any real array or nested list of ``shape``."""
+    """The float64 array a value stands for: any real array or nested list of ``shape``.
+
+    Lenient about the form (a list of lists, float32), strict about the shape::
+
+        >>> expect.array_value(((1, 2), (3, 4)), "dW", (2, 2))
+        array([[1., 2.],
+               [3., 4.]])
+        >>> expect.array_value(np.zeros(4), "dW", (2, 2))
+        Traceback (most recent call last):
+          ...
+        propgrade.engine.checks.CheckFailed: dW has the wrong shape
+    """
     converted = _as_real_array(value)
     if converted is None or converted.ndim == 0:
         raise CheckFailed(
@@ -155,8 +216,15 @@ def pair(value: Value, what: str) -> tuple[Value, Value]:
     Anything but a tuple of exactly two values fails the check with what came back
     instead; the parts are still the student's values, to coerce next::
 
-        loss, dW = expect.pair(student.call("svm_loss_naive", W, X, y, reg), "svm_loss_naive")
-        loss = expect.scalar(loss, "the loss")
+        >>> loss, dW = expect.pair((1.25, np.zeros((3, 2))), "svm_loss_naive")
+        >>> expect.scalar(loss, "the loss")
+        1.25
+        >>> expect.pair(1.25, "svm_loss_naive")
+        Traceback (most recent call last):
+          ...
+        propgrade.engine.checks.CheckFailed: svm_loss_naive should return a pair
+
+    A list returned by the student arrives as a tuple, so it is a pair too.
     """
     if not isinstance(value, tuple) or len(value) != 2:
         raise CheckFailed(
@@ -168,7 +236,15 @@ def pair(value: Value, what: str) -> tuple[Value, Value]:
 
 
 def mapping(value: Value, what: str, keys: Sequence[str] = ()) -> dict[str, Value]:
-    """A dict (e.g. an optimizer's config) that has at least ``keys``."""
+    """A dict (e.g. an optimizer's config) that has at least ``keys``.
+
+    >>> expect.mapping({"learning_rate": 0.01, "t": 1}, "the config", ["t"])
+    {'learning_rate': 0.01, 't': 1}
+    >>> expect.mapping({"learning_rate": 0.01}, "the config", ["m", "v"])
+    Traceback (most recent call last):
+      ...
+    propgrade.engine.checks.CheckFailed: the config has no 'm', 'v'
+    """
     if not isinstance(value, dict):
         raise CheckFailed(
             f"{what} should be a dict",
@@ -189,17 +265,31 @@ def finite(value: float | FloatArray, what: str) -> None:
     """Fail unless every entry of ``value`` is finite (no ``nan``, no ``inf``).
 
     For a property that holds only of finite values, such as a softmax loss on scores
-    shifted by 1e3, which a per-row shift computes exactly and a missing one overflows.
+    shifted by 1e3, which a per-row shift computes exactly and a missing one overflows::
+
+        >>> expect.finite(np.array([0.5, 2.0]), "the loss")
+        >>> expect.finite(float("inf"), "the loss")
+        Traceback (most recent call last):
+          ...
+        propgrade.engine.checks.CheckFailed: the loss is not finite
     """
     if not np.all(np.isfinite(value)):
         raise CheckFailed(f"{what} is not finite", expected="finite values", got=value)
 
 
 def relative_error(got: float | FloatArray, expected: float | FloatArray) -> float:
-    """max |got - expected| / max(|expected|) elementwise-max, with a floor of 1e-300.
+    """``max|got - expected| / max|expected|``, the scale floored at 1e-300.
 
     One scale for the whole quantity: per-element relative error blows up on entries that
     are legitimately ~0, and an absolute tolerance hides small terms such as a reg of 1e-9.
+    Another shape, or non-finite values that differ, give ``inf``::
+
+        >>> expect.relative_error(np.array([1.0, 0.0]), np.array([2.0, 1e-12]))
+        0.5
+        >>> expect.relative_error(np.array([np.nan]), np.array([np.nan]))
+        0.0
+        >>> expect.relative_error(np.zeros(2), np.zeros(3))
+        inf
     """
     g = np.asarray(got, dtype=np.float64)
     e = np.asarray(expected, dtype=np.float64)
@@ -219,7 +309,24 @@ def close(
     rtol: float,
     atol: float = 0.0,
 ) -> None:
-    """Fail unless got ≈ expected: max|got-expected| <= atol + rtol * max|expected|."""
+    """Fail unless got ≈ expected: ``max|got - expected| <= atol + rtol * max|expected|``.
+
+    Like :func:`relative_error`, one scale for the whole quantity (the largest entry of
+    ``expected``), so entries that are legitimately about 0 do not need an ``atol``, and
+    ``atol`` (default 0) is only for an ``expected`` that is all zeros. ``got`` must have
+    ``expected``'s shape and be finite. The failure shows both values::
+
+        >>> expect.close(np.array([1.0, 1e-9]), np.array([1.0, 0.0]), "dW", rtol=1e-6)
+        >>> expect.close(2.0005, 2.0, "the loss", rtol=1e-6)
+        Traceback (most recent call last):
+          ...
+        propgrade.engine.checks.CheckFailed: the loss is wrong (relative error 0.00025, ...)
+        >>> try:
+        ...     expect.close(np.zeros(2), np.zeros(3), "dW", rtol=1e-6)
+        ... except CheckFailed as error:
+        ...     print(error.message, "| expected", error.expected, "| got", error.got)
+        dW has the wrong shape | expected (3,) | got (2,)
+    """
     g = np.asarray(got, dtype=np.float64)
     e = np.asarray(expected, dtype=np.float64)
     if g.shape != e.shape:
@@ -251,7 +358,19 @@ def unchanged(before: Any, after: Value, what: str) -> None:
 
     ``before`` is the grader's own copy of the argument; ``after`` is the argument as the
     worker sent it back (``student.outcome(..., echo_args=True).args_after``). It must have
-    the same shape and exactly the same values, ``nan`` for ``nan``.
+    the same shape and exactly the same values, ``nan`` for ``nan``::
+
+        >>> X = np.array([[1.0, np.nan]])
+        >>> expect.unchanged(X, X.copy(), "X")
+        >>> expect.unchanged(X, np.array([[0.0, np.nan]]), "X")
+        Traceback (most recent call last):
+          ...
+        propgrade.engine.checks.CheckFailed: the function modified its input X in place
+
+    In a property::
+
+        outcome = student.outcome("svm_loss_naive", W, X, y, reg, echo_args=True)
+        expect.unchanged(X, outcome.args_after[1], "X")
     """
     if not isinstance(after, np.ndarray) or not isinstance(before, np.ndarray):
         raise CheckFailed(f"{what} could not be compared after the call")

@@ -21,7 +21,19 @@ def frozen(array: Any, dtype: DTypeLike | None = None) -> Array:
 
     Use it for the arrays of drawn cases: a property cannot change what another property,
     or the next student, is given, and the engine hashes the array once instead of on
-    every call.
+    every call::
+
+        >>> W = frozen([[1.0, 2.0]])
+        >>> W.flags.writeable
+        False
+        >>> W[0, 0] = 5.0
+        Traceback (most recent call last):
+          ...
+        ValueError: assignment destination is read-only
+        >>> W.setflags(write=True)
+        Traceback (most recent call last):
+          ...
+        ValueError: cannot set WRITEABLE flag to True of this array
     """
     source = np.asarray(array, dtype=dtype, order="C")
     if source.dtype.hasobject:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from propgrade.config import AssignmentConfig
-from propgrade.engine import gating
+from propgrade.engine import gating, shrinking
 from propgrade.engine.cases import draw_cases
 from propgrade.engine.checks import CaseRejected, Check, CheckFailed, StudentCallFailed
 from propgrade.engine.display import format_value
@@ -538,19 +539,19 @@ def _same_failure(a: BaseException, b: BaseException) -> bool:
     return True
 
 
-def _growing_chunks(count: int) -> Iterator[tuple[int, int]]:
-    """(start, end) of the candidates to try together: 1, 2, 4, ... at most SHRINK_CHUNK.
+def _growing_chunks(candidates: Iterator[Any]) -> Iterator[list[Any]]:
+    """The candidates to try together: 1, 2, 4, ... at most SHRINK_CHUNK.
 
     Candidates come most aggressive first, and the first one fails in about half the
     steps (318 of 612 in the fixture corpus), one of the first four in 97%: starting
     with one candidate pays for no others there, and growing keeps the round trips few
-    where none fails.
+    where none fails. Candidates are made as they are taken: those behind the one that
+    fails are never built.
     """
-    start, size = 0, 1
-    while start < count:
-        end = min(start + size, count)
-        yield start, end
-        start, size = end, min(2 * size, SHRINK_CHUNK)
+    size = 1
+    while chunk := list(itertools.islice(candidates, size)):
+        yield chunk
+        size = min(2 * size, SHRINK_CHUNK)
 
 
 def shrink_greedily(
@@ -561,21 +562,20 @@ def shrink_greedily(
     case: Any,
     error: BaseException,
 ) -> tuple[Any, BaseException, bool]:
-    """Walk to a smaller failing case through the case's own ``shrink_candidates()``.
+    """Walk to a smaller failing case through the candidates ``shrinking`` proposes.
 
     Hypothesis' shrinker regenerates through the strategy, which costs ~20 ms per attempt
-    on array-valued cases: seconds per failed check. Cases that know how to propose
-    smaller valid versions of themselves are shrunk here instead: every step keeps the
-    first candidate (in the case's order) that fails the same way. Deterministic, and a
-    few dozen round trips at most.
+    on array-valued cases: seconds per failed check. Cases whose class declares how its
+    arrays shrink (``Shrink``), or that propose smaller valid versions of themselves
+    (``shrink_candidates()``), are shrunk here instead: every step keeps the first
+    candidate (in that order) that fails the same way, run in the worker like any case.
+    Deterministic, and at most MAX_SHRINK_STEPS steps of shrinking.MAX_CANDIDATES.
     """
     shrunk = False
     for _ in range(MAX_SHRINK_STEPS):
-        propose = getattr(case, "shrink_candidates", None)
-        candidates = list(propose()) if callable(propose) else []
         better = None
-        for start, end in _growing_chunks(len(candidates)):
-            runs = [_Run(check, i, candidate) for i, candidate in enumerate(candidates[start:end])]
+        for chunk in _growing_chunks(shrinking.candidates(case)):
+            runs = [_Run(check, i, candidate) for i, candidate in enumerate(chunk)]
             # Every candidate of the chunk runs to its end: one that fails another way
             # must not hide a later one that fails this way.
             _evaluate(plan, worker, cache, runs, stop_at_first_failure=False)

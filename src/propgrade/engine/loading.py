@@ -88,6 +88,10 @@ def _exec(module_name: str, path: Path) -> ModuleType:
         spec.loader.exec_module(module)
     except Exception as exc:
         del sys.modules[module_name]
+        # Python 3.11 wraps what a class attribute's __set_name__ raises (Shrink's check of
+        # its field names) in a RuntimeError: say what that check said.
+        if isinstance(exc.__cause__, GraderError):
+            raise GraderError(f"{path}: {exc.__cause__.message}", hint=exc.__cause__.hint) from exc
         raise GraderError(f"{path}: importing the grader failed: {exc!r}") from exc
     return module
 

@@ -18,7 +18,14 @@ import numpy.typing as npt
 
 @dataclass(frozen=True)
 class Unsupported:
-    """A returned value that cannot cross the boundary as data (an object, a string, ...)."""
+    """A returned value that cannot cross the boundary as data.
+
+    An object of the student's own class, a set, a function, a container of more than 64
+    items or nested more than 4 deep: what a property gets in its place, with the name of
+    its type (``type_name``). The ``expect`` readers fail the check on it, and a property
+    that breaks on it (an exception of its own) fails the check for the student, with
+    "returned a value that cannot be sent back to the grader", not as the grader's fault.
+    """
 
     type_name: str
 
@@ -63,6 +70,21 @@ SENDABLE = (
 
 
 class FailureKind(StrEnum):
+    """Why a call produced no value (``StudentFailure.kind``), one word each.
+
+    ``exception``: the student's function raised. ``timeout``: it ran past
+    ``limits.call_seconds`` and the worker was killed. ``crash``: the worker died during
+    the call (an exit, a signal, the memory limit). ``budget``: the submission's
+    ``limits.submission_seconds`` were used up before the call. ``protocol``: the reply
+    was not valid data. ``missing``: the submission defines no such function.
+    ``skipped``: not run, the same function timed out or crashed too often already.
+    ``inconsistent``: a call whose Python work was counted returned something else than
+    the same call uncounted. ``too_large``: the reply was over the call's reply budget.
+    ``unsupported``: the property could not use a value that cannot be sent.
+    ``unsendable``: the grader passed an argument that cannot be sent (the grader's
+    mistake, never the student's).
+    """
+
     EXCEPTION = "exception"  # the student's function raised
     TIMEOUT = "timeout"  # the call ran past its time limit and the worker was killed
     CRASH = "crash"  # the worker died during the call (exit, signal, memory limit)
@@ -80,7 +102,12 @@ class FailureKind(StrEnum):
 
 @dataclass(frozen=True)
 class StudentFailure:
-    """Why a call into student code produced no value."""
+    """Why a call into student code produced no value.
+
+    ``kind`` is a :class:`FailureKind`; ``message`` says what happened (for an
+    exception, its type and message); ``traceback`` is the student's traceback, trimmed
+    to the frames in their own file.
+    """
 
     kind: FailureKind
     message: str
@@ -212,6 +239,19 @@ def call_values(call: Call) -> tuple[object, ...]:
 
 @dataclass(frozen=True)
 class CallOutcome:
+    """What one call into student code produced, as ``student.outcome(...)`` returns it.
+
+    ``value`` is the returned value, decoded as data. ``failure`` is None for a call that
+    returned (``student.outcome`` raises :class:`propgrade.StudentCallFailed` otherwise,
+    so a property only sees successful outcomes). ``trace_events`` is the number of
+    Python-level events (lines, calls and C calls) the call ran, when it was made with
+    ``trace=True``, else None: compare it at two input sizes to tell a vectorized
+    function from a loop. ``args_after`` holds the positional arguments as the function
+    left them, when the call was made with ``echo_args=True``, else None: compare them
+    with what was sent (:func:`propgrade.expect.unchanged`) to tell whether the function
+    wrote into its inputs. ``seconds`` is the time the call took in the worker.
+    """
+
     value: Value = None
     failure: StudentFailure | None = None
     trace_events: int | None = None
