@@ -186,6 +186,7 @@ class Server:
     proc: subprocess.Popen[bytes] | None = None
     log: Path | None = None
     seen: list[str] = field(default_factory=list)  # every response body, for leak checks
+    extra: tuple[str, ...] = ()  # more options of propgrade serve
 
     @property
     def url(self) -> str:
@@ -212,6 +213,7 @@ class Server:
         ]
         if self.db:
             command += ["--db", self.db]
+        command += self.extra
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 command, cwd=self.course, stdout=log, stderr=log, start_new_session=True

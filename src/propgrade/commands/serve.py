@@ -12,7 +12,7 @@ from typing import TextIO
 
 from propgrade.commands.common import course_assignment
 from propgrade.commands.grade import _check_layer
-from propgrade.config import CONFIG_NAME, find_course_config
+from propgrade.config import CONFIG_NAME, AssignmentConfig, find_course_config
 from propgrade.errors import PropgradeError
 from propgrade.sandbox import scratch
 from propgrade.sandbox.layer_choice import default_layer
@@ -33,7 +33,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "`grade`. Issue the tokens first with `propgrade serve roster`.",
         epilog="examples:\n"
         "  propgrade serve roster roster.csv --out out/serve\n"
-        "  propgrade serve --assignment linear_classifiers --out out/serve --port 8000",
+        "  propgrade serve --assignment linear_classifiers --out out/serve --port 8000\n"
+        "  propgrade serve --assignment linear_classifiers --out out/serve --dask tcp://10.0.0.5:8786",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common(serve)
@@ -61,6 +62,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--proxy",
         action="store_true",
         help="behind a reverse proxy on this machine: trust its X-Forwarded-Proto/-For",
+    )
+    serve.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="grade on a Dask cluster, as `grade --dask` does: a scheduler address "
+        "(tcp://HOST:8786) or local:N; --jobs then sets how many submissions are in flight. "
+        "Needs pip install 'propgrade[dask]'",
     )
     serve.add_argument("--quiet", "-q", action="store_true", help="no access log")
     tasks = serve.add_subparsers(dest="serve_task", metavar="TASK")
@@ -183,8 +191,6 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise PropgradeError(f"--jobs must be at least 1, got {jobs}")
     config = args.config or find_course_config(Path.cwd())
     assignment = course_assignment(config, args.assignment)
-    layer = default_layer()
-    _check_layer(layer.name, args.allow_reduced)
     url = _db_url(args)
     engine = _open(url)
     with engine.connect() as conn:
@@ -204,15 +210,27 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             if requeued:
                 print(f"{requeued} unfinished submissions queued again", file=err)
         scratch.sweep()
+        if args.dask is None:
+            layer = default_layer()
+            _check_layer(layer.name, args.allow_reduced)
+            sandbox, dask_address = layer.describe(), None
+        else:
+            sandbox, dask_address = _dask(stack, args.dask, assignment, err)
         supervisor = Supervisor(
-            assignment.source, assignment.name, url, args.out.resolve(), jobs, args.lease
+            assignment.source,
+            assignment.name,
+            url,
+            args.out.resolve(),
+            jobs,
+            args.lease,
+            dask=dask_address,
         )
         supervisor.start()
         stack.callback(supervisor.stop)
         service = Service(engine, args.out.resolve(), assignment)
         print(
             f"serving {assignment.name} on http://{args.host}:{args.port} "
-            f"(database {_shown(url)}, {jobs} grading processes, sandbox: {layer.describe()})",
+            f"(database {_shown(url)}, {jobs} grading processes, sandbox: {sandbox})",
             file=err,
             flush=True,
         )
@@ -227,3 +245,17 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             timeout_graceful_shutdown=10,
         )
     return 0
+
+
+def _dask(
+    stack: contextlib.ExitStack, address: str, assignment: AssignmentConfig, err: TextIO
+) -> tuple[str, str]:
+    """Connect to the cluster (or start ``local:N``), check that its workers may grade
+    this assignment, and give the scheduler's address for the grading processes."""
+    from propgrade.commands.grade import _dask_cluster
+    from propgrade.engine.grading import prepare
+
+    plan = prepare(assignment)
+    cluster = stack.enter_context(_dask_cluster(address, err, plan.limits.grader_memory_mb))
+    cluster.check_workers(plan)
+    return f"Dask at {address}: {cluster.describe()}", cluster.scheduler_address

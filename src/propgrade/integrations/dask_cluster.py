@@ -178,6 +178,15 @@ class DaskCluster:
                     closable.close()
 
     @property
+    def scheduler_address(self) -> str:
+        """Where other processes reach this cluster (a ``local:N`` one's own scheduler)."""
+        return str(self.client.scheduler.address)
+
+    def grade_one(self, plan: Plan, submission: Submission) -> SubmissionResult:
+        """Grade one submission on the cluster and wait for its result."""
+        return next(iter(self.grade(plan, [submission])))
+
+    @property
     def client(self) -> Any:
         if self._client is None:
             raise ClusterError("the Dask cluster is not connected")

@@ -24,16 +24,18 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from propgrade.batch import internal_error_result
+from propgrade.batch import Submission, internal_error_result
 from propgrade.config import load_course
 from propgrade.engine.grading import Plan, prepare
+from propgrade.engine.results import SubmissionResult
 from propgrade.intake.submission import grade_upload
+from propgrade.integrations.dask_cluster import ClusterError
 from propgrade.serve import store
 from propgrade.serve.db import GRADING, QUEUED, open_engine, submissions
 
@@ -73,7 +75,17 @@ class _Lease:
         self._thread.join()
 
 
-def grade_one(plan: Plan, engine: sa.Engine, out: Path, worker: str, lease: float) -> bool:
+Grader = Callable[[Plan, str, Path], SubmissionResult]
+
+
+def grade_one(
+    plan: Plan,
+    engine: sa.Engine,
+    out: Path,
+    worker: str,
+    lease: float,
+    grader: Grader = grade_upload,
+) -> bool:
     """Claim and grade one submission; False when there was nothing to claim."""
     claimed = store.claim(engine, plan.assignment.name, worker, lease)
     if claimed is None:
@@ -86,9 +98,11 @@ def grade_one(plan: Plan, engine: sa.Engine, out: Path, worker: str, lease: floa
     else:
         with _Lease(engine, claimed.id, worker, lease):
             try:
-                result = grade_upload(
-                    plan, claimed.student, store.folder_of(out, claimed.public_id)
-                )
+                result = grader(plan, claimed.student, store.folder_of(out, claimed.public_id))
+            except ClusterError:
+                # The cluster is gone or refuses: not this submission's fault. The worker
+                # stops, and the supervisor queues the claim again for the next one.
+                raise
             except Exception:
                 result = internal_error_result(
                     plan, claimed.student, traceback.format_exc(limit=20)
@@ -98,23 +112,41 @@ def grade_one(plan: Plan, engine: sa.Engine, out: Path, worker: str, lease: floa
 
 
 def work(
-    config: Path, assignment: str, db_url: str, out: Path, worker: str, lease: float, parent: int
+    config: Path,
+    assignment: str,
+    db_url: str,
+    out: Path,
+    worker: str,
+    lease: float,
+    parent: int,
+    dask: str | None = None,
 ) -> None:
     """A worker's life: prepare once, then grade whatever is queued, until killed or
-    until ``parent``, the server, is gone."""
+    until ``parent``, the server, is gone. With ``dask`` (a scheduler's address), each
+    submission is graded on that cluster instead of in this machine's sandbox."""
     _die_with_parent()
     if os.getppid() != parent:
         return  # the server died while this process was starting
     plan = prepare(load_course(config).assignment(assignment))
     engine = open_engine(db_url)
-    print(f"ready {worker}", flush=True)
-    while os.getppid() == parent:
-        try:
-            busy = grade_one(plan, engine, out, worker, lease)
-        except sa.exc.OperationalError:
-            busy = False  # the database is busy or restarting: try again shortly
-        if not busy:
-            time.sleep(POLL_SECONDS)
+    with contextlib.ExitStack() as stack:
+        grader: Grader = grade_upload
+        if dask is not None:
+            from propgrade.integrations.dask_cluster import DaskCluster
+
+            cluster = stack.enter_context(DaskCluster(dask))
+
+            def grader(plan: Plan, student: str, folder: Path) -> SubmissionResult:
+                return cluster.grade_one(plan, Submission(student, folder))
+
+        print(f"ready {worker}", flush=True)
+        while os.getppid() == parent:
+            try:
+                busy = grade_one(plan, engine, out, worker, lease, grader)
+            except sa.exc.OperationalError:
+                busy = False  # the database is busy or restarting: try again shortly
+            if not busy:
+                time.sleep(POLL_SECONDS)
 
 
 def release_worker(engine: sa.Engine, worker: str) -> int:
@@ -146,6 +178,7 @@ class Supervisor:
     out: Path
     jobs: int
     lease: float
+    dask: str | None = None  # a scheduler's address: grade on that cluster
     _engine: sa.Engine | None = None
     _procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -179,6 +212,8 @@ class Supervisor:
             "--parent",
             str(os.getpid()),
         ]
+        if self.dask is not None:
+            command += ["--dask", self.dask]
         # The URL goes by the environment: a password in it stays out of `ps`.
         env = {**os.environ, DB_ENV: self.db_url}
         self._procs[name] = subprocess.Popen(command, stdin=subprocess.DEVNULL, env=env)
@@ -226,10 +261,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--name", required=True)
     parser.add_argument("--lease", type=float, default=30.0)
     parser.add_argument("--parent", type=int, default=os.getppid(), help="the server's pid")
+    parser.add_argument("--dask", help="a Dask scheduler's address to grade on")
     args = parser.parse_args(argv)
     if not args.db:
         parser.error(f"--db or ${DB_ENV} is needed")
-    work(args.config, args.assignment, args.db, args.out, args.name, args.lease, args.parent)
+    work(
+        args.config,
+        args.assignment,
+        args.db,
+        args.out,
+        args.name,
+        args.lease,
+        args.parent,
+        args.dask,
+    )
     return 0
 
 
