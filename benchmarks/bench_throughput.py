@@ -7,12 +7,21 @@ same run it prints the cost of the straightforward approach: running every check
 Hypothesis test against each student (what `pytest graders/... --submission FILE` does),
 extrapolated from a few submissions, and the ratio against it.
 
+With ``--against REV`` the same class is graded first by the tree of git revision REV
+(``git archive``, imported through PYTHONPATH with this venv, its own grading.yaml and
+graders), then by this tree, and both rates, student calls and CPU figures are printed with
+their ratios: a change's cost is compared in one run, on one machine load.
+
     python benchmarks/bench_throughput.py                     # 42 and 400, --jobs 2
     python benchmarks/bench_throughput.py --sizes 42,400,4000 --jobs 1,2 --baseline 6
+    python benchmarks/bench_throughput.py --sizes 42 --against main
 
 Each grading runs in a fresh process, so its peak RSS is that of one run. The machine's
 CPU time (from /proc/stat) counts the sandboxed workers too but also everything else the
-machine is doing: the load average is printed with it; compare ratios, not seconds.
+machine is doing: the load average is printed with it; compare ratios, not seconds. The
+grader's own CPU (the grading processes' getrusage) and the students' CPU (the sandboxed
+processes under each grading process, read from /proc after every submission: the zygote
+has reaped the finished workers by then) are measured apart and do not count other work.
 """
 
 from __future__ import annotations
@@ -62,6 +71,49 @@ def load() -> str:
     return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
+def _stat(pid: str) -> tuple[int, float] | None:
+    """(parent pid, own CPU + reaped children's CPU in seconds) of a process, from /proc."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # it ended meanwhile
+        return None
+    rest = text.rsplit(")", 1)[1].split()  # the command name may hold spaces and brackets
+    ticks = sum(int(v) for v in rest[11:15])  # utime, stime, cutime, cstime
+    return int(rest[1]), ticks / os.sysconf("SC_CLK_TCK")
+
+
+def student_cpu(root: int) -> float:
+    """CPU seconds of the processes under ``root`` that are not grading processes.
+
+    A live process's cutime holds its reaped children (the zygote's finished workers), so
+    summing live processes counts each worker once. A forked pool process of the grader
+    has the same command line as ``root`` and records its own figures: it is not descended.
+    """
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (stat := _stat(entry)) is not None:
+            stats[int(entry)] = stat
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _) in stats.items():
+        children.setdefault(parent, []).append(pid)
+    own = _cmdline(root)
+    total, todo = 0.0, list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        if _cmdline(pid) == own:
+            continue
+        total += stats[pid][1]
+        todo.extend(children.get(pid, []))
+    return total
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def build_class(dest: Path, size: int) -> list[Path]:
     sources = sorted(p for p in CORPUS.iterdir() if (p / "losses.py").is_file())
     folders = []
@@ -93,6 +145,8 @@ class PhaseClock:
         self.folder = folder
         self.totals = dict.fromkeys(PHASES, 0.0)
         self.counts = {"calls": 0, "batches": 0}
+        self.cpu = {"grader": 0.0, "student": 0.0}
+        self.measuring = 0.0  # the grader CPU this clock spends reading /proc
         self.stack = ["other"]
         self.since = time.perf_counter()
 
@@ -116,8 +170,13 @@ class PhaseClock:
         self.totals[dest] += seconds
 
     def save(self) -> None:
+        started = time.process_time()
+        # Only grows: at the last save, after the grading, the zygote may be gone already.
+        self.cpu["student"] = max(self.cpu["student"], student_cpu(os.getpid()))
+        self.measuring += time.process_time() - started
+        self.cpu["grader"] = time.process_time() - self.measuring
         path = self.folder / f"phases-{os.getpid()}.json"
-        path.write_text(json.dumps({"phases": self.totals, "counts": self.counts}))
+        path.write_text(json.dumps({"phases": self.totals, "counts": self.counts, "cpu": self.cpu}))
 
 
 def timed(clock: PhaseClock, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -166,6 +225,7 @@ def instrument(clock: PhaseClock) -> None:
 
 def grade_once(klass: Path, out: Path, jobs: int, phases: Path, config: Path) -> None:
     """Run in a fresh process: grade the class and print what it cost, as JSON."""
+    import propgrade
     from propgrade.cli import main
 
     clock = PhaseClock(phases)
@@ -201,6 +261,7 @@ def grade_once(klass: Path, out: Path, jobs: int, phases: Path, config: Path) ->
                 "grader_cpu": own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime,
                 "rss_mib": own.ru_maxrss / 1024,
                 "child_rss_mib": children.ru_maxrss / 1024,
+                "propgrade": str(Path(propgrade.__file__).resolve().parent),
             }
         )
     )
@@ -209,9 +270,15 @@ def grade_once(klass: Path, out: Path, jobs: int, phases: Path, config: Path) ->
 # -- the driver -------------------------------------------------------------------------------
 
 
-def grade(klass: Path, out: Path, jobs: int, config: Path) -> dict[str, Any]:
+def grade(klass: Path, out: Path, jobs: int, config: Path, tree: Path = ROOT) -> dict[str, Any]:
+    """Grade ``klass`` with the propgrade, graders and ``config`` of ``tree``."""
     phases = out.parent / f"{out.name}-phases"
     phases.mkdir()
+    env = dict(os.environ)
+    if tree != ROOT:  # its source ahead of this tree's editable install
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(tree / "src"), *filter(None, [env.get("PYTHONPATH")])]
+        )
     cpu = cpu_seconds()
     done = subprocess.run(
         [
@@ -224,7 +291,8 @@ def grade(klass: Path, out: Path, jobs: int, config: Path) -> dict[str, Any]:
             str(phases),
             str(config),
         ],
-        cwd=ROOT,
+        cwd=tree,
+        env=env,
         capture_output=True,
         text=True,
         check=False,
@@ -235,24 +303,30 @@ def grade(klass: Path, out: Path, jobs: int, config: Path) -> dict[str, Any]:
     figures: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
     if figures["code"] != 0:
         raise SystemExit(f"grading failed with exit code {figures['code']}")
+    if Path(figures["propgrade"]) != (tree / "src" / "propgrade").resolve():
+        raise SystemExit(f"graded with {figures['propgrade']}, not the tree {tree}")
     figures["machine_cpu"] = cpu
     totals = dict.fromkeys(PHASES, 0.0)
     counts = {"calls": 0, "batches": 0}
+    split = {"grader": 0.0, "student": 0.0}
     for path in phases.glob("phases-*.json"):
         saved = json.loads(path.read_text())
         for name, seconds in saved["phases"].items():
             totals[name] += seconds
         for name, count in saved["counts"].items():
             counts[name] += count
+        for name, seconds in saved["cpu"].items():
+            split[name] += seconds
     figures["phases"] = totals
     figures["counts"] = counts
+    figures["cpu"] = split
     return figures
 
 
-def report(size: int, jobs: int, layer: str, f: dict[str, Any]) -> float:
+def report(size: int, jobs: int, layer: str, f: dict[str, Any], tree: str = "this tree") -> float:
     rate = size / f["wall"]
     print(
-        f"{size:5d} submissions, --jobs {jobs} ({layer} sandbox): {rate:6.2f} submissions/s, "
+        f"{tree}: {size} submissions, --jobs {jobs} ({layer} sandbox): {rate:6.2f} submissions/s, "
         f"{f['machine_cpu'] / size:.3f} CPU s/submission (machine), "
         f"{f['grader_cpu'] / size:.3f} (grader processes), {f['wall']:.1f} s wall; "
         f"peak RSS {f['rss_mib']:.0f} MiB (pool processes {f['child_rss_mib']:.0f} MiB)"
@@ -268,6 +342,12 @@ def report(size: int, jobs: int, layer: str, f: dict[str, Any]) -> float:
     print(
         f"      per submission: {counts['calls'] / size:.0f} student calls "
         f"in {counts['batches'] / size:.1f} batches"
+    )
+    split = f["cpu"]
+    print(
+        f"      per submission: grader's own CPU {split['grader'] / size:.3f} s, students' "
+        f"processes {split['student'] / size:.3f} s: the grader takes "
+        f"{split['grader'] / max(split['student'], 1e-9):.2f}x the students' CPU"
     )
     # What the machine could do if the grader's own work cost nothing: the students'
     # processes (their code, plus decoding and encoding in the worker) still need the CPU.
@@ -309,13 +389,41 @@ def _ints(text: str) -> list[int]:
     return [int(v) for v in text.split(",") if v.strip()]
 
 
-def main_() -> None:
-    if len(sys.argv) == 7 and sys.argv[1] == "--grade-once":
-        klass, out, jobs, phases, config = sys.argv[2:]
-        grade_once(Path(klass), Path(out), int(jobs), Path(phases), Path(config))
-        return
-    from propgrade.sandbox.layer_choice import default_layer
+def export_tree(rev: str, dest: Path) -> str:
+    """Write the tree of git revision ``rev`` to ``dest``; return its short commit id."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", f"{rev}^{{commit}}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if commit.returncode != 0:
+        raise SystemExit(f"--against {rev}: not a revision here: {commit.stderr.strip()}")
+    dest.mkdir(parents=True)
+    archive = subprocess.Popen(["git", "archive", rev], cwd=ROOT, stdout=subprocess.PIPE)
+    subprocess.run(["tar", "-x", "-C", str(dest)], stdin=archive.stdout, check=True)
+    if archive.wait() != 0:
+        raise SystemExit(f"git archive {rev} failed")
+    return commit.stdout.strip()
 
+
+def compare(name: str, size: int, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """One line: this tree against the other, as ratios (new / old)."""
+
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:.2f}x" if b else "n/a"
+
+    print(
+        f"this tree against {name}, {size} submissions: "
+        f"{ratio(size / new['wall'], size / old['wall'])} the submissions/s, "
+        f"{ratio(new['counts']['calls'], old['counts']['calls'])} the student calls, "
+        f"{ratio(new['cpu']['grader'], old['cpu']['grader'])} the grader's CPU, "
+        f"{ratio(new['cpu']['student'], old['cpu']['student'])} the students' CPU"
+    )
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument(
         "--sizes", type=_ints, default=[42, 400], help="class sizes, e.g. 42,400,4000"
@@ -328,28 +436,63 @@ def main_() -> None:
         default=ROOT / "grading.yaml",
         help="the course file to grade with (the baseline always runs the graders as written)",
     )
-    args = parser.parse_args()
+    parser.add_argument(
+        "--against",
+        metavar="REV",
+        help="also grade each class with the tree of git revision REV, first, and compare",
+    )
+    return parser.parse_args(argv)
+
+
+def main_(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) == 6 and argv[0] == "--grade-once":
+        klass, out, jobs, phases, config = argv[1:]
+        grade_once(Path(klass), Path(out), int(jobs), Path(phases), Path(config))
+        return
+    from propgrade.sandbox.layer_choice import default_layer
+
+    args = parse_args(argv)
     layer = default_layer().name
+    config = args.config.resolve()
     print(f"corpus: {CORPUS.relative_to(ROOT)} (correct, buggy and stub variants); {load()}")
-    rates: list[tuple[int, int, float]] = []
+    rates: list[tuple[str, int, int, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
+        other: tuple[str, Path, Path] | None = None
+        if args.against:
+            tree = Path(tmp) / "against"
+            name = f"{args.against} ({export_tree(args.against, tree)})"
+            # The same course file, as that revision has it; a file outside the tree as is.
+            inside = config.is_relative_to(ROOT)
+            other = (name, tree, tree / config.relative_to(ROOT) if inside else config)
         for size in args.sizes:
             klass = Path(tmp) / f"class{size}"
             folders = build_class(klass, size)
             for jobs in args.jobs:
-                figures = grade(klass, Path(tmp) / f"out{size}-{jobs}", jobs, args.config.resolve())
-                rates.append((size, jobs, report(size, jobs, layer, figures)))
+                old = None
+                if other is not None:
+                    name, tree, its_config = other
+                    out = Path(tmp) / f"against{size}-{jobs}"
+                    old = grade(klass, out, jobs, its_config, tree)
+                    rates.append((name, size, jobs, report(size, jobs, layer, old, name)))
+                new = grade(klass, Path(tmp) / f"out{size}-{jobs}", jobs, config)
+                rates.append(("this tree", size, jobs, report(size, jobs, layer, new)))
+                if old is not None and other is not None:
+                    compare(other[0], size, old, new)
             print(f"      {load()}")
         if args.baseline:
             picked = folders[:: max(1, len(folders) // args.baseline)][: args.baseline]
             wall, cpu = baseline(picked)
             base = len(picked) / wall
             print(
-                f"baseline (Hypothesis per student via pytest, serial): {base:6.3f} "
+                f"baseline (Hypothesis per student via pytest, serial, this tree): {base:6.3f} "
                 f"submissions/s, {cpu / len(picked):.3f} CPU s/submission; {load()}"
             )
-            for size, jobs, rate in rates:
-                print(f"ratio, {size} submissions --jobs {jobs}: {rate / base:5.0f}x the baseline")
+            for tree_name, size, jobs, rate in rates:
+                print(
+                    f"ratio, {tree_name}, {size} submissions --jobs {jobs}: "
+                    f"{rate / base:5.0f}x the baseline"
+                )
 
 
 if __name__ == "__main__":
