@@ -145,6 +145,16 @@ ANY_CASES = mixed_cases()
 GRID_CASES = cases()
 REG_ZERO_CASES = mixed_cases(reg="zero")
 REG_POSITIVE_CASES = mixed_cases(reg="positive")
+# The naive versions loop over the samples in Python: a batch of hundreds costs them ~10x
+# a small case for every call, which checks of one sample's arithmetic (a numerical
+# gradient's dozen calls) pay without catching more. Shared, like the strategies above.
+NAIVE_MAX_N = 30
+_NAIVE_ANY_CASES = ANY_CASES.filter(lambda case: len(case.y) <= NAIVE_MAX_N)
+
+
+def any_cases_batch_for_vectorized(fn: str) -> st.SearchStrategy[Case]:
+    """ANY_CASES for a vectorized version; for a naive one, those without a batch."""
+    return _NAIVE_ANY_CASES if fn.endswith("_naive") else ANY_CASES
 
 
 @dataclass(frozen=True, eq=False)

@@ -23,6 +23,7 @@ from .common import (
     Case,
     RowShifted,
     TwoWeights,
+    any_cases_batch_for_vectorized,
     exact_loss_and_grad,
     loss_and_grad,
     loss_of,
@@ -239,7 +240,7 @@ STEP = 1e-5
     ALL,
     "{key}_numerical_gradient",
     "The gradient dW returned by {fn} matches a centered numerical gradient of its own loss.",
-    ANY_CASES,
+    any_cases_batch_for_vectorized,
     max_examples=10,
     hint=(
         "dW is compared with finite differences of your own loss, so the loss and dW disagree: "
