@@ -306,6 +306,7 @@ def grade(klass: Path, out: Path, jobs: int, config: Path, tree: Path = ROOT) ->
     if Path(figures["propgrade"]) != (tree / "src" / "propgrade").resolve():
         raise SystemExit(f"graded with {figures['propgrade']}, not the tree {tree}")
     figures["machine_cpu"] = cpu
+    figures["out"] = out
     totals = dict.fromkeys(PHASES, 0.0)
     counts = {"calls": 0, "batches": 0}
     split = {"grader": 0.0, "student": 0.0}
@@ -408,8 +409,17 @@ def export_tree(rev: str, dest: Path) -> str:
     return commit.stdout.strip()
 
 
+def differing_grades(old: Path, new: Path) -> list[str]:
+    """The students whose row of grades.csv (every check's score) differs between runs."""
+    rows = [
+        {line.split(",", 1)[0]: line for line in (out / "grades.csv").read_text().splitlines()}
+        for out in (old, new)
+    ]
+    return sorted(s for s in rows[0].keys() | rows[1].keys() if rows[0].get(s) != rows[1].get(s))
+
+
 def compare(name: str, size: int, old: dict[str, Any], new: dict[str, Any]) -> None:
-    """One line: this tree against the other, as ratios (new / old)."""
+    """This tree against the other, as ratios (new / old), and whether the grades agree."""
 
     def ratio(a: float, b: float) -> str:
         return f"{a / b:.2f}x" if b else "n/a"
@@ -420,6 +430,11 @@ def compare(name: str, size: int, old: dict[str, Any], new: dict[str, Any]) -> N
         f"{ratio(new['counts']['calls'], old['counts']['calls'])} the student calls, "
         f"{ratio(new['cpu']['grader'], old['cpu']['grader'])} the grader's CPU, "
         f"{ratio(new['cpu']['student'], old['cpu']['student'])} the students' CPU"
+    )
+    differ = differing_grades(old["out"], new["out"])
+    print(
+        f"      grades.csv (every check's score): {size - len(differ)} of {size} rows the same"
+        + (f"; differ: {', '.join(differ)}" if differ else "")
     )
 
 

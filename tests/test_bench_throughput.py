@@ -1,0 +1,53 @@
+"""benchmarks/bench_throughput.py --against REV grades one class with two trees.
+
+The comparison is only worth its ratios if the other tree's own code graded (not this
+tree's editable install under another name) and if the students' CPU is really counted:
+a rename in the engine or a lost PYTHONPATH would otherwise print two runs of one tree.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.sandbox
+
+
+def test_against_grades_the_class_with_both_trees(root: Path) -> None:
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if head.returncode != 0:
+        pytest.skip("not a git checkout: --against needs the repository's history")
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(root / "benchmarks/bench_throughput.py"),
+            *("--sizes", "2", "--jobs", "1", "--baseline", "0", "--against", "HEAD"),
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr + done.stdout
+    out = done.stdout
+    name = f"HEAD ({head.stdout.strip()})"
+    # The other tree first, then this one, each with its rate.
+    rates = re.findall(r"^(.+): 2 submissions, --jobs 1 .*submissions/s", out, re.M)
+    assert rates == [name, "this tree"]
+    # Both runs count the students' processes apart from the grader's.
+    students = re.findall(r"grader's own CPU ([\d.]+) s, students' processes ([\d.]+) s", out)
+    assert len(students) == 2
+    assert all(float(grader) > 0 and float(student) > 0 for grader, student in students)
+    assert f"this tree against {name}, 2 submissions: " in out
+    assert re.search(r"grades\.csv \(every check's score\): \d of 2 rows the same", out)
