@@ -6,8 +6,8 @@ from propgrade import CheckFailed, check_each, expect
 
 from .common import (
     ALL,
-    REG_POSITIVE_CASES,
-    REG_ZERO_CASES,
+    REG_POSITIVE_CASES_NAIVE_SMALL,
+    REG_ZERO_CASES_NAIVE_SMALL,
     Case,
     loss_and_grad,
     near_hinge_kink,
@@ -28,7 +28,7 @@ def _against_reference(case: Case, student, fn: str, reference) -> None:
     ALL,
     "{key}_reference_noreg",
     "{fn} returns the same loss and dW as the reference solution when reg = 0.",
-    REG_ZERO_CASES,
+    REG_ZERO_CASES_NAIVE_SMALL,
     hint=(
         "Your result differs from the reference solution with no regularization. Check the "
         "averaging over N, the margin, which class is treated as correct, and float64 "
@@ -44,7 +44,7 @@ def reference_noreg(case: Case, student, fn: str, reference) -> None:
     "{key}_reference_reg",
     "{fn} returns the same loss and dW as the reference solution when reg > 0 "
     "(the regularization term reg * sum(W**2) and its gradient 2 * reg * W).",
-    REG_POSITIVE_CASES,
+    REG_POSITIVE_CASES_NAIVE_SMALL,
     hint=(
         "Your result differs from the reference solution only when reg > 0. The expected "
         "convention adds reg times the sum of the squared weights to the loss, and 2 * reg * W "

@@ -15,15 +15,15 @@ from propgrade import StudentCallFailed, assume, check_each, expect, format_valu
 from .common import (
     ALL,
     ANY_CASES,
+    ANY_CASES_NAIVE_SMALL,
     GRID_CASES,
-    REG_POSITIVE_CASES,
+    REG_POSITIVE_CASES_NAIVE_SMALL,
     SOFTMAX,
     SVM,
     VECTORIZED,
     Case,
     RowShifted,
     TwoWeights,
-    any_cases_batch_for_vectorized,
     exact_loss_and_grad,
     loss_and_grad,
     loss_of,
@@ -217,7 +217,7 @@ def zero_weights(case: Case, student, fn: str) -> None:
     ALL,
     "{key}_inputs_unchanged",
     "{fn} does not modify its arguments W, X and y.",
-    ANY_CASES,
+    ANY_CASES_NAIVE_SMALL,
     hint=(
         "Your function changed an argument the caller still uses. Operations like W += ..., "
         "X -= ..., scores -= ... on a view, or np.subtract(..., out=X) modify the caller's "
@@ -240,7 +240,7 @@ STEP = 1e-5
     ALL,
     "{key}_numerical_gradient",
     "The gradient dW returned by {fn} matches a centered numerical gradient of its own loss.",
-    any_cases_batch_for_vectorized,
+    ANY_CASES_NAIVE_SMALL,
     max_examples=10,
     hint=(
         "dW is compared with finite differences of your own loss, so the loss and dW disagree: "
@@ -355,7 +355,7 @@ def shift_invariance(drawn: RowShifted, student, fn: str) -> None:
     "{key}_regularization",
     "Raising reg from 0 adds exactly reg * sum(W**2) to the loss of {fn} and 2 * reg * W to "
     "its dW.",
-    REG_POSITIVE_CASES,
+    REG_POSITIVE_CASES_NAIVE_SMALL,
     hint=(
         "The regularization part is checked on its own: L(W, reg) - L(W, 0) must be "
         "reg * np.sum(W * W) and dW(reg) - dW(0) must be 2 * reg * W. A factor 0.5, reg * W "

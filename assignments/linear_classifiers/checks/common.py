@@ -10,6 +10,7 @@ row's score gap passes ~745; drawing unbounded inputs would fail correct student
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,16 +146,27 @@ ANY_CASES = mixed_cases()
 GRID_CASES = cases()
 REG_ZERO_CASES = mixed_cases(reg="zero")
 REG_POSITIVE_CASES = mixed_cases(reg="positive")
-# The naive versions loop over the samples in Python: a batch of hundreds costs them ~10x
-# a small case for every call, which checks of one sample's arithmetic (a numerical
-# gradient's dozen calls) pay without catching more. Shared, like the strategies above.
+
+# Keeps the small and "wide" realistic shapes (up to 30 rows), drops the batches of hundreds.
 NAIVE_MAX_N = 30
-_NAIVE_ANY_CASES = ANY_CASES.filter(lambda case: len(case.y) <= NAIVE_MAX_N)
 
 
-def any_cases_batch_for_vectorized(fn: str) -> st.SearchStrategy[Case]:
-    """ANY_CASES for a vectorized version; for a naive one, those without a batch."""
-    return _NAIVE_ANY_CASES if fn.endswith("_naive") else ANY_CASES
+def batch_for_vectorized(strategy: st.SearchStrategy[Case]) -> Callable[[str], Any]:
+    """``strategy`` for a vectorized version; for a naive one, its cases of <= 30 rows.
+
+    The naive versions loop over the samples in Python: a batch of hundreds costs them
+    ~10x a small case for every call, and catches nothing more in a check that a few
+    samples decide. The checks that need a batch (the vectorized version against the
+    naive one, a shift per row) keep the whole strategy. One filtered strategy per
+    strategy, so that checks sharing cases keep sharing them and their calls.
+    """
+    small = strategy.filter(lambda case: len(case.y) <= NAIVE_MAX_N)
+    return lambda fn: small if fn.endswith("_naive") else strategy
+
+
+ANY_CASES_NAIVE_SMALL = batch_for_vectorized(ANY_CASES)
+REG_ZERO_CASES_NAIVE_SMALL = batch_for_vectorized(REG_ZERO_CASES)
+REG_POSITIVE_CASES_NAIVE_SMALL = batch_for_vectorized(REG_POSITIVE_CASES)
 
 
 @dataclass(frozen=True, eq=False)
