@@ -14,7 +14,7 @@ their ratios: a change's cost is compared in one run, on one machine load.
 
     python benchmarks/bench_throughput.py                     # 42 and 400, --jobs 2
     python benchmarks/bench_throughput.py --sizes 42,400,4000 --jobs 1,2 --baseline 6
-    python benchmarks/bench_throughput.py --sizes 42 --against main
+    python benchmarks/bench_throughput.py --sizes 42 --against main --rounds 3
 
 Each grading runs in a fresh process, so its peak RSS is that of one run. The machine's
 CPU time (from /proc/stat) counts the sandboxed workers too but also everything else the
@@ -32,6 +32,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -438,6 +439,26 @@ def compare(name: str, size: int, old: dict[str, Any], new: dict[str, Any]) -> N
     )
 
 
+def summarize(name: str, size: int, pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+    """Medians over the rounds: one round's rate is at the mercy of the machine's load."""
+
+    def median(values: list[float]) -> float:
+        return statistics.median(values)
+
+    old_rate = median([size / old["wall"] for old, _ in pairs])
+    new_rate = median([size / new["wall"] for _, new in pairs])
+    ratio = median([old["wall"] / new["wall"] for old, new in pairs])
+    grader = median([new["cpu"]["grader"] / new["cpu"]["student"] for _, new in pairs])
+    print(
+        f"medians over {len(pairs)} rounds, {size} submissions: {name} {old_rate:.2f}/s, "
+        f"this tree {new_rate:.2f}/s ({ratio:.2f}x); the students' CPU "
+        f"{median([new['cpu']['student'] / old['cpu']['student'] for old, new in pairs]):.2f}x, "
+        f"the grader's CPU "
+        f"{median([new['cpu']['grader'] / old['cpu']['grader'] for old, new in pairs]):.2f}x; "
+        f"this tree's grader takes {grader:.2f}x its students' CPU"
+    )
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument(
@@ -455,6 +476,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--against",
         metavar="REV",
         help="also grade each class with the tree of git revision REV, first, and compare",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="with --against: grade each class this many times with each tree, alternating",
     )
     return parser.parse_args(argv)
 
@@ -484,16 +511,28 @@ def main_(argv: list[str] | None = None) -> None:
             klass = Path(tmp) / f"class{size}"
             folders = build_class(klass, size)
             for jobs in args.jobs:
-                old = None
-                if other is not None:
-                    name, tree, its_config = other
-                    out = Path(tmp) / f"against{size}-{jobs}"
-                    old = grade(klass, out, jobs, its_config, tree)
-                    rates.append((name, size, jobs, report(size, jobs, layer, old, name)))
-                new = grade(klass, Path(tmp) / f"out{size}-{jobs}", jobs, config)
-                rates.append(("this tree", size, jobs, report(size, jobs, layer, new)))
-                if old is not None and other is not None:
-                    compare(other[0], size, old, new)
+                if other is None:
+                    new = grade(klass, Path(tmp) / f"out{size}-{jobs}", jobs, config)
+                    rates.append(("this tree", size, jobs, report(size, jobs, layer, new)))
+                    continue
+                name, tree, its_config = other
+                pairs = []
+                for turn in range(args.rounds):
+                    # Alternate which tree goes first: the machine's load drifts.
+                    runs = {}
+                    for which in ("old", "new") if turn % 2 == 0 else ("new", "old"):
+                        out = Path(tmp) / f"{which}{size}-{jobs}-{turn}"
+                        if which == "old":
+                            runs[which] = grade(klass, out, jobs, its_config, tree)
+                            rate = report(size, jobs, layer, runs[which], name)
+                        else:
+                            runs[which] = grade(klass, out, jobs, config)
+                            rate = report(size, jobs, layer, runs[which])
+                        rates.append((name if which == "old" else "this tree", size, jobs, rate))
+                    compare(name, size, runs["old"], runs["new"])
+                    pairs.append((runs["old"], runs["new"]))
+                if len(pairs) > 1:
+                    summarize(name, size, pairs)
             print(f"      {load()}")
         if args.baseline:
             picked = folders[:: max(1, len(folders) // args.baseline)][: args.baseline]
