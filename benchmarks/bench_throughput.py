@@ -145,7 +145,7 @@ class PhaseClock:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.totals = dict.fromkeys(PHASES, 0.0)
-        self.counts = {"calls": 0, "batches": 0}
+        self.counts = {"calls": 0, "batches": 0, "repeats": 0}
         self.cpu = {"grader": 0.0, "student": 0.0}
         self.measuring = 0.0  # the grader CPU this clock spends reading /proc
         self.stack = ["other"]
@@ -200,12 +200,24 @@ def instrument(clock: PhaseClock) -> None:
     engine.shrink_greedily = timed(clock, "shrinking", engine.shrink_greedily)  # type: ignore[assignment]
     run = timed(clock, "worker", worker.Worker.run)
 
+    from propgrade.engine.proxies import call_key
+
+    sent: set[tuple[str, bytes]] = set()  # (function, arguments) sent for this submission
+
     def run_calls(self: worker.Worker, calls: Any, **options: Any) -> Any:
         outcomes = run(self, calls, **options)
         student = sum(o.seconds for o in outcomes if o.ok)
         clock.move(student, "worker", "student code")
         clock.counts["calls"] += len(calls)
         clock.counts["batches"] += 1
+        started = time.process_time()
+        for call in calls:
+            # The engine makes each call key once; a key differs in trace and echo_args
+            # too, so the same function on the same arguments can still go twice.
+            function, *_, digest = call_key(call)
+            clock.counts["repeats"] += (function, digest) in sent
+            sent.add((function, digest))
+        clock.measuring += time.process_time() - started
         return outcomes
 
     worker.Worker.run = run_calls  # type: ignore[method-assign]
@@ -215,6 +227,7 @@ def instrument(clock: PhaseClock) -> None:
     grade_safely = batch._grade_safely
 
     def graded(*args: Any) -> Any:
+        sent.clear()
         try:
             with clock.phase("grading"):
                 return grade_safely(*args)
@@ -309,7 +322,7 @@ def grade(klass: Path, out: Path, jobs: int, config: Path, tree: Path = ROOT) ->
     figures["machine_cpu"] = cpu
     figures["out"] = out
     totals = dict.fromkeys(PHASES, 0.0)
-    counts = {"calls": 0, "batches": 0}
+    counts = {"calls": 0, "batches": 0, "repeats": 0}
     split = {"grader": 0.0, "student": 0.0}
     for path in phases.glob("phases-*.json"):
         saved = json.loads(path.read_text())
@@ -343,7 +356,8 @@ def report(size: int, jobs: int, layer: str, f: dict[str, Any], tree: str = "thi
     counts = f["counts"]
     print(
         f"      per submission: {counts['calls'] / size:.0f} student calls "
-        f"in {counts['batches'] / size:.1f} batches"
+        f"in {counts['batches'] / size:.1f} batches; {counts['repeats'] / size:.0f} of them "
+        f"repeat a function and arguments already sent (with other trace/echo_args)"
     )
     split = f["cpu"]
     print(

@@ -49,5 +49,6 @@ def test_against_grades_the_class_with_both_trees(root: Path) -> None:
     students = re.findall(r"grader's own CPU ([\d.]+) s, students' processes ([\d.]+) s", out)
     assert len(students) == 2
     assert all(float(grader) > 0 and float(student) > 0 for grader, student in students)
+    assert len(re.findall(r"student calls in [\d.]+ batches; \d+ of them repeat", out)) == 2
     assert f"this tree against {name}, 2 submissions: " in out
     assert re.search(r"grades\.csv \(every check's score\): \d of 2 rows the same", out)
