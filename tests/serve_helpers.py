@@ -405,9 +405,9 @@ def database(backend: str, folder: Path) -> str:
 def rows(db: str, sql: str, **params: object) -> list[tuple[object, ...]]:
     import sqlalchemy as sa
 
-    from propgrade.serve.db import normalized_url
+    from propgrade.serve.db import open_engine
 
-    engine = sa.create_engine(normalized_url(db))
+    engine = open_engine(db)
     try:
         with engine.connect() as conn:
             return [tuple(r) for r in conn.execute(sa.text(sql), params)]

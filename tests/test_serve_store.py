@@ -6,6 +6,7 @@ twice, whatever the timing of the processes that share a database.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from serve_helpers import BACKENDS, database
 
 from propgrade.engine.results import SubmissionResult
 from propgrade.serve import store
-from propgrade.serve.db import migrate, normalized_url, open_engine, people, submissions
+from propgrade.serve.db import migrate, open_engine, people, submissions
 
 
 @pytest.fixture(params=BACKENDS)
@@ -72,7 +73,7 @@ def test_a_claim_skips_a_row_another_server_is_claiming(
     engine = postgresql
     one, _ = store.receive(engine, tmp_path, "alice", "doubling", "double.py", b"x = 1\n")
     two, _ = store.receive(engine, tmp_path, "bob", "doubling", "double.py", b"x = 2\n")
-    other = sa.create_engine(normalized_url(engine.url.render_as_string(hide_password=False)))
+    other = open_engine(engine.url.render_as_string(hide_password=False))
     claimed: list[store.Stored | None] = []
     with other.connect() as conn:
         # Another server in the middle of claiming the oldest row: it holds its lock.
@@ -118,3 +119,25 @@ def test_concurrent_uploads_cannot_slip_under_the_hourly_limit(
         thread.join()
     assert sorted(outcomes) == ["refused"] * 4 + ["stored"] * 2
     assert len(store.history(engine, "alice", "doubling")) == 2
+
+
+def test_a_sql_ascii_database_still_gives_text(postgresql: sa.Engine, tmp_path: Path) -> None:
+    # initdb in the C locale makes SQL_ASCII databases, where a driver left to the
+    # server's encoding hands text back as bytes (every query failed so in CI).
+    import psycopg
+
+    name = "propgrade_ascii_" + os.urandom(6).hex()
+    admin = postgresql.url.render_as_string(hide_password=False).replace("+psycopg", "")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} ENCODING 'SQL_ASCII' TEMPLATE template0")
+    engine = open_engine(admin.rsplit("/", 1)[0] + "/" + name)
+    try:
+        migrate(engine)
+        stored, _ = store.receive(engine, tmp_path, "alice", "doubling", "double.py", b"x = 1\n")
+        with engine.connect() as conn:
+            student = conn.execute(
+                sa.select(submissions.c.student).where(submissions.c.id == stored.id)
+            ).scalar_one()
+        assert student == "alice"
+    finally:
+        engine.dispose()

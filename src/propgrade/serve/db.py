@@ -110,6 +110,9 @@ def open_engine(url: str) -> sa.Engine:
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
     else:
         kwargs["pool_pre_ping"] = True
+        # A database created without an encoding (initdb in the C locale) is SQL_ASCII,
+        # where psycopg hands text back as bytes; UTF-8 on the wire keeps it text.
+        kwargs["connect_args"] = {"client_encoding": "utf8"}
     engine = sa.create_engine(url, **kwargs)
     if is_sqlite(url):
         event.listen(engine, "connect", _sqlite_pragmas)
