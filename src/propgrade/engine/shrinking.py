@@ -269,7 +269,10 @@ class _Shrinker:
     # --- candidates -------------------------------------------------------------------
 
     def candidates(self) -> Iterator[Any]:
-        seen: set[bytes] = set()
+        # The case itself too: a ``__post_init__`` may rebuild a candidate into the case
+        # it came from (a field derived from another), which would fail the same way at
+        # every step and never end the walk.
+        seen: set[bytes] = {_fingerprint(self.case)}
         for group in (self._cuts_of_every_axis(), self._single_removals()):
             made = [m for m in map(self._rebuild, group) if m is not None]
             # Smallest first: a stable sort, so ties keep the declaration's order.
