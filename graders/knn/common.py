@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from propgrade import CheckFailed, expect, format_array, frozen
+from propgrade import CheckFailed, Shrink, expect, format_array, frozen
 
 CLASS = "KNearestNeighbor"
 DISTANCES = {
@@ -79,6 +79,9 @@ class Data:
     X_test: np.ndarray
     same: bool = False
 
+    # With ``same``, X_test follows X_train whatever the shrinker does to it.
+    shrink = Shrink(X_train="M D", y_train="M", X_test="N D")
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "X_train", frozen(self.X_train))
         object.__setattr__(self, "y_train", frozen(self.y_train))
@@ -107,32 +110,6 @@ class Data:
             f"{head}\nX_train = {format_array(self.X_train)}\n"
             f"y_train = {format_array(self.y_train)}\nX_test = {format_array(self.X_test)}"
         )
-
-    def shrink_candidates(self) -> list[Data]:
-        """Fewer test rows, fewer training rows, fewer features; simpler numbers."""
-        (n, d), m = self.X_test.shape, self.X_train.shape[0]
-        out: list[Data] = []
-        if self.same:
-            out += [self._rows(None, keep) for keep in _fewer(m)]
-        else:
-            out += [self._rows(keep, None) for keep in _fewer(n)]
-            out += [self._rows(None, keep) for keep in _fewer(m)]
-        out += [self.mapped(lambda a, k=k: frozen(a[:, k])) for k in _fewer(d)]
-        return out
-
-    def _rows(self, test: slice | None, train: slice | None) -> Data:
-        X_train = self.X_train if train is None else self.X_train[train]
-        y_train = self.y_train if train is None else self.y_train[train]
-        if self.same:
-            return Data(X_train, y_train, X_train, True)
-        X_test = self.X_test if test is None else self.X_test[test]
-        return Data(X_train, y_train, X_test)
-
-
-def _fewer(count: int) -> list[Any]:
-    """Prefixes to try when shrinking ``count`` rows or columns: 1, half, all but one."""
-    sizes = sorted({k for k in (1, count // 2, count - 1) if 0 < k < count})
-    return [slice(0, k) for k in sizes]
 
 
 def _labels(rng: np.random.Generator, m: int, classes: int) -> np.ndarray:
@@ -280,6 +257,9 @@ class Moved:
     shift: np.ndarray | None = None
     factor: float = 1.0
 
+    # The factors keep integer data exact in binary: a simpler one (0.1) would not.
+    shrink = Shrink(shift="D", fixed=("factor",))
+
     def moved(self) -> Data:
         if self.shift is not None:
             shift = self.shift
@@ -293,14 +273,6 @@ class Moved:
             else f"every row of both sets multiplied by c = {self.factor!r}"
         )
         return f"{self.case!r}\n{change}"
-
-    def shrink_candidates(self) -> list[Moved]:
-        out = []
-        for smaller in self.case.shrink_candidates():
-            d = smaller.X_train.shape[1]
-            shift = None if self.shift is None else frozen(self.shift[:d])
-            out.append(Moved(smaller, shift, self.factor))
-        return out
 
 
 @st.composite
