@@ -340,6 +340,10 @@ class Votes:
     expected: np.ndarray
     what: str
 
+    # Test rows may go (each has its own block of training rows); the distances and labels
+    # are what the case is made of, and stay as they are.
+    shrink = Shrink(dists="N .", expected="N", fixed=("dists",))
+
     def __post_init__(self) -> None:
         for name in ("dists", "y_train", "expected"):
             object.__setattr__(self, name, frozen(getattr(self, name)))
