@@ -212,13 +212,22 @@ PYTHAGOREAN = (
 )
 
 
+class Placed(Data):
+    """Rows whose values are the distances' proof: rows go, features and values stay."""
+
+    shrink = Shrink(X_train="M .", y_train="M", X_test="N .", fixed=("X_train", "X_test"))
+
+
 @dataclass(frozen=True, repr=False, eq=False)
 class KnownDistances:
     """Training rows, and test rows each placed at a known distance from one of them."""
 
-    case: Data
+    case: Placed
     source: np.ndarray  # test row i was made from training row source[i]
     length: np.ndarray  # ... by adding a vector of this Euclidean length
+
+    # Removing a training row removes the test rows made from it.
+    shrink = Shrink(source="N", length="N", indexes={"source": "M"}, fixed=("length",))
 
     def __repr__(self) -> str:
         pairs = ", ".join(
@@ -245,7 +254,7 @@ def known_distances(draw: st.DrawFn) -> KnownDistances:
         lengths[i] = float(np.sqrt(np.sum(np.square(offset))))
     # 1/8 (exact in binary) makes every distance of some cases smaller than 1
     scale = draw(st.sampled_from([1.0, 0.125]))
-    case = Data(scale * X_train, _labels(rng, m, 3), scale * X_test)
+    case = Placed(scale * X_train, _labels(rng, m, 3), scale * X_test)
     return KnownDistances(case, frozen(source), frozen(scale * lengths))
 
 
