@@ -11,7 +11,6 @@ from textwrap import dedent
 
 import numpy as np
 import pytest
-from conftest import MISSING
 
 from propgrade.sandbox import landlock, limits, process_layer
 from propgrade.sandbox.calls import (
@@ -751,9 +750,11 @@ def test_a_root_grader_runs_workers_under_a_slot_uid_with_a_writable_home(
     if os.geteuid() != 0:
         pytest.skip("the grader is not root here: workers keep its uid")
     if not reduced_layer.drops_uid():
+        # Where the clone or Python sits in a private folder, workers keep the grader's
+        # uid: a property of the checkout, not a missing tool, so not a CI failure.
         pytest.skip(
-            f"{MISSING}a slot uid: the temp folder or the Python installation is not "
-            "reachable by other users (install Python and the project where they are)"
+            "no slot uid here: the temp folder or the Python installation is not "
+            "reachable by other users"
         )
     worker = make_worker(
         """
