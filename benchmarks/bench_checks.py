@@ -23,7 +23,6 @@ import io
 import os
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,36 +43,59 @@ class Cost:
 class CostMeter:
     """Charges worker calls and property CPU to the check on whose behalf they happen.
 
-    Wraps propgrade's functions from outside (nothing in propgrade knows of it). The
-    check being run is kept per thread: a property that chains calls runs in a thread of
-    its own (engine/fibers.py) while others take turns on the main thread.
+    Wraps propgrade's functions from outside (nothing in propgrade knows of it). Every
+    property run is a greenlet that pauses while the worker answers (engine/fibers.py), so
+    the check being run is kept per greenlet, and the CPU between two switches is charged
+    to the check whose greenlet was running.
     """
 
     def __init__(self) -> None:
         self.costs: dict[str, Cost] = {}
         self.owner: dict[Any, str] = {}
-        self.local = threading.local()
+        self.running: dict[Any, list[str]] = {}  # the checks being run, per greenlet
+        self.since = time.thread_time()
 
     def current(self) -> str:
-        stack = getattr(self.local, "stack", None)
+        import greenlet
+
+        stack = self.running.get(greenlet.getcurrent())
         return stack[-1] if stack else "(outside any check)"
 
+    def charge(self, running: Any) -> None:
+        """Charge the CPU since the last charge to the check ``running`` was running."""
+        now = time.thread_time()
+        stack = self.running.get(running)
+        if stack:
+            self.cost(stack[-1]).grader += now - self.since
+        self.since = now
+
     def install(self) -> None:
+        import greenlet
+
         from propgrade.engine import checks, fibers, proxies
         from propgrade.sandbox import worker
 
         run_property = checks.Check.run
         meter = self
 
+        def on_switch(event: str, args: Any) -> None:
+            if event in ("switch", "throw"):
+                meter.charge(args[0])
+
+        greenlet.settrace(on_switch)
+
         def run(self: checks.Check, case: Any, student: Any, reference: Any) -> None:
-            stack = meter.local.__dict__.setdefault("stack", [])
+            here = greenlet.getcurrent()
+            meter.charge(here)
+            stack = meter.running.setdefault(here, [])
             stack.append(self.id)
-            started = time.thread_time()
             try:
                 run_property(self, case, student, reference)
             finally:
-                meter.cost(self.id).grader += time.thread_time() - started
+                meter.charge(here)
                 stack.pop()
+                if not stack:
+                    del meter.running[here]
 
         checks.Check.run = run  # type: ignore[method-assign]
 
@@ -88,7 +110,6 @@ class CostMeter:
 
         proxies.ReplayProxy._fetch = owned(proxies.ReplayProxy._fetch)  # type: ignore[method-assign]
         proxies.LiveProxy._fetch = owned(proxies.LiveProxy._fetch)  # type: ignore[method-assign]
-        # a property still waiting after a couple of rounds goes on in a fiber (its own thread)
         fibers.FiberProxy._fetch = owned(fibers.FiberProxy._fetch)  # type: ignore[method-assign]
         run_calls = worker.Worker.run
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import threading
+import gc
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,16 +23,29 @@ from propgrade import check
 
 STEPS = 40  # each call needs the previous answer: one round of calls per step
 STARTS = [0]  # how often a property body started: replayed, or once in a fiber
+ENDS = [0]  # how often a body ended, by returning, raising or being abandoned
 
 
 @check("halving_chain", "Halving x forty times, one call at a time, gives x / 2**40.",
        st.integers(1, 5))
 def halving_chain(x, student):
     STARTS[0] += 1
-    value = float(x)
-    for _ in range(STEPS):
-        value = student.call("halve", value)
-    assert value == x / 2**STEPS, f"got {value}"
+    try:
+        value = float(x)
+        for _ in range(STEPS):
+            value = student.call("halve", value)
+        assert value == x / 2**STEPS, f"got {value}"
+    finally:
+        ENDS[0] += 1
+
+
+ONE_ROUND_STARTS = [0]
+
+
+@check("double_once", "Doubling x gives 2x.", st.integers(1, 50))
+def double_once(x, student):
+    ONE_ROUND_STARTS[0] += 1
+    assert student.call("double", x) == 2 * x
 """
 
 CONFIG = """
@@ -39,15 +53,17 @@ assignments:
   chain:
     graders: graders
     graded_file: answer.py
-    functions: [halve]
+    functions: [halve, double]
     hypothesis: {seed: 1, max_examples: 3}
     checks:
       halving_chain: {points: 1}
+      double_once: {points: 1, max_examples: 5}
 """
 
+DOUBLE = "def double(x):\n    return 2 * x\n"
 ANSWERS = {
-    "right": "def halve(x):\n    return x / 2\n",
-    "wrong": "def halve(x):\n    return x / 2 if x > 1e-9 else x\n",
+    "right": "def halve(x):\n    return x / 2\n" + DOUBLE,
+    "wrong": "def halve(x):\n    return x / 2 if x > 1e-9 else x\n" + DOUBLE,
 }
 
 
@@ -65,8 +81,19 @@ def _graded(course: Path) -> dict[str, tuple[float, object, int]]:
     for student in ANSWERS:
         starts[0] = 0
         result = grade_submission(plan, student, course / "class" / student)
-        graded[student] = (result.score, result.checks[0].feedback, starts[0])
+        graded[student] = (result.checks[0].points, result.checks[0].feedback, starts[0])
     return graded
+
+
+@pytest.fixture
+def no_collection() -> Iterator[None]:
+    # With the cycle collector off, a paused property that the engine forgot would stay
+    # paused until the end of the test instead of being unwound by a collection.
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def test_a_long_chain_of_dependent_calls_is_graded(course: Path) -> None:
@@ -79,12 +106,20 @@ def test_a_long_chain_of_dependent_calls_is_graded(course: Path) -> None:
 
 
 def test_a_chain_continues_instead_of_replaying_from_the_start(course: Path) -> None:
-    # 3 cases of 40 steps: replaying would start each body once per step (120 starts);
-    # a body is replayed in rounds 0..2, then started once more in its fiber, which
-    # continues where it paused. A literal bound: one written with the engine's own
-    # constant would follow that constant wherever it went.
+    # 3 cases of 40 steps: replaying would start each body once per step (120 starts).
     starts = _graded(course)["right"][2]
-    assert starts <= 3 * 4, starts
+    assert starts == 3, starts
+
+
+def test_every_property_body_runs_once_per_case(course: Path) -> None:
+    # A body that makes its one call in one round used to run twice: once to find the
+    # call, once more with the answer.
+    plan = prepare(load_course(course / "grading.yaml").assignment("chain"))
+    starts = plan.checks[1].prop.__globals__["ONE_ROUND_STARTS"]
+    starts[0] = 0
+    result = grade_submission(plan, "right", course / "class" / "right")
+    assert result.score == 2, result.checks
+    assert starts[0] == len(plan.cases["double_once"]) == 5
 
 
 def test_continuing_gives_the_grades_replaying_gives(
@@ -98,10 +133,17 @@ def test_continuing_gives_the_grades_replaying_gives(
         assert continued[student][:2] == replayed[student][:2], student
 
 
+@pytest.mark.usefixtures("no_collection")
 def test_no_paused_property_outlives_its_submission(course: Path) -> None:
-    # "wrong" fails its first case: the other cases' paused runs are abandoned.
-    _graded(course)
-    assert not [t for t in threading.enumerate() if t.name == "propgrade-fiber"]
+    # "wrong" fails its first case: the other cases' paused runs are abandoned, and each
+    # unwinds (its finally blocks run) before grading returns.
+    plan = prepare(load_course(course / "grading.yaml").assignment("chain"))
+    names = plan.checks[0].prop.__globals__
+    names["STARTS"][0] = names["ENDS"][0] = 0
+    result = grade_submission(plan, "wrong", course / "class" / "wrong")
+    assert result.checks[0].points == 0
+    assert names["STARTS"][0] >= 3
+    assert names["ENDS"][0] == names["STARTS"][0]
 
 
 STEP_GRADER = """

@@ -1,28 +1,27 @@
 """Property runs that pause at a call the worker has not answered yet, and resume later.
 
-Replaying a property from the start in every round (``ReplayProxy``) is cheap for the
-common property that makes its calls in one or two rounds, but a chain of n dependent
-calls (n optimizer steps, each from the previous step's result) then costs n²/2 cache
-lookups, each hashing its arguments again: most of the grading time of such a check.
+Every property run is a ``Fiber``: a greenlet that runs its body once, from the start to
+the end, pausing whenever it needs answers the worker has not given yet. The engine
+resumes the fibers one after another, gathers what each is waiting for into one batch of
+calls, and resumes them again once the worker has answered. So a body runs once per case
+however many rounds of calls it needs: a chain of n dependent calls (n optimizer steps)
+costs n lookups, not the n²/2 of replaying it from the start each round, and a body that
+makes its calls in one round is not run twice.
 
-A run that is still waiting after a couple of rounds moves to a ``Fiber``: a thread of its
-own that replays once up to its first unanswered call and from then on only continues.
-Fibers never run at the same time as each other or as the engine: ``resume`` hands control
-over and waits until the fiber pauses or ends. So the calls of every round, their order
-and hence the grade are exactly those of replaying, only without repeating the work.
+Fibers never run at the same time as each other or as the engine (a greenlet runs only
+when switched to, on the engine's own thread), so the calls of every round, their order
+and hence the grade are exactly those of replaying (``ReplayProxy``), which the tests keep
+as the yardstick.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
+
+import greenlet
 
 from propgrade.engine.proxies import CallKey, ProxyBase, call_key
 from propgrade.sandbox.calls import Call, CallOutcome
-
-# A paused fiber that is never resumed must not keep the grader alive, and one told to
-# stop has this long to unwind (it only runs the property's own `finally` blocks).
-_JOIN_SECONDS = 10.0
 
 
 class Abandoned(BaseException):
@@ -42,17 +41,15 @@ class FiberProxy(ProxyBase):
 
 
 class Fiber:
-    """One property run, in a thread that runs only while the engine waits for it."""
+    """One property run, in a greenlet that runs only while the engine waits for it."""
 
     def __init__(
         self, body: Callable[[FiberProxy], None], cache: dict[CallKey, CallOutcome]
     ) -> None:
         self._body = body
         self._cache = cache
-        self._go = threading.Semaphore(0)
-        self._back = threading.Semaphore(0)
         self._stop = False
-        self._thread: threading.Thread | None = None
+        self._greenlet: greenlet.greenlet | None = None
         self.proxy = FiberProxy(self)
         self.waiting: dict[CallKey, Call] = {}
         self.finished = False
@@ -63,24 +60,20 @@ class Fiber:
         """Run until the property needs calls that are not answered yet, or ends."""
         if self.finished:
             return
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._main, name="propgrade-fiber", daemon=True)
-            self._thread.start()
-        else:
-            self._go.release()
-        self._back.acquire()
+        if self._greenlet is None:
+            # The parent is whoever resumes first: the engine, on its own thread.
+            self._greenlet = greenlet.greenlet(self._main)
+        self._greenlet.switch()
 
     def abandon(self) -> None:
         """End a paused fiber: its property unwinds with ``Abandoned``."""
-        if self._thread is None or self.finished:
+        if self._greenlet is None or self.finished:
             return
         self._stop = True
-        self._go.release()
-        if self._back.acquire(timeout=_JOIN_SECONDS):
-            self._thread.join(_JOIN_SECONDS)
+        self._greenlet.switch()
 
     def fetch(self, calls: Sequence[Call]) -> list[CallOutcome]:
-        """Called in the fiber's thread: the cached outcomes, pausing while any is missing.
+        """Called in the fiber: the cached outcomes, pausing while any is missing.
 
         A round may leave a call unanswered (one answered by its echoing twin only when
         that succeeded), so the fiber asks again, as a replay would.
@@ -96,8 +89,8 @@ class Fiber:
             if not missing:
                 return [self._cache[key] for key in keys]
             self.waiting = missing
-            self._back.release()
-            self._go.acquire()
+            assert self._greenlet is not None and self._greenlet.parent is not None
+            self._greenlet.parent.switch()
             self.waiting = {}
 
     def _main(self) -> None:
@@ -107,4 +100,3 @@ class Fiber:
             self.raised = exc
         finally:
             self.finished = True
-            self._back.release()

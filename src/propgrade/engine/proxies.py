@@ -1,11 +1,11 @@
 """The ``student`` and ``reference`` objects that check properties call.
 
-``ReplayProxy`` lets the engine evaluate a property for many cases with few round trips:
-a call whose answer is not cached yet is queued and the property is abandoned with
-``NeedCalls``; once the whole batch of queued calls has been answered by the worker, the
-property is run again from the start. Properties are deterministic functions of their
-case and the answers, so replaying them is safe. A property that is still waiting after a
-couple of rounds (a chain of dependent calls) continues in a fiber instead (fibers.py).
+Every property run pauses at a call whose answer is not cached yet (``FiberProxy`` in
+fibers.py), so the engine can send all the calls of a round to the worker in one batch.
+``ReplayProxy`` is the older way, kept as the yardstick: a missing call is queued and the
+property abandoned with ``NeedCalls``, to be run again from the start once the batch has
+been answered. Properties are deterministic functions of their case and the answers, so
+both ways give the same calls in the same order.
 """
 
 from __future__ import annotations
@@ -48,47 +48,51 @@ class NeedCalls(BaseException):
 
 def call_key(call: Call) -> CallKey:
     h = hashlib.blake2b(digest_size=16)
-    _feed(h, call.args)
+    arrays: list[int] = []  # the id of every array fed, to see whether one comes twice
+    _feed(h, call.args, arrays)
     if call.kwargs:
         # Only when present: keys of calls without keywords stay what they were.
         h.update(b"K")
-        _feed(h, dict(call.kwargs))
+        _feed(h, dict(call.kwargs), arrays)
     recipe = call.instance
     if recipe is not None:
         h.update(b"O" + recipe.cls.encode() + b"(")
-        _feed(h, (recipe.args, dict(recipe.kwargs)))
+        _feed(h, (recipe.args, dict(recipe.kwargs)), arrays)
         for step in recipe.steps:
             h.update(b"." + step.method.encode())
-            _feed(h, (step.args, dict(step.kwargs)))
+            _feed(h, (step.args, dict(step.kwargs)), arrays)
         h.update(b")")
-    pattern = alias_pattern(call)
+    # Walking the call again for its aliasing only when some array did come twice: that
+    # walk cost as much as the hashing, for calls that almost never pass one array twice.
+    pattern = alias_pattern(call) if len(set(arrays)) < len(arrays) else ()
     if pattern:
         # f(X, X) and f(X, X.copy()) are different calls: code may write to one argument.
         h.update(b"S" + repr(pattern).encode())
     return (call.function, call.trace, call.echo_args, h.digest())
 
 
-def _feed(h: Any, value: Any) -> None:
+def _feed(h: Any, value: Any, arrays: list[int]) -> None:
     if isinstance(value, np.ndarray):
+        arrays.append(id(value))
         h.update(b"A" + _array_digest(value))
     elif isinstance(value, tuple | list):
         h.update(b"T%d(" % len(value))
         for item in value:
-            _feed(h, item)
+            _feed(h, item, arrays)
         h.update(b")")
     elif isinstance(value, dict):
         # Order counts: the student's function sees the dict in this order.
         h.update(b"D%d{" % len(value))
         for key, item in value.items():
-            _feed(h, key)
-            _feed(h, item)
+            _feed(h, key, arrays)
+            _feed(h, item, arrays)
         h.update(b"}")
     else:
         h.update(b"S" + type(value).__name__.encode() + repr(value).encode())
 
 
 # Digests of arrays that can never change (``frozen``), by id while the array lives: the
-# drawn cases' arrays go into the call keys of every replay and every student, and hashing
+# drawn cases' arrays go into the call keys of every property and every student, and hashing
 # them again each time was a fifth of the grader's own work.
 _FROZEN_DIGESTS: dict[int, tuple[weakref.ref[np.ndarray[Any, Any]], bytes]] = {}
 

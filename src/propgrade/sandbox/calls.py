@@ -266,8 +266,8 @@ class CallOutcome:
 def fresh_copy(value: Value) -> Value:
     """A copy sharing no mutable part with ``value`` (arrays, dicts) at any depth.
 
-    Cached answers are handed to properties that are replayed from the start: a property
-    that changed an answer in place would see the change on its next replay.
+    Cached answers are handed to every property that asks for the same call: a property
+    that changed an answer in place would pass the change on to the next.
     """
     if isinstance(value, np.ndarray):
         return value.copy()
