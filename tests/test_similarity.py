@@ -119,6 +119,28 @@ def test_command_writes_page_csv_and_names_known_sources(tmp_path: Path) -> None
     assert "links and special files are never read" in page and "does not parse" in page
 
 
+def test_an_unchanged_stub_beside_a_notebook_compares_the_notebook(tmp_path: Path) -> None:
+    """``nbgrader submit`` hands in the released graded file, unchanged, with every
+    notebook-only submission. Grading reads the notebook then; so must the comparison, or
+    the student's own code is never compared with anyone's."""
+    fixtures = ROOT / "tests" / "submissions" / "optimizers"
+    source = fixtures / "correct_local_arrays" / "optim.py"
+    subs = tmp_path / "subs"
+    _student(subs, "stub_and_notebook", ROOT / "assignments" / "optimizers" / "optim.py")
+    (subs / "stub_and_notebook" / "work.ipynb").write_text(_notebook(source.read_text()))
+    _student(subs, "file", source)
+    _student(subs, "other", fixtures / "correct_textbook" / "optim.py")
+    assignment = assignment_config("optimizers")
+    folders = [(p.name, p) for p in sorted(subs.iterdir())]
+    documents, skipped = read_students(folders, assignment)
+    assert skipped == []
+    read = {d.name: d for d in documents}
+    assert read["stub_and_notebook"].origin == "work.ipynb"
+    pairs = compare(documents, read_stub(assignment)).pairs
+    names = {frozenset((documents[p.a].name, documents[p.b].name)): p.score for p in pairs}
+    assert names.get(frozenset(("stub_and_notebook", "file")), 0.0) >= THRESHOLD
+
+
 def test_class_report_links_the_similarity_report(tmp_path: Path) -> None:
     from propgrade.engine.results import SubmissionResult
     from propgrade.reports import write_class_report

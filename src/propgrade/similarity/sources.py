@@ -78,8 +78,16 @@ def read_student(
     ``scratch`` (a private folder) and parsed from there."""
     graded = assignment.graded_file
     try:
+        # Every argument grading passes: with the stub's digest, an unchanged stub handed
+        # in beside a notebook counts as not submitted, and the notebook is what is read.
         intake = take_in(
-            folder, graded, scratch, assignment.limits.file_bytes, assignment.functions
+            folder,
+            graded,
+            scratch,
+            assignment.limits.file_bytes,
+            assignment.functions,
+            assignment.limits.imports,
+            assignment.stub_sha256,
         )
         data = (intake.folder / graded).read_bytes()
         return _parse(student, STUDENT, intake.origin, data, assignment.functions)
