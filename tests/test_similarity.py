@@ -242,3 +242,72 @@ def test_shared_weights_do_not_depend_on_the_chunk_size(monkeypatch: pytest.Monk
     monkeypatch.setattr(compare_module, "CHUNK", 3)
     chunked, chunked_totals = compare_module.shared_weights(sets, weights)
     assert np.array_equal(whole, chunked) and np.array_equal(totals, chunked_totals)
+
+
+ORIGINAL = '''
+import numpy as np
+
+
+def adam(w, dw, config=None):
+    """Performs the Adam update rule."""
+    if config is None:
+        config = {}
+    config.setdefault("learning_rate", 1e-3)  # the step
+    m = config["m"] * 0.9 + 0.1 * dw
+    assert m.shape == w.shape, "moments of the weights' shape"
+    return w - config["learning_rate"] * m / np.sqrt(config["v"]), config
+'''
+DISGUISED = """
+import numpy
+import numpy as np
+def adam(weights,grad,cfg=None):
+    # renamed, recommented, reformatted
+    if cfg is None: cfg = {}
+    cfg.setdefault('lr', 1e-3)
+    mom = (cfg['first'] * 0.9) + (0.1 * grad)
+    assert (mom.shape == weights.shape), 'same shape'
+    return (weights - cfg['lr'] * mom / np.sqrt(cfg['second'])), cfg
+"""
+
+
+def test_names_strings_comments_docstrings_and_layout_leave_no_token() -> None:
+    from propgrade.similarity.tokens import FILE, units_of
+
+    def texts(source: str) -> dict[str, list[str]]:
+        units = units_of(source, ("adam",)).streams
+        return {unit: [t.text for t in tokens] for unit, tokens in units.items()}
+
+    assert texts(DISGUISED) == texts(ORIGINAL)
+    assert set(texts(ORIGINAL)) == {FILE, "adam"}
+    # The arithmetic and the API stay: another constant or method is another program.
+    assert texts(DISGUISED.replace("0.9", "0.99")) != texts(ORIGINAL)
+    assert texts(DISGUISED.replace("np.sqrt", "np.abs")) != texts(ORIGINAL)
+
+
+def test_command_reports_progress_and_names_known_sources(tmp_path: Path) -> None:
+    """Progress on stderr as the class is read and compared (silenced by --quiet); the
+    summary on stdout says "similar, review by hand" and marks a known source as such."""
+    import io
+
+    fixtures = ROOT / "tests" / "submissions" / "optimizers"
+    subs = tmp_path / "subs"
+    for name in ("correct_textbook", "correct_local_arrays", "correct_numpy_ufuncs"):
+        _student(subs, name, fixtures / name / "optim.py")
+    known = tmp_path / "public"
+    known.mkdir()
+    shutil.copyfile(fixtures / "correct_local_arrays" / "optim.py", known / "optim.py")
+    args = ["similarity", str(subs), "-a", "optimizers", "-o", str(tmp_path / "out")]
+    args += ["--known", str(known), "-c", str(ROOT / "grading.yaml")]
+    out, err = io.StringIO(), io.StringIO()
+    assert main(args, out=out, err=err) == 0
+    assert "[3/3] read" in err.getvalue().splitlines()
+    assert "fingerprinted 4 files" in err.getvalue()
+    lines = out.getvalue().splitlines()
+    assert "1 pairs similar, review by hand" in lines[0]
+    assert any(
+        line.split()[1:3] == ["correct_local_arrays", "known"] and "public/optim.py" in line
+        for line in lines
+    ), lines
+    quiet_err = io.StringIO()
+    assert main([*args, "--quiet"], out=io.StringIO(), err=quiet_err) == 0
+    assert quiet_err.getvalue() == ""
