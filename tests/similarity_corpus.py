@@ -20,7 +20,7 @@ from propgrade.similarity.fingerprints import Params
 from propgrade.similarity.sources import read_stub, read_students
 
 ROOT = Path(__file__).resolve().parent.parent
-ASSIGNMENTS = ("linear_classifiers", "optimizers")
+ASSIGNMENTS = ("linear_classifiers", "optimizers", "knn")
 
 
 def assignment_config(name: str) -> AssignmentConfig:

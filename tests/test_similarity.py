@@ -33,15 +33,25 @@ def test_planted_copies_rank_above_every_independent_pair(name: str) -> None:
     assert len(result.highlighted) >= len(result.planted) - 1, result.summary(name)
 
 
-def test_one_copied_function_shows_through_its_function_score() -> None:
-    result = measure("linear_classifiers")
+@pytest.mark.parametrize(
+    ("name", "source", "function"),
+    [
+        ("linear_classifiers", "correct_logsumexp", "softmax_loss_vectorized"),
+        ("optimizers", "correct_local_arrays", "adam"),
+        ("knn", "correct_no_clip", "compute_distances_no_loops"),
+    ],
+)
+def test_one_copied_function_shows_through_its_function_score(
+    name: str, source: str, function: str
+) -> None:
+    result = measure(name)
     pair = next(
         p
         for p in result.comparison.pairs
         if {result.comparison.documents[p.a].name, result.comparison.documents[p.b].name}
-        == {"plant_one_function", "correct_logsumexp"}
+        == {"plant_one_function", source}
     )
-    assert pair.unit == "softmax_loss_vectorized"
+    assert pair.unit == function
     assert pair.units["(whole file)"] < THRESHOLD <= pair.score
 
 
