@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import ast
 import builtins
+import copy
 import math
 import random
 import tempfile
@@ -68,14 +69,43 @@ def sources(assignment: AssignmentConfig) -> list[ast.Module]:
     return [ast.parse((f / assignment.graded_file).read_text()) for f in folders]
 
 
+def _method(tree: ast.Module, name: str) -> ast.FunctionDef:
+    return next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == name)
+
+
+def _class_module(
+    pool: Sequence[ast.Module], functions: Sequence[str], rng: random.Random
+) -> ast.Module:
+    """One source's file, each graded method of its class taken from a random source."""
+    module = copy.deepcopy(rng.choice(pool))
+    for statement in module.body:
+        if isinstance(statement, ast.ClassDef):
+            statement.body = [
+                copy.deepcopy(_method(rng.choice(pool), s.name))
+                if isinstance(s, ast.FunctionDef) and s.name in functions
+                else s
+                for s in statement.body
+            ]
+    return module
+
+
 def synthesise(assignment: AssignmentConfig, size: int, folder: Path) -> None:
     rng = random.Random(231)
     pool = sources(assignment)
-    keep = KEEP | set(assignment.functions)
+    # The graded functions' parameters keep their names (renaming them would need their
+    # definitions renamed too).
+    keep = KEEP | set(assignment.functions) | {"w", "dw", "config", "W", "X", "y", "reg"}
+    top = {s.name for s in pool[0].body if isinstance(s, ast.FunctionDef)}
+    methods = not set(assignment.functions) <= top  # knn: methods of one class
+    if methods:
+        keep |= {"self", "dists", "k"}
     texts: list[str] = []
     for n in range(size):
         if texts and n % 50 == 7:
             texts.append(texts[rng.randrange(len(texts))])  # a copied file
+        elif methods:
+            module = _Rename(rng, keep).visit(_class_module(pool, assignment.functions, rng))
+            texts.append(ast.unparse(module))
         else:
             body: list[ast.stmt] = []
             for function in assignment.functions:
@@ -89,9 +119,7 @@ def synthesise(assignment: AssignmentConfig, size: int, folder: Path) -> None:
                 body += [
                     s for s in tree.body if isinstance(s, ast.FunctionDef) and s.name == function
                 ]
-            module = _Rename(rng, keep | {"w", "dw", "config", "W", "X", "y", "reg"}).visit(
-                ast.Module(body=body, type_ignores=[])
-            )
+            module = _Rename(rng, keep).visit(ast.Module(body=body, type_ignores=[]))
             texts.append(ast.unparse(module))
         student = folder / f"s{n:04d}"
         student.mkdir()
