@@ -151,6 +151,19 @@ def test_an_unchanged_stub_beside_a_notebook_compares_the_notebook(tmp_path: Pat
     assert names.get(frozenset(("stub_and_notebook", "file")), 0.0) >= THRESHOLD
 
 
+def test_a_file_over_the_size_limit_is_not_read(tmp_path: Path) -> None:
+    """The course's file_kb caps what is read, as when grading: a padded file is left out
+    with the reason, not parsed."""
+    assignment = assignment_config("optimizers")
+    source = ROOT / "tests" / "submissions" / "optimizers" / "correct_textbook" / "optim.py"
+    _student(tmp_path, "padded", source)
+    padding = "#" * assignment.limits.file_bytes
+    (tmp_path / "padded" / "optim.py").write_text(source.read_text() + padding)
+    documents, skipped = read_students([("padded", tmp_path / "padded")], assignment)
+    assert documents == []
+    assert f"the limit is {assignment.limits.file_bytes} bytes" in skipped[0].reason
+
+
 def test_class_report_links_the_similarity_report(tmp_path: Path) -> None:
     from propgrade.engine.results import SubmissionResult
     from propgrade.reports import write_class_report
