@@ -19,9 +19,9 @@ FAILURE_HINTS: dict[str, str] = {
     # The import policy's refusal (sandbox/inside/worker_main.py), raised where the function
     # uses a package it may not import: before "raised ", which it also contains.
     "refused: student code may import only": (
-        "Your function uses a package the grader does not let graded code import: the "
-        "message names the ones it may use. Write this part with those (numpy and the "
-        "Python standard library); an import that no graded function uses costs nothing."
+        "Your function uses a package the grader does not let graded code import. Write "
+        "this part with the ones the message names (numpy and the Python standard library "
+        "always); an import that no graded function uses costs nothing."
     ),
     # "raised an exception: ..." or, when the worker named it, "raised ValueError: ...".
     "(...) raised ": (
