@@ -354,3 +354,23 @@ def test_refused_imports_at_the_top_are_noted_with_the_function_that_uses_them()
         "numpy and the Python standard library): f uses it and fails with that message",
     ]
     assert refused_import_notes(b"def f(:\n", ("numpy",), ["f"]) == []
+
+
+def test_a_refused_import_the_file_catches_is_noted_as_its_fallback() -> None:
+    from propgrade.intake.refused_imports import refused_import_notes
+
+    source = (
+        b"try:\n    from scipy.special import logsumexp\n"
+        b"except ImportError:\n    logsumexp = None\n"
+        b"try:\n    import yaml\nexcept ValueError:\n    yaml = None\n"
+        b"def f(x):\n    return logsumexp(x) if logsumexp else yaml.safe_dump(x)\n"
+    )
+    notes = refused_import_notes(source, ("numpy",), ["f"], own="losses")
+    rule = "student code may import only numpy and the Python standard library"
+    # the worker raises the refusal inside the first try (its except runs) and binds a
+    # stand-in inside the second, whose handler does not catch it
+    assert notes == [
+        f"line 2: `from scipy.special import logsumexp` refused ({rule}): the `except` around "
+        "it takes over, as where the package is not installed",
+        f"line 6: `import yaml` refused ({rule}): f uses it and fails with that message",
+    ]

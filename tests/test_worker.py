@@ -241,6 +241,39 @@ def test_import_error_traceback_shows_the_students_line(make_worker: MakeWorker)
     assert "importlib" not in report.failure.traceback
 
 
+def test_a_refused_import_that_the_file_catches_runs_its_fallback(
+    make_worker: MakeWorker,
+) -> None:
+    # A refused import at the top binds a stand-in (only code using it fails), except
+    # inside a `try` whose handler catches ImportError: there it raises, as where the
+    # package is not installed, and the file's own fallback runs.
+    worker = make_worker(
+        """
+        import numpy as np
+        try:
+            import yaml
+        except ImportError:
+            yaml = None
+        try:
+            from scipy.special import (
+                logsumexp,
+            )
+        except (ValueError, ModuleNotFoundError):
+            logsumexp = None
+        try:
+            import json5
+        except ValueError:  # does not catch the refusal: a stand-in is bound
+            json5 = None
+
+        def fallbacks():
+            return [yaml is None, logsumexp is None, json5 is None]
+        """
+    )
+    assert worker.start().ok
+    [outcome] = worker.run([Call("fallbacks", ())])
+    assert outcome.value == (True, True, False)
+
+
 def test_memory_bomb_fails_and_the_worker_continues(make_worker: MakeWorker) -> None:
     worker = make_worker(SIMPLE + "\ndef bomb():\n    return np.ones(2**29).sum()\n")
     bomb, after = worker.run([Call("bomb", ()), Call("add", (2, 2))])

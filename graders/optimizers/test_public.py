@@ -20,6 +20,7 @@ from .common import (
     RULES,
     STATE_KEYS,
     STATEFUL,
+    Config,
     ConstantGradient,
     Quadratic,
     Scaled,
@@ -42,6 +43,7 @@ from .common import (
     step_of,
     step_tolerance,
     steps,
+    t_late_hint,
     two_runs,
     two_sizes,
     varied,
@@ -317,17 +319,38 @@ def _relation(case: Varied, student: Any, fn: str, name: str) -> None:
         _epsilon_relation(case, student, fn, default, other)
         return
     zero = np.zeros_like(case.dw)
-    runs = {
-        value: [
-            n - w for w, n, _, _ in run_steps(student, fn, case.w, [case.dw, zero], {name: value})
-        ]
-        for value in (default, other)
-    }
+    runs = {}
+    for value in (default, other):
+        taken = run_steps(student, fn, case.w, [case.dw, zero], {name: value})
+        _require_finite(taken, case.dw, fn, name, value)
+        runs[value] = [n - w for w, n, _, _ in taken]
     try:
         _steps_relation(runs, case, name, default, other, fn)
     except CheckFailed as error:
         same = all(np.array_equal(a, b) for a, b in zip(runs[default], runs[other], strict=True))
         raise with_hint(error, HINTS["hardcoded"].format(name=name) if same else "") from None
+
+
+def _require_finite(
+    taken: list[tuple[np.ndarray, np.ndarray, Config, Config]],
+    dw: np.ndarray,
+    fn: str,
+    name: str,
+    value: float,
+) -> None:
+    """A step that is inf or NaN says nothing about a hyperparameter: say what it is
+    instead (and, for Adam's first step, whether t was still 0), rather than report a
+    relation off by NaN."""
+    for i, (w, next_w, returned, _) in enumerate(taken, start=1):
+        with np.errstate(invalid="ignore", over="ignore"):
+            step = next_w - w
+        require(
+            bool(np.all(np.isfinite(step))),
+            f"step {i} of {fn} with config {{{name!r}: {value:g}}} is not finite, so how "
+            f"{name} changes the steps cannot be measured",
+            got=format_value(step),
+            hint=t_late_hint(returned, w, dw, {name: value}, fn) if i == 1 else "",
+        )
 
 
 def _steps_relation(
@@ -389,7 +412,9 @@ def _epsilon_relation(case: Varied, student: Any, fn: str, default: float, other
     lr = DEFAULTS[fn]["learning_rate"]
     denominators = {}
     for value in (default, other):
-        ((w, next_w, _, _),) = run_steps(student, fn, case.w, [case.tiny], {"epsilon": value})
+        taken = run_steps(student, fn, case.w, [case.tiny], {"epsilon": value})
+        _require_finite(taken, case.tiny, fn, "epsilon", value)
+        ((w, next_w, _, _),) = taken
         with np.errstate(divide="ignore", invalid="ignore"):
             denominators[value] = lr * np.abs(case.tiny) / np.abs(next_w - w)
     with np.errstate(invalid="ignore"):
@@ -450,7 +475,7 @@ def velocity_limit(case: ConstantGradient, student: Any) -> None:
     ),
 )
 def first_step(case: Steps, student: Any, fn: str) -> None:
-    ((w, next_w, _, _),) = run_steps(student, fn, case.w, case.grads, case.config)
+    ((w, next_w, returned, _),) = run_steps(student, fn, case.w, case.grads, case.config)
     lr, eps = hyper(fn, case.config, "learning_rate"), hyper(fn, case.config, "epsilon")
     # Adam's bias correction makes m_hat = dw and v_hat = dw**2 at t = 1; RMSProp's first
     # cache is (1 - decay_rate) * dw**2. Only epsilon keeps the size from being exact.
@@ -467,7 +492,7 @@ def first_step(case: Steps, student: Any, fn: str) -> None:
         bool(np.all(np.isfinite(size))),
         f"{what} is not finite",
         got=format_value(size),
-        hint=HINTS["t_late"] if fn == "adam" else "",
+        hint=t_late_hint(returned, w, case.dw, case.config, fn),
     )
     mistake = matching_mistake(size, _first_step_mistakes(case, fn))
     # 1% of each coordinate's own step: room for where epsilon goes (Adam's paper folds it

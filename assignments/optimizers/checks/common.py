@@ -114,6 +114,24 @@ def matching_mistake(got: np.ndarray, predictions: dict[str, np.ndarray]) -> str
     return ""
 
 
+def t_late_hint(returned: Config, w: np.ndarray, dw: np.ndarray, config: Config, fn: str) -> str:
+    """The hint for a first step (from a zero state) that came out inf or NaN: Adam's bias
+    correction at t = 0 when m and v were stored as their recurrences make them, else "".
+    With wrong moments the step's inf or NaN has another cause (v without its square
+    makes sqrt(v) NaN), and the hint would point at a mistake nobody made."""
+    if fn != "adam":
+        return ""
+    b1, b2 = hyper(fn, config, "beta1"), hyper(fn, config, "beta2")
+    try:
+        m, v = (state_array(returned, key, w, fn) for key in ("m", "v"))
+    except CheckFailed:
+        return ""
+    documented = np.allclose(m, (1 - b1) * dw, rtol=1e-6, atol=0.0) and np.allclose(
+        v, (1 - b2) * dw**2, rtol=1e-6, atol=0.0
+    )
+    return HINTS["t_late"] if documented else ""
+
+
 def _frozen(a: np.ndarray) -> np.ndarray:
     return frozen(a, np.float64)
 

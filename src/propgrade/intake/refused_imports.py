@@ -2,9 +2,10 @@
 
 The worker does not let such an import zero the file: a refused import at the top level
 binds a stand-in, and only a graded function that uses it fails, with the policy's
-message (``sandbox/inside/worker_main.py``). This module says so in the feedback, the way
-the notebook route notes the imports it drops. It only parses the file (``ast``), in the
-trusted process, with the notebook route's own helpers.
+message (``sandbox/inside/worker_main.py``); inside a ``try`` that catches ImportError
+the refusal is raised, so the file's own fallback takes over. This module says so in the
+feedback, the way the notebook route notes the imports it drops. It only parses the file
+(``ast``), in the trusted process, with the notebook route's own helpers.
 """
 
 from __future__ import annotations
@@ -42,9 +43,7 @@ def refused_import_notes(
     graded = [f for f in functions if f in defined]
     uses = {f: names_used(defined, [f], {}) for f in graded}
     notes = []
-    for node in tree.body:
-        if not isinstance(node, ast.Import | ast.ImportFrom):
-            continue
+    for node, guarded in _top_level_imports(tree):
         if isinstance(node, ast.ImportFrom) and node.level:
             continue  # relative: the module's own package
         modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
@@ -56,7 +55,12 @@ def refused_import_notes(
         users = [f for f in graded if bound & uses[f]]
         statement = ast.unparse(node)
         where = f"line {node.lineno}: `{statement}`"
-        if users:
+        if guarded:
+            notes.append(
+                f"{where} refused ({rule}): the `except` around it takes over, as where the "
+                "package is not installed"
+            )
+        elif users:
             notes.append(
                 f"{where} refused ({rule}): {', '.join(users)} "
                 f"{'uses' if len(users) == 1 else 'use'} it and fails with that message"
@@ -64,3 +68,35 @@ def refused_import_notes(
         else:
             notes.append(f"{where} dropped: the graded functions do not use it, and {rule}")
     return notes
+
+
+# Handlers that catch a refused import (a ModuleNotFoundError): keep in step with
+# _IMPORT_ERROR_NAMES in sandbox/inside/worker_main.py, which raises the refusal inside
+# such a `try` rather than binding a stand-in.
+_IMPORT_ERROR_NAMES = frozenset(
+    {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
+)
+
+
+def _catches_import_error(handler: ast.ExceptHandler) -> bool:
+    if handler.type is None:
+        return True  # a bare except
+    caught = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    return any(
+        (isinstance(e, ast.Name) and e.id in _IMPORT_ERROR_NAMES)
+        or (isinstance(e, ast.Attribute) and e.attr in _IMPORT_ERROR_NAMES)
+        for e in caught
+    )
+
+
+def _top_level_imports(tree: ast.Module) -> list[tuple[ast.Import | ast.ImportFrom, bool]]:
+    """The imports the file's top level runs, each with whether a ``try`` around it
+    catches ImportError (the file's own fallback then takes over)."""
+    found: list[tuple[ast.Import | ast.ImportFrom, bool]] = []
+    for node in tree.body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            found.append((node, False))
+        elif isinstance(node, ast.Try):
+            guarded = any(map(_catches_import_error, node.handlers))
+            found += [(n, guarded) for n in node.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    return found

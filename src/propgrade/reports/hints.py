@@ -16,6 +16,13 @@ from propgrade.engine.results import CheckResult
 # the point: the hint is about the kind of failure instead. Keyed by the phrases the engine
 # writes into the message (propgrade.engine.checks._failure_phrase).
 FAILURE_HINTS: dict[str, str] = {
+    # The import policy's refusal (sandbox/inside/worker_main.py), raised where the function
+    # uses a package it may not import: before "raised ", which it also contains.
+    "refused: student code may import only": (
+        "Your function uses a package the grader does not let graded code import. Write "
+        "this part with the ones the message names (numpy and the Python standard library "
+        "always); an import that no graded function uses costs nothing."
+    ),
     # "raised an exception: ..." or, when the worker named it, "raised ValueError: ...".
     "(...) raised ": (
         "Your function raised an exception on this input. Read the last line of your "

@@ -14,6 +14,7 @@ odd values, like an object whose ``__eq__`` is always true, from being misreport
 
 from __future__ import annotations
 
+import ast
 import builtins
 import importlib.util
 import json
@@ -633,6 +634,8 @@ class _ImportGuard:
         self.rule = f"student code may import only {shown} and the Python standard library"
         # True while the graded file's own top level runs: see guarded_import.
         self.loading = False
+        # Lines of the graded file inside a `try` whose handler catches ImportError.
+        self.fallback_lines: frozenset[int] = frozenset()
 
     def install(self) -> None:
         _provide_compatibility_modules()
@@ -658,7 +661,11 @@ class _ImportGuard:
                 # A refused import at the top of the graded file (a leftover `import
                 # matplotlib.pyplot as plt`) must not zero the functions that never use
                 # it: it binds a stand-in, and only code that uses it meets the refusal.
+                # Inside `try: ... except ImportError:` the refusal is raised: the file's
+                # own fallback takes over, as where the package is not installed.
                 if not (self.loading and globals is self.student):
+                    raise
+                if _getframe(1).f_lineno in self.fallback_lines:
                     raise
                 return cast(ModuleType, _Refused(name.partition(".")[0], str(refusal)))
         return self.original_import(name, globals, locals, fromlist, level)
@@ -777,6 +784,39 @@ _GUARD_CODE_IDS = frozenset(
 )
 
 
+# Handlers that catch a refused import (ModuleNotFoundError); keep in step with
+# intake/refused_imports.py, which notes such imports from the trusted side.
+_IMPORT_ERROR_NAMES = frozenset(
+    {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
+)
+
+
+def _catches_import_error(handler: ast.ExceptHandler) -> bool:
+    if handler.type is None:
+        return True  # a bare except
+    caught = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    return any(
+        (isinstance(e, ast.Name) and e.id in _IMPORT_ERROR_NAMES)
+        or (isinstance(e, ast.Attribute) and e.attr in _IMPORT_ERROR_NAMES)
+        for e in caught
+    )
+
+
+def _fallback_lines(path: str) -> frozenset[int]:
+    """The lines of ``path`` inside the body of a ``try`` that catches ImportError."""
+    try:
+        with open(path, "rb") as file:
+            tree = ast.parse(file.read())
+    except Exception:
+        return frozenset()  # the import itself reports what is wrong with the file
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try) and any(map(_catches_import_error, node.handlers)):
+            last = node.body[-1].end_lineno or node.body[-1].lineno
+            lines.update(range(node.body[0].lineno, last + 1))
+    return frozenset(lines)
+
+
 def _import_student(path: str, module_name: str, allowed: frozenset[str]) -> ModuleType:
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
@@ -785,6 +825,7 @@ def _import_student(path: str, module_name: str, allowed: frozenset[str]) -> Mod
     sys.modules[module_name] = module
     own = frozenset({module_name.partition(".")[0], _basename(path).partition(".")[0]})
     guard = _ImportGuard(allowed, own, module.__dict__)
+    guard.fallback_lines = _fallback_lines(path)
     guard.install()
     guard.loading = True
     try:
