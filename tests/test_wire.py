@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from propgrade.engine.frozen import frozen
 from propgrade.errors import PropgradeError
 from propgrade.sandbox import wire
 from propgrade.sandbox.calls import Unsupported, Value
@@ -118,6 +119,17 @@ def test_identical_arrays_travel_once() -> None:
     refs = [wire.encode_value((W, np.ones((20, 5)), np.zeros(3)), table) for _ in range(10)]
     assert len(table.blobs) == 2
     assert refs[0] == refs[9]
+
+
+def test_a_writable_array_is_encoded_as_it_is_now() -> None:
+    # Only an array that can never change keeps its wire form from one frame to the next
+    # (a drawn case's): anything else is read again, as it is when sent.
+    W = np.zeros(3)
+    assert round_trip(W).tobytes() == np.zeros(3).tobytes()
+    W[:] = 7.0
+    assert round_trip(W).tobytes() == np.full(3, 7.0).tobytes()
+    case = frozen(np.arange(3.0))
+    assert round_trip(case).tobytes() == round_trip(case).tobytes() == case.tobytes()
 
 
 def test_unsendable_arguments_raise() -> None:
