@@ -433,6 +433,7 @@ def test_a_timestamp_that_breaks_the_parser_is_one_students_unknown_time(
         assert rows[student]["raw_score"] == "48" and rows[student]["score"] == "0", student
         assert f"warning: {student}: timestamp.txt: not a usable date and time" in stderr
     assert stderr.count("timestamp.txt: not a usable date and time") == len(HOSTILE_STAMPS)
+    assert stderr.count("submission time unknown") == len(HOSTILE_STAMPS)  # said once each
 
 
 def test_student_option_regrades_only_those_students(

@@ -303,3 +303,35 @@ def test_without_distributed_a_clear_error(
 def test_bad_local_spec(klass: Path, tmp_path: Path) -> None:
     code, log = grade(klass, tmp_path, "--dask", "local:zero")
     assert code == 2 and "expected local:N" in log
+
+
+def test_local_workers_get_a_memory_limit_from_the_courses_limits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A local:N worker grades as a --jobs child does: one submission may grow it by
+    # limits.grader_memory_mb (engine/memory.py). Its nanny's memory_limit, twice that, is
+    # the wall behind it; a worker without one (memory_limit=0) could take the machine.
+    course = (ROOT / "grading.yaml").read_text()
+    for key in ("solutions", "assignments", "graders"):
+        course = course.replace(f": {key}/", f": {ROOT / key}/")
+    course = course.replace("    limits:\n", "    limits:\n      grader_memory_mb: 1024\n", 1)
+    config = tmp_path / "grading.yaml"
+    config.write_text(course)
+    klass = tmp_path / "class"
+    (klass / "stub").mkdir(parents=True)
+    shutil.copy(corpus("stub") / "losses.py", klass / "stub" / "losses.py")
+    limits: list[list[int]] = []
+
+    class Recorded(distributed.LocalCluster):
+        def close(self, *args: Any, **kwargs: Any) -> Any:
+            # What the scheduler knows of each worker, asked before the cluster goes.
+            limits.append([w["memory_limit"] for w in self.scheduler_info["workers"].values()])
+            return super().close(*args, **kwargs)
+
+    monkeypatch.setattr(distributed, "LocalCluster", Recorded)
+    out = tmp_path / "out"
+    argv = ["grade", str(klass), "-a", "linear_classifiers", "-o", str(out), "-c", str(config)]
+    code = main([*argv, "--dask", "local:1"], out=io.StringIO(), err=(err := io.StringIO()))
+    assert code == 0, err.getvalue()
+    assert json.loads((out / "stub" / "propgrade.json").read_text())["student"] == "stub"
+    assert limits and limits[0] == [2 * 1024 << 20]  # not the 4096 MB default

@@ -387,3 +387,92 @@ def test_forged_results_never_survive(
     again = json.loads(results.read_text())
     assert again == run.data
     assert not list(results.parent.glob("*.forged"))
+
+
+# What the bundle's grading process does behind the sandbox's walls (gradescope_run.run),
+# run in a process of its own: it becomes a child subreaper and non-dumpable for good.
+LEFTOVER_RUN = """
+import json, os, sys, time
+from pathlib import Path
+from propgrade.integrations import gradescope_run
+
+root = Path(sys.argv[1])
+GRADED = {"score": 0, "execution_time": 0.1, "output": "graded", "tests": []}
+FORGED = {"score": 48, "output": "forged", "tests": []}
+
+def grade_leaving_a_daemon(root):
+    # Grading as a worker without the process filter could: a setsid + double fork whose
+    # daemon forges results.json for 5 s. Its pid is left in a file to check on later.
+    results = root / "results" / "results.json"
+    middle = os.fork()
+    if middle == 0:
+        os.setsid()
+        if os.fork() == 0:
+            (root / "daemon.pid").write_text(str(os.getpid()))
+            end = time.monotonic() + 5
+            while time.monotonic() < end:
+                if results.exists():
+                    results.write_text(json.dumps(FORGED))
+                time.sleep(0.005)
+        os._exit(0)
+    os.waitpid(middle, 0)  # the daemon is nobody's child now but the subreaper's
+    while not (root / "daemon.pid").exists():
+        time.sleep(0.005)
+    return dict(GRADED)
+
+gradescope_run.grade = grade_leaving_a_daemon
+data = gradescope_run.run(root)
+time.sleep(1.0)  # a daemon still alive would have rewritten the file by now
+pid = int((root / "daemon.pid").read_text())
+print(json.dumps({
+    "holds_the_grade": json.loads((root / "results" / "results.json").read_text()) == GRADED,
+    "daemon_gone": not os.path.exists(f"/proc/{pid}"),
+}))
+"""
+
+
+def test_processes_left_by_grading_are_killed_before_results_json_is_written(
+    tmp_path: Path,
+) -> None:
+    # The process filter keeps workers from starting processes; behind it, the grading
+    # process is a child subreaper that kills and reaps every leftover before it writes.
+    (tmp_path / "results").mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-c", LEFTOVER_RUN, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    outcome = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert outcome == {"holds_the_grade": True, "daemon_gone": True}
+    assert "killed 1 process(es) left behind by grading" in proc.stderr
+
+
+def test_results_json_is_read_back_and_written_again_when_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from propgrade.integrations import gradescope_run
+
+    path = tmp_path / "results.json"
+    data = {"score": 0, "tests": []}
+    writes: list[str] = []
+    real = gradescope_run.atomic_write_text
+
+    def forged_after_the_first_write(target: Path, text: str) -> None:
+        real(target, text)
+        writes.append(text)
+        if len(writes) == 1:  # something changed the file between the write and the check
+            target.write_text(json.dumps({"score": 48, "tests": []}))
+
+    monkeypatch.setattr(gradescope_run, "atomic_write_text", forged_after_the_first_write)
+    gradescope_run.write_results(path, data)
+    assert len(writes) == 2 and json.loads(path.read_text()) == data
+
+    def always_forged(target: Path, text: str) -> None:
+        target.write_text(json.dumps({"score": 48, "tests": []}))
+
+    monkeypatch.setattr(gradescope_run, "atomic_write_text", always_forged)
+    with pytest.raises(gradescope_run.ResultsTampered):
+        gradescope_run.write_results(path, data)

@@ -78,3 +78,23 @@ def test_a_secret_linked_into_a_classmates_folder_is_never_copied(tmp_path: Path
         assert not (folder / "submission_secret.txt").exists(), kind
         assert (folder / "timestamp.txt").read_text().endswith(f"mallory-{kind}")
     assert (ana / "submission_secret.txt").read_text() == "ana"
+
+
+def test_a_hard_linked_file_is_not_copied_into_autograded(tmp_path: Path) -> None:
+    # Stock `nbgrader generate_feedback` copies every other file of autograded/ into the
+    # feedback folder that is released: a hard link's contents (here a classmate's secret)
+    # must not get there. Symbolic links are left out the same way; plain files are copied.
+    import nbformat
+
+    from propgrade.integrations.nbgrader_notebook import write_autograded
+
+    ana = _submission(tmp_path, "ana")
+    mallory = _submission(tmp_path, "mallory")
+    (mallory / "notes.txt").write_text("mine")
+    (mallory / "ana_secret.txt").hardlink_to(ana / "submission_secret.txt")
+    (mallory / "ana_timestamp.txt").symlink_to(ana / "timestamp.txt")
+    autograded = tmp_path / "autograded" / "mallory"
+    write_autograded(nbformat.v4.new_notebook(), mallory, autograded, "nb")
+    copied = sorted(p.name for p in autograded.iterdir())
+    assert copied == ["nb.ipynb", "notes.txt", "submission_secret.txt", "timestamp.txt"]
+    assert (autograded / "submission_secret.txt").read_text() == "mallory"

@@ -68,3 +68,27 @@ def test_a_cluster_with_other_course_files_is_refused_at_start(
         )  # fmt: skip
     assert done.returncode == 2, done.stderr
     assert "refused to grade: its propgrade, Hypothesis or course files differ" in done.stderr
+
+
+def test_workers_asked_for_the_reduced_layer_need_allow_reduced(
+    course: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As grade --dask: the reduced layer, even asked for by name, is not used to grade a
+    # class unless the instructor says so; with --allow-reduced the server grades there.
+    monkeypatch.setenv("PROPGRADE_SANDBOX", "reduced")
+    out = course / "out"
+    tokens = issue_tokens(course, out)
+    with _cluster(env={"PROPGRADE_SANDBOX": "reduced"}) as cluster:
+        done = propgrade(
+            "serve", "--assignment", "doubling", "--out", str(out), "--port", "0",
+            "--dask", cluster.scheduler_address, cwd=course,
+        )  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        assert "error: only the reduced sandbox layer works here" in done.stderr
+        assert "--allow-reduced" in done.stderr
+        extra = ("--dask", cluster.scheduler_address, "--jobs", "1", "--allow-reduced")
+        with running(Server(course, out, extra=extra)) as server:
+            answer = server.submit(tokens["alice"], "double.py", RIGHT.encode())
+            assert answer.status == 201, answer.body
+            view = server.wait_done(tokens["alice"], answer.json()["id"])
+    assert (view["score"], view["max_score"]) == (1, 1)

@@ -215,7 +215,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             _check_layer(layer.name, args.allow_reduced)
             sandbox, dask_address = layer.describe(), None
         else:
-            sandbox, dask_address = _dask(stack, args.dask, assignment, err)
+            sandbox, dask_address = _dask(stack, args.dask, assignment, err, args.allow_reduced)
         supervisor = Supervisor(
             assignment.source,
             assignment.name,
@@ -248,7 +248,11 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _dask(
-    stack: contextlib.ExitStack, address: str, assignment: AssignmentConfig, err: TextIO
+    stack: contextlib.ExitStack,
+    address: str,
+    assignment: AssignmentConfig,
+    err: TextIO,
+    allow_reduced: bool,
 ) -> tuple[str, str]:
     """Connect to the cluster (or start ``local:N``), check that its workers may grade
     this assignment, and give the scheduler's address for the grading processes."""
@@ -257,5 +261,8 @@ def _dask(
 
     plan = prepare(assignment)
     cluster = stack.enter_context(_dask_cluster(address, err, plan.limits.grader_memory_mb))
+    # Workers asked for the reduced layer by name still need the instructor's say-so,
+    # as grade --dask does.
+    _check_layer(cluster.sandbox, allow_reduced)
     cluster.check_workers(plan)
     return f"Dask at {address}: {cluster.describe()}", cluster.scheduler_address

@@ -115,7 +115,8 @@ def lateness_of(
     unknown = policy.unknown_time if policy is not None else None
     if unknown == UNKNOWN_TIME_ON_TIME:
         return lateness, None
-    return lateness, f"{problem}: submission time unknown, {lateness.describe()}"
+    # describe() begins with "submission time unknown" whenever the time is unknown.
+    return lateness, f"{problem}: {lateness.describe()}"
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import stat
 import warnings
 from collections.abc import Collection, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -370,6 +371,20 @@ def with_checks(nb: NotebookNode, result: SubmissionResult) -> NotebookNode:
     return nb
 
 
+def _not_plain(path: Path) -> bool:
+    """Whether ``path`` is anything but a plain folder or a file with one name. A hard
+    link's copy would carry another file's contents (a classmate's, a course file) into
+    autograded/, which stock ``nbgrader generate_feedback`` copies into the feedback
+    folder that is released to the student."""
+    if lstat_kind(path) is not None:
+        return True
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return True
+    return stat.S_ISREG(info.st_mode) and info.st_nlink > 1
+
+
 def write_autograded(
     nb: NotebookNode,
     submitted: Path,
@@ -384,9 +399,10 @@ def write_autograded(
     ``generate_feedback`` copies ``timestamp.txt`` and ``submission_secret.txt`` from
     here to the feedback folder, where ``release_feedback`` needs them. Names matching
     ``ignore`` (the course's ``CourseDirectory.ignore``) are left out, as nbgrader leaves
-    them; symlinks are copied as links, never followed. A notebook that is not one of the
-    assignment's ``notebooks`` (in the gradebook) is left out too: nbgrader never puts one
-    there, and ``generate_feedback`` fails on it for that student.
+    them; links (symbolic or hard) and special files are left out, never followed. A
+    notebook that is not one of the assignment's ``notebooks`` (in the gradebook) is left
+    out too: nbgrader never puts one there, and ``generate_feedback`` fails on it for that
+    student.
     """
     autograded.mkdir(parents=True, exist_ok=True)
     patterns = shutil.ignore_patterns(*ignore)
@@ -394,7 +410,7 @@ def write_autograded(
     def skip(folder: str, names: list[str]) -> set[str]:
         # Links and special files are left behind: a link copied into autograded/ would
         # be followed by whatever reads that folder next, and a FIFO cannot be copied.
-        odd = {n for n in names if lstat_kind(Path(folder) / n) is not None}
+        odd = {n for n in names if _not_plain(Path(folder) / n)}
         return set(patterns(folder, names)) | odd
 
     names = [p.name for p in submitted.iterdir()]
