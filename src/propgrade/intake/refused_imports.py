@@ -41,7 +41,7 @@ def refused_import_notes(
     )
     defined = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
     graded = [f for f in functions if f in defined]
-    uses = {f: names_used(defined, [f], {}) for f in graded}
+    uses: dict[str, set[str]] = {}  # filled at the first refused import: most files have none
     notes = []
     for node, guarded in _top_level_imports(tree):
         if isinstance(node, ast.ImportFrom) and node.level:
@@ -52,6 +52,8 @@ def refused_import_notes(
         if not refused:
             continue
         bound = {(a.asname or a.name).partition(".")[0] for a in node.names}
+        if not uses:
+            uses.update({f: names_used(defined, [f], {}) for f in graded})
         users = [f for f in graded if bound & uses[f]]
         statement = ast.unparse(node)
         where = f"line {node.lineno}: `{statement}`"
