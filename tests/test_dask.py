@@ -335,3 +335,58 @@ def test_local_workers_get_a_memory_limit_from_the_courses_limits(
     assert code == 0, err.getvalue()
     assert json.loads((out / "stub" / "propgrade.json").read_text())["student"] == "stub"
     assert limits and limits[0] == [2 * 1024 << 20]  # not the 4096 MB default
+
+
+def _notebook(*sources: str) -> str:
+    cells = [{"cell_type": "markdown", "metadata": {}, "source": "# my work"}]
+    for source in sources:
+        code = {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": []}
+        cells.append({**code, "source": source.splitlines(keepends=True)})
+    return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+def test_a_notebooks_errors_name_its_cells_on_the_cluster_too(tmp_path: Path) -> None:
+    """The released stub beside a notebook: the notebook is graded (one rule on every
+    route), and its errors name the notebook's cell and line, as with --jobs."""
+    reference = (ROOT / "solutions/linear_classifiers/losses.py").read_text()
+    raising = reference.replace(
+        "def svm_loss_naive(",
+        "def svm_loss_naive(W, X, y, reg):\n    raise KeyError('oops')\n\n\ndef _old(",
+        1,
+    )
+    missing = raising.replace("raise KeyError('oops')", "return not_there(W)")
+    notebooks = {
+        "nora": _notebook("import numpy as np\nfrom numpy import not_there\n", missing),
+        "olaf": _notebook("import numpy as np\n", raising),
+    }
+    klass = tmp_path / "class"
+    for student, text in notebooks.items():
+        (klass / student).mkdir(parents=True)
+        (klass / student / "mine.ipynb").write_text(text)
+        shutil.copy(ROOT / "assignments/linear_classifiers/losses.py", klass / student)
+    records = {}
+    for route in (("--jobs", "1"), ("--dask", "local:1")):
+        out = tmp_path / route[0].strip("-")
+        code, log = grade(klass, out, *route)
+        assert code == 0, log
+        records[route[0]] = {
+            s: json.loads((out / s / "propgrade.json").read_text()) for s in notebooks
+        }
+    on_dask, by_jobs = records["--dask"], records["--jobs"]
+    for student in notebooks:
+        assert on_dask[student]["meta"]["graded_from"] == "mine.ipynb"
+        assert on_dask[student]["error"] == by_jobs[student]["error"]
+        assert [c.get("feedback") for c in on_dask[student]["checks"]] == [
+            c.get("feedback") for c in by_jobs[student]["checks"]
+        ]
+    error = on_dask["nora"]["error"]
+    assert "importing the code of mine.ipynb failed" in error
+    assert 'File "mine.ipynb", cell 2, line 2, in <module>' in error
+    line = 1 + raising.splitlines().index("    raise KeyError('oops')")
+    said = {  # the error and every feedback field, as the student reads them
+        s: [r["error"], *(str(v) for c in r["checks"] for v in (c.get("feedback") or {}).values())]
+        for s, r in on_dask.items()
+    }
+    where = f'File "mine.ipynb", cell 3, line {line}, in svm_loss_naive'
+    assert any(where in text for text in said["olaf"])
+    assert not any('"losses.py"' in text for texts in said.values() for text in texts)

@@ -337,6 +337,30 @@ def test_notebook_only_submission_is_graded_from_its_functions(
     assert "2 statements outside functions were not graded (cell 2, cell 3)" in run.data["output"]
 
 
+def test_the_unchanged_stub_beside_a_notebook_counts_as_not_submitted(
+    root: Path, bundle: Path, tmp_path: Path, solution: str
+) -> None:
+    """The stub rule on Gradescope too: a student who uploads the released folder as it
+    came (the stub losses.py untouched) with the work in the notebook gets the
+    notebook's grade, as in every other route."""
+    code = {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": []}
+    notebook = {
+        "cells": [{**code, "source": solution}],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    stub = (root / "assignments/linear_classifiers/losses.py").read_text()
+    files = {"losses.py": stub, "linear_classifiers.ipynb": json.dumps(notebook)}
+    run = simulate(bundle, tmp_path, files)
+    validate_results(run.data)
+    assert run.data["score"] == 48
+    assert (
+        "losses.py is the released stub, unchanged, so it counts as not submitted"
+        in (run.data["output"])
+    )
+
+
 def test_internal_error_still_writes_valid_results(bundle: Path, tmp_path: Path) -> None:
     run = simulate(bundle, tmp_path, {"losses.py": "x = 1\n"}, {"PROPGRADE_SANDBOX": "bogus"})
     validate_results(run.data)

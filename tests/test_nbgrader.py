@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -630,6 +631,55 @@ def test_the_course_layout_comes_from_its_nbgrader_config(
     (tmp_path / "nbgrader_config.py").write_text("c = get_config()\nc.CourseDirectory.root = \n")
     with pytest.raises(NbgraderError, match=r"nbgrader_config\.py: cannot be read"):
         read_layout(tmp_path, course_id=None, db_url=None)
+
+
+def test_jupyters_config_folders_count_as_for_nbgrader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """nbgrader run in the course folder also reads nbgrader_config.py/.json from
+    Jupyter's config folders (the grader account's ~/.jupyter on a JupyterHub, extra
+    folders in JUPYTER_CONFIG_PATH, /etc/jupyter), the course folder's own file last;
+    propgrade sees what nbgrader's own app sees there."""
+    from nbgrader.apps.nbgraderapp import NbGraderApp
+    from nbgrader.coursedir import CourseDirectory
+
+    from propgrade.integrations.nbgrader_layout import NbgraderError, read_layout
+
+    user, extra, course = tmp_path / "user", tmp_path / "extra", tmp_path / "course"
+    for folder in (user, extra, course):
+        folder.mkdir()
+    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(user))
+    monkeypatch.setenv("JUPYTER_CONFIG_PATH", str(extra))
+    (extra / "nbgrader_config.py").write_text(
+        "c = get_config()\nc.CourseDirectory.course_id = 'cs231n'\n"
+        "c.CourseDirectory.submitted_directory = 'handed_in'\n"
+    )
+    (user / "nbgrader_config.json").write_text(
+        json.dumps({"CourseDirectory": {"course_id": "mine", "db_url": "sqlite:///grades.db"}})
+    )
+
+    def nbgraders() -> tuple[str, str, str]:
+        with contextlib.chdir(course):
+            app = NbGraderApp()
+            app.load_config_file()
+            seen = CourseDirectory(config=app.config)
+            url = f"sqlite:///{course / seen.db_url.removeprefix('sqlite:///')}"
+            return seen.course_id, url, seen.submitted_directory
+
+    monkeypatch.chdir(tmp_path)  # propgrade started elsewhere
+    layout = read_layout(course, course_id=None, db_url=None)
+    ours = (layout.course_id, layout.db_url, layout.folder("submitted", "a", "b").parts[-3])
+    assert ours == nbgraders() == ("cs231n", f"sqlite:///{course / 'grades.db'}", "handed_in")
+    (course / "nbgrader_config.py").write_text(
+        "c = get_config()\nc.CourseDirectory.course_id = 'own'\n"
+    )
+    layout = read_layout(course, course_id=None, db_url=None)
+    ours = (layout.course_id, layout.db_url, layout.folder("submitted", "a", "b").parts[-3])
+    assert ours == nbgraders() and ours[0] == "own"
+
+    (user / "nbgrader_config.json").write_text("{not json")
+    with pytest.raises(NbgraderError, match=r"user/nbgrader_config\.json: cannot be read"):
+        read_layout(course, course_id=None, db_url=None)
 
 
 def test_a_gradebook_without_the_assignment_is_refused_before_grading(

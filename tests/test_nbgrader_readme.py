@@ -46,6 +46,9 @@ def shell(repo: Path, script: str) -> str:
     """``script`` in bash from ``repo``, with a PATH where nothing is activated."""
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     env["PATH"] = PLAIN_PATH
+    # The source of this checkout, whichever one the virtualenv was installed from: in a
+    # mutated copy (tools/check_mutations.py) the copy's code is what must run.
+    env["PYTHONPATH"] = str(ROOT / "src")
     proc = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
         cwd=repo,
@@ -179,6 +182,15 @@ def test_the_readme_nbgrader_section_runs_as_written(tmp_path: Path) -> None:
         nbformat.validate(nb)
         assert any(c.source == text for c in nb.cells), student
         assert re.search(r"propgrade check ", "".join(c.source for c in nb.cells))
+
+    # propgrade's page says the written answers wait for a grader (one answered of four,
+    # nbgrader gives an unchanged answer 0), not that they are graded.
+    for student in answers:
+        page = course / "feedback" / student / "linear_classifiers" / "linear_classifiers.html"
+        text = " ".join(re.sub(r"<[^>]+>", " ", page.read_text()).split())
+        assert "written answers 0 / 4 so far: 1 written answer awaits hand grading" in text
+        if student == "ben":
+            assert "extra.ipynb: not a notebook of this assignment, so not graded" in text
 
     # nbgrader's own feedback, as the README's next step says, works for everyone.
     assert not (course / "autograded/ben/linear_classifiers/extra.ipynb").exists()

@@ -32,6 +32,7 @@ from propgrade.batch import Submission, internal_error_result
 from propgrade.engine.grading import Plan
 from propgrade.engine.results import SubmissionResult
 from propgrade.errors import PropgradeError, SubmissionProblem, WorkerError
+from propgrade.intake.notebook_lines import CellLines, in_notebook_terms
 from propgrade.intake.submission import problem_result, take_in
 from propgrade.integrations.dask_tasks import (
     CourseRef,
@@ -269,7 +270,7 @@ class DaskCluster:
         distributed = _distributed()
         ref = course_ref(plan, self.sandbox)
         queue = iter(submissions)
-        in_flight: dict[Any, tuple[Submission, dict[str, Any]]] = {}
+        in_flight: dict[Any, tuple[Submission, dict[str, Any], CellLines | None]] = {}
         no_workers_since: float | None = None
         # Asked of the scheduler again only while waiting: workers come and go.
         window = self.window()
@@ -283,7 +284,7 @@ class DaskCluster:
                     if isinstance(sent, SubmissionResult):
                         yield sent  # nothing to grade: refused on intake, here
                     else:
-                        in_flight[sent[0]] = (submission, sent[1])
+                        in_flight[sent[0]] = (submission, sent[1], sent[2])
                 if not in_flight:
                     return
                 try:
@@ -298,8 +299,8 @@ class DaskCluster:
                     # Cancelled by the client itself once it lost the scheduler.
                     raise _lost(self.address) from None
                 for future in done:
-                    submission, meta = in_flight.pop(future)
-                    yield self._collect(plan, future, submission, meta)
+                    submission, meta, cells = in_flight.pop(future)
+                    yield self._collect(plan, future, submission, meta, cells)
         finally:
             if in_flight:
                 # The scheduler may be the thing that is gone.
@@ -308,7 +309,7 @@ class DaskCluster:
 
     def _send(
         self, plan: Plan, ref: CourseRef, submission: Submission
-    ) -> SubmissionResult | tuple[Any, dict[str, Any]]:
+    ) -> SubmissionResult | tuple[Any, dict[str, Any], CellLines | None]:
         """Read the graded file here, with the trusted intake, and submit its bytes."""
         with tempfile.TemporaryDirectory(prefix="propgrade-intake-") as tmp:
             try:
@@ -334,10 +335,15 @@ class DaskCluster:
         future = self.client.submit(
             grade_bytes, ref, submission.student, data, key=_key(submission.student), pure=False
         )
-        return future, meta
+        return future, meta, intake.cells
 
     def _collect(
-        self, plan: Plan, future: Any, submission: Submission, meta: dict[str, Any]
+        self,
+        plan: Plan,
+        future: Any,
+        submission: Submission,
+        meta: dict[str, Any],
+        cells: CellLines | None,
     ) -> SubmissionResult:
         distributed = _distributed()
         try:
@@ -362,7 +368,11 @@ class DaskCluster:
                 refused=data["refused"],
             )
             raise _refusal(info)
-        return SubmissionResult.from_dict(data["result"]).with_meta(**meta)
+        result = SubmissionResult.from_dict(data["result"]).with_meta(**meta)
+        if cells is not None:
+            # As grade_upload does: a notebook's student wrote cells, not the graded file.
+            in_notebook_terms(result, cells, plan.assignment.graded_file)
+        return result
 
     def _watch(self, since: float | None) -> float | None:
         """Between results: stop when the scheduler is gone, or has had no worker for long."""

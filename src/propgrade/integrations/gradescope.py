@@ -7,7 +7,9 @@ every submission), plus
 - ``propgrade/``: this package's source with a minimal ``pyproject.toml``, installed into
   a virtualenv by ``setup.sh``;
 - ``course/``: a ``grading.yaml`` holding only this assignment, its graders (public and
-  hidden) and the hidden reference (only the graded file of the solution folder);
+  hidden), the hidden reference (only the graded file of the solution folder) and the
+  released stub of the graded file, whose digest the stub rule of the intake compares
+  with (a student who uploads it unchanged beside a notebook is graded on the notebook);
 - ``bundle.json``: which assignment the bundle grades, and what it was built from.
 
 The reference travels in the zip because hidden checks call it; it never reaches a
@@ -39,7 +41,8 @@ MANIFEST_NAME = "bundle.json"
 COURSE_DIR = "course"
 PACKAGE_DIR = "propgrade"
 # Keys of grading.yaml that do not apply on Gradescope: it has its own due dates and
-# late policies, and nothing is released from inside the autograder.
+# late policies, and nothing is released from inside the autograder (``release`` then
+# names only the bundled stub, see ``released_stub``).
 _DROPPED_KEYS = ("release", "due", "late_policy")
 # Fixed zip timestamps, so the same inputs give a byte-identical bundle.
 _ZIP_TIME = (2020, 1, 1, 0, 0, 0)
@@ -164,6 +167,8 @@ def course_yaml(assignment: AssignmentConfig) -> str:
         body.pop(key, None)
     body["graders"] = f"graders/{assignment.name}"
     body["solution"] = f"solutions/{assignment.name}"
+    if released_stub(assignment) is not None:
+        body["release"] = f"release/{assignment.name}"
     data: dict[str, Any] = {}
     if isinstance(raw.get("course"), str):
         data["course"] = raw["course"]
@@ -173,6 +178,15 @@ def course_yaml(assignment: AssignmentConfig) -> str:
         "# assignment, with paths inside the autograder bundle.\n"
     )
     return header + yaml.safe_dump(data, sort_keys=False)
+
+
+def released_stub(assignment: AssignmentConfig) -> bytes | None:
+    """The released stub of the graded file, when the assignment was released (its
+    digest is the one ``stub_sha256`` holds); None otherwise."""
+    if assignment.release is None or assignment.stub_sha256 is None:
+        return None
+    path = assignment.release / assignment.graded_file
+    return path.read_bytes() if path.is_file() else None
 
 
 def bundle_entries(assignment: AssignmentConfig) -> dict[str, bytes]:
@@ -202,6 +216,9 @@ def bundle_entries(assignment: AssignmentConfig) -> dict[str, bytes]:
     entries[f"{COURSE_DIR}/solutions/{assignment.name}/{assignment.graded_file}"] = (
         assignment.reference_file.read_bytes()
     )
+    stub = released_stub(assignment)
+    if stub is not None:
+        entries[f"{COURSE_DIR}/release/{assignment.name}/{assignment.graded_file}"] = stub
     entries[f"{COURSE_DIR}/{CONFIG_NAME}"] = course_yaml(assignment).encode()
     manifest = {
         "assignment": assignment.name,

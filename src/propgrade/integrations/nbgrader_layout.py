@@ -93,24 +93,15 @@ def read_layout(course_dir: Path, *, course_id: str | None, db_url: str | None) 
 
     Everything is resolved as nbgrader resolves it when run in the course folder, which
     is where the README and nbgrader's own docs run it, wherever propgrade was started:
-    the config file runs there, and a relative SQLite path in ``db_url``
+    the config files nbgrader reads there (``_course_config``) run there, and a relative
+    SQLite path in ``db_url``
     (``sqlite:///gradebook.db``) means a file in the course folder. ``db_url`` given
     here is the caller's, relative to the current folder.
     """
     coursedir_module = nbgrader_module("coursedir")
-    loader = importlib.import_module("traitlets.config.loader")
     course_dir = course_dir.resolve()
-    config = loader.Config()
-    path = course_dir / CONFIG_FILE
     with contextlib.chdir(course_dir):
-        if path.is_file():
-            try:
-                config = loader.PyFileConfigLoader(CONFIG_FILE, path=str(course_dir)).load_config()
-            except Exception as exc:  # the instructor's Python: any error it raises
-                raise NbgraderError(
-                    f"{path}: cannot be read ({type(exc).__name__}: {exc})",
-                    hint="run `nbgrader --help-all` in the course folder to see nbgrader's view",
-                ) from None
+        config = _course_config(course_dir)
         coursedir = coursedir_module.CourseDirectory(config=config, root=str(course_dir))
         configured = anchored_db_url(coursedir.db_url, course_dir)
     chosen_url = anchored_db_url(db_url, Path.cwd()) if db_url else configured
@@ -118,6 +109,38 @@ def read_layout(course_dir: Path, *, course_id: str | None, db_url: str | None) 
     # nbgrader's own default when a course sets none.
     chosen_id = course_id or coursedir.course_id or "default_course"
     return CourseLayout(course_dir, chosen_id, chosen_url, coursedir)
+
+
+def _course_config(course_dir: Path) -> Any:
+    """The configuration nbgrader run in ``course_dir`` loads, in its order: every
+    ``nbgrader_config.py`` and ``.json`` of Jupyter's config folders (system ones first,
+    then the user's ``~/.jupyter``, each overriding the last; on a JupyterHub the grader
+    account's file often holds the course id and the gradebook), then the course
+    folder's own ``nbgrader_config.py``, which wins."""
+    loader = importlib.import_module("traitlets.config.loader")
+    paths = importlib.import_module("jupyter_core.paths")
+    config = loader.Config()
+    files = [
+        (Path(folder), name, kind)
+        for folder in reversed(paths.jupyter_config_path())
+        for name, kind in (
+            ("nbgrader_config.py", loader.PyFileConfigLoader),
+            ("nbgrader_config.json", loader.JSONFileConfigLoader),
+        )
+    ]
+    files.append((course_dir, CONFIG_FILE, loader.PyFileConfigLoader))
+    for folder, name, kind in files:
+        path = folder / name
+        if not path.is_file():
+            continue
+        try:
+            config.merge(kind(name, path=str(folder)).load_config())
+        except Exception as exc:  # the instructor's Python: any error it raises
+            raise NbgraderError(
+                f"{path}: cannot be read ({type(exc).__name__}: {exc})",
+                hint="run `nbgrader --help-all` in the course folder to see nbgrader's view",
+            ) from None
+    return config
 
 
 def anchored_db_url(db_url: str, base: Path) -> str:
