@@ -385,11 +385,12 @@ def near_hinge_kink(case: Case, step: float = 0.0) -> bool:
     return bool(np.any(np.abs(svm_margins(case)) <= reach))
 
 
-def numerical_gradient_points(case: Case, count: int = 3) -> list[tuple[int, int]]:
+def numerical_gradient_points(case: Case, count: int = 2) -> list[tuple[int, int]]:
     """A fixed, spread-out choice of W's coordinates to differentiate numerically.
 
-    Three: six killed no more mutants, check by check, for twice the calls; the reference
-    checks compare every entry of dW.
+    Two: six, three and two kill the same mutants, check by check, with the course's seed
+    and with two others (7 and 232); one misses some with seed 7. The reference checks
+    compare every entry of dW.
     """
     d, c = case.W.shape
     order = np.random.default_rng(d * 31 + c).permutation(d * c)[:count]
