@@ -331,3 +331,29 @@ def test_the_zeros_baseline_never_claims_shapes_it_guessed(tmp_path: Path) -> No
     zeros = generate_baselines(OUTER, path, {}, {})[2]
     assert "zeros of the right shapes" not in zeros.description
     assert "outer: 0.0, 0.0 [guessed: no declared shape]" in zeros.description
+
+
+def test_a_full_marks_fixture_still_checks_what_its_advisory_says() -> None:
+    # A 0-point advisory fails at full marks: its message and hint are still the fixture's
+    # to check (knn's correct_no_clip), not skipped because the score is full.
+    from propgrade.engine.results import CheckResult, Feedback, SubmissionResult
+    from propgrade.selftest.fixtures import expectation_problems
+
+    advice = Feedback(message="the distance to itself is nan", counterexample="X = [[0.5]]")
+    result = SubmissionResult(
+        "s",
+        "a",
+        [
+            CheckResult("graded", "a graded check", 1, 1, "passed", "visible"),
+            CheckResult("advice", "advice only", 0, 0, "failed", "visible", advice, hint="clip"),
+        ],
+    )
+    base = {"full_marks": True, "must_fail": ["advice"], "hint_contains": {"advice": "clip"}}
+    assert expectation_problems(base, result, ["graded", "advice"]) == []
+    wrong = base | {"message_contains": {"advice": "is infinite"}}
+    assert expectation_problems(wrong, result, ["graded", "advice"]) == [
+        "advice's message should contain 'is infinite'"
+    ]
+    assert expectation_problems(base | {"must_fail": ["graded"]}, result, ["graded", "advice"]) == [
+        "graded should fail, but passed"
+    ]
