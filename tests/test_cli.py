@@ -542,3 +542,7 @@ def test_batch_routes_refuse_the_reduced_layer_unless_allowed(
     assert line.startswith("sandbox: reduced: ") and "file reads are NOT prevented" in line
     assert "does not stop student code from reading files" in (out / "report.html").read_text()
     assert json.loads((out / "ana" / "propgrade.json").read_text())["meta"]["sandbox"] == "reduced"
+    # results.json too says what the layer leaves open, on this route as in the bundle
+    results = json.loads((out / "ana" / "results.json").read_text())["extra_data"]["propgrade"]
+    assert results["sandbox"] == "reduced"
+    assert "file reads are NOT prevented" in results["sandbox_description"]

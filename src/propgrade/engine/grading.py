@@ -411,7 +411,11 @@ def grade_submission(plan: Plan, student: str, folder: Path) -> SubmissionResult
 
 
 def _flagged(result: SubmissionResult, folder: Path, plan: Plan) -> SubmissionResult:
-    """``result``, with the reasons to review its graded file by hand, if there are any."""
+    """``result``, with the reasons to review its graded file by hand, if there are any,
+    and what its sandbox layer does not protect (asked after grading: a layer learns some
+    of that, such as whether its zygote works, only once it has run a worker)."""
+    if plan.layer is not None:
+        result.meta["sandbox_description"] = plan.layer.describe()
     graded = folder / plan.assignment.graded_file
     try:
         source = graded.read_bytes() if graded.is_file() else b""
