@@ -16,9 +16,11 @@ from collections.abc import Sequence
 
 from propgrade.intake.notebook import names_used, parse_source
 
-# Modules the import policy provides itself (CS231n's `past.builtins`): keep in step with
-# _PROVIDED in sandbox/inside/worker_main.py, which cannot import this package.
-PROVIDED_MODULES = frozenset({"past"})
+# The worker's own rules, read from it so that the notes say what it does: the modules it
+# provides itself (CS231n's `past.builtins`), and the handlers of a `try` that take over
+# a refused import. The worker cannot import this package; this side can import it.
+from propgrade.sandbox.inside.worker_main import _PROVIDED_TOPS as PROVIDED_MODULES
+from propgrade.sandbox.inside.worker_main import _catches_import_error
 
 
 def refused_import_notes(
@@ -70,25 +72,6 @@ def refused_import_notes(
         else:
             notes.append(f"{where} dropped: the graded functions do not use it, and {rule}")
     return notes
-
-
-# Handlers that catch a refused import (a ModuleNotFoundError): keep in step with
-# _IMPORT_ERROR_NAMES in sandbox/inside/worker_main.py, which raises the refusal inside
-# such a `try` rather than binding a stand-in.
-_IMPORT_ERROR_NAMES = frozenset(
-    {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
-)
-
-
-def _catches_import_error(handler: ast.ExceptHandler) -> bool:
-    if handler.type is None:
-        return True  # a bare except
-    caught = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
-    return any(
-        (isinstance(e, ast.Name) and e.id in _IMPORT_ERROR_NAMES)
-        or (isinstance(e, ast.Attribute) and e.attr in _IMPORT_ERROR_NAMES)
-        for e in caught
-    )
 
 
 def _top_level_imports(tree: ast.Module) -> list[tuple[ast.Import | ast.ImportFrom, bool]]:

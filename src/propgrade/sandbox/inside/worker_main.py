@@ -784,8 +784,8 @@ _GUARD_CODE_IDS = frozenset(
 )
 
 
-# Handlers that catch a refused import (ModuleNotFoundError); keep in step with
-# intake/refused_imports.py, which notes such imports from the trusted side.
+# Handlers that catch a refused import (ModuleNotFoundError); intake/refused_imports.py
+# notes such imports from the trusted side with this same predicate.
 _IMPORT_ERROR_NAMES = frozenset(
     {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
 )
