@@ -1,14 +1,18 @@
 """Arrays that nothing can write to again, for the cases graders draw.
 
 A drawn case is shared by every property and every student of a run, and the engine
-hashes its arrays into a call key on every replay. A read-only flag alone does not make an
-array constant: its owner may set the flag back and write. An array backed by immutable
-``bytes`` can never be made writeable, so the engine hashes such an array once per run.
+hashes its arrays into a call key and encodes them for the worker on every call. A
+read-only flag alone does not make an array constant: its owner may set the flag back and
+write. An array backed by immutable ``bytes`` can never be made writeable, so what is
+computed from such an array is computed once per run (``FrozenMemo``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import weakref
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -50,3 +54,31 @@ def is_immutable(array: Array) -> bool:
             return False
         base = base.base
     return type(base) is bytes
+
+
+T = TypeVar("T")
+
+
+class FrozenMemo(Generic[T]):
+    """Values computed from arrays that can never change, kept by the array's id while it
+    lives; any other array gets its value computed anew on every call."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, tuple[weakref.ref[Array], T]] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def get(self, array: Array, compute: Callable[[Array], T]) -> T:
+        if not is_immutable(array):
+            return compute(array)
+        key = id(array)
+        known = self._by_id.get(key)
+        if known is not None and known[0]() is array:
+            return known[1]
+        value = compute(array)
+        self._by_id[key] = (weakref.ref(array, functools.partial(self._forget, key)), value)
+        return value
+
+    def _forget(self, key: int, _dead: object) -> None:
+        self._by_id.pop(key, None)

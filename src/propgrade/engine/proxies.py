@@ -10,9 +10,7 @@ both ways give the same calls in the same order.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from types import ModuleType
@@ -21,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from propgrade.engine.checks import StudentCallFailed
-from propgrade.engine.frozen import is_immutable
+from propgrade.engine.frozen import FrozenMemo
 from propgrade.errors import GraderError
 from propgrade.sandbox.calls import (
     Call,
@@ -91,26 +89,14 @@ def _feed(h: Any, value: Any, arrays: list[int]) -> None:
         h.update(b"S" + type(value).__name__.encode() + repr(value).encode())
 
 
-# Digests of arrays that can never change (``frozen``), by id while the array lives: the
-# drawn cases' arrays go into the call keys of every property and every student, and hashing
-# them again each time was a fifth of the grader's own work.
-_FROZEN_DIGESTS: dict[int, tuple[weakref.ref[np.ndarray[Any, Any]], bytes]] = {}
+# Digests of arrays that can never change (``frozen``): the drawn cases' arrays go into
+# the call keys of every property and every student, and hashing them again each time was
+# a fifth of the grader's own work.
+_FROZEN_DIGESTS: FrozenMemo[bytes] = FrozenMemo()
 
 
 def _array_digest(array: np.ndarray[Any, Any]) -> bytes:
-    if not is_immutable(array):
-        return _digest_of(array)
-    key = id(array)
-    known = _FROZEN_DIGESTS.get(key)
-    if known is not None and known[0]() is array:
-        return known[1]
-    digest = _digest_of(array)
-    _FROZEN_DIGESTS[key] = (weakref.ref(array, functools.partial(_forget, key)), digest)
-    return digest
-
-
-def _forget(key: int, _dead: object) -> None:
-    _FROZEN_DIGESTS.pop(key, None)
+    return _FROZEN_DIGESTS.get(array, _digest_of)
 
 
 def _digest_of(array: np.ndarray[Any, Any]) -> bytes:

@@ -13,11 +13,9 @@ it must not import propgrade.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import struct
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from propgrade.engine.frozen import is_immutable
+from propgrade.engine.frozen import FrozenMemo
 from propgrade.errors import PropgradeError
 from propgrade.sandbox.calls import (
     SENDABLE,
@@ -248,32 +246,23 @@ class BlobTable:
 
 _Payload = tuple[str, tuple[int, ...], bytes]
 
-# The wire form of arrays that can never change (a drawn case's, ``frozen``), by id while
-# the array lives: the same case goes to every student, and copying its bytes out again
-# for each call (and hashing those fresh bytes to find repeats in a frame) was the codec's
-# main cost. One bytes object per array also keeps its hash once computed.
-_FROZEN_PAYLOADS: dict[int, tuple[weakref.ref[npt.NDArray[Any]], _Payload]] = {}
+# The wire form of arrays that can never change (a drawn case's, ``frozen``): the same case
+# goes to every student, and copying its bytes out again for each call (and hashing those
+# fresh bytes to find repeats in a frame) was the codec's main cost. One bytes object per
+# array also keeps its hash once computed.
+_FROZEN_PAYLOADS: FrozenMemo[_Payload] = FrozenMemo()
 
 
 def _payload(array: npt.NDArray[Any]) -> _Payload:
     """The array's dtype (little-endian), shape and C-order bytes."""
-    immutable = is_immutable(array)
-    if immutable:
-        known = _FROZEN_PAYLOADS.get(id(array))
-        if known is not None and known[0]() is array:
-            return known[1]
+    return _FROZEN_PAYLOADS.get(array, _encode_payload)
+
+
+def _encode_payload(array: npt.NDArray[Any]) -> _Payload:
     dtype = array.dtype.newbyteorder("<") if array.dtype.byteorder == ">" else array.dtype
     if dtype.str not in ALLOWED_DTYPES:
         raise UnsendableValue(f"an array of dtype {array.dtype}")
-    payload = (dtype.str, tuple(array.shape), np.ascontiguousarray(array, dtype=dtype).tobytes())
-    if immutable:
-        forget = functools.partial(_forget_payload, id(array))
-        _FROZEN_PAYLOADS[id(array)] = (weakref.ref(array, forget), payload)
-    return payload
-
-
-def _forget_payload(key: int, _dead: object) -> None:
-    _FROZEN_PAYLOADS.pop(key, None)
+    return (dtype.str, tuple(array.shape), np.ascontiguousarray(array, dtype=dtype).tobytes())
 
 
 def encode_value(value: Value, table: BlobTable, *, depth: int = 0) -> object:
