@@ -11,12 +11,14 @@ import gc
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from propgrade import frozen
 from propgrade.engine import proxies
 from propgrade.engine.frozen import is_immutable
 from propgrade.engine.proxies import call_key
-from propgrade.sandbox.calls import Call
+from propgrade.sandbox.calls import Call, repeated_arrays, walk_repeated_arrays
 
 
 def key(*args: object) -> proxies.CallKey:
@@ -89,3 +91,51 @@ def test_remembered_digests_go_with_their_arrays() -> None:
     del arrays
     gc.collect()
     assert len(proxies._FROZEN_DIGESTS) == held
+
+
+# -- arrays passed twice --------------------------------------------------------------------
+# ``repeated_arrays`` answers the usual call (no container, no array twice) without walking
+# it; whatever the call, its answer must be the walk's.
+
+
+class _Sub(np.ndarray):  # an ndarray subclass is an array too (np.matrix is one)
+    pass
+
+
+_POOL = [np.zeros(2), np.ones(3), np.zeros(1).view(_Sub)]
+
+
+def _values(depth: int = 0) -> st.SearchStrategy[object]:
+    leaves = st.one_of(
+        st.sampled_from(range(len(_POOL))).map(lambda i: _POOL[i]),
+        st.builds(np.zeros, st.integers(0, 3)),  # a fresh array: never the same object
+        st.sampled_from([None, 1, 2.5, "s", True]),
+    )
+    if depth >= 2:
+        return leaves
+    inner = _values(depth + 1)
+    return st.one_of(
+        leaves,
+        st.lists(inner, max_size=3),
+        st.lists(inner, max_size=3).map(tuple),
+        st.dictionaries(st.sampled_from(["a", "b"]), inner, max_size=2),
+    )
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    args=st.lists(_values(), max_size=4).map(tuple),
+    kwargs=st.dictionaries(st.sampled_from(["k", "reg"]), _values(), max_size=2),
+)
+def test_repeated_arrays_without_the_walk_agree_with_it(
+    args: tuple[object, ...], kwargs: dict[str, object]
+) -> None:
+    call = Call.of("f", args, kwargs)  # type: ignore[arg-type]
+    assert repeated_arrays(call) == walk_repeated_arrays(call)
+
+
+def test_an_array_passed_twice_at_the_top_is_found_without_a_container() -> None:
+    X = np.zeros(2)
+    assert list(repeated_arrays(Call.of("f", (X, 1.0, X))).values()) == [0]
+    assert list(repeated_arrays(Call.of("f", (X,), {"other": X})).values()) == [0]
+    assert repeated_arrays(Call.of("f", (X, X.copy()))) == {}

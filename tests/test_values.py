@@ -368,3 +368,21 @@ def test_an_unsendable_argument_fails_that_call_alone(worker: Any) -> None:
     assert bad.failure is not None and bad.failure.kind is FailureKind.UNSENDABLE
     assert "argument 1: a value of type set" in bad.failure.message
     assert good.value == {"args": 1}
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "where"),
+    [
+        ((1.0, [np.zeros(2), {"m": {1, 2}}]), {}, "argument 2[1]['m']"),
+        (({"velocity": (0.0, object())},), {}, "argument 1['velocity'][1]"),
+        ((np.zeros(1),), {"config": {"k" * 50: [{3}]}}, "config['" + "k" * 40 + "'][0]"),
+    ],
+)
+def test_an_unsendable_argument_is_named_by_where_it_sits(
+    args: tuple[Any, ...], kwargs: dict[str, Any], where: str
+) -> None:
+    from propgrade.sandbox.calls import Call
+
+    with pytest.raises(wire.UnsendableValue) as caught:
+        wire.encode_call_fields(Call.of("f", args, kwargs), wire.BlobTable())
+    assert f"{where}: " in str(caught.value), str(caught.value)

@@ -70,12 +70,14 @@ class FrozenMemo(Generic[T]):
         return len(self._by_id)
 
     def get(self, array: Array, compute: Callable[[Array], T]) -> T:
-        if not is_immutable(array):
-            return compute(array)
         key = id(array)
         known = self._by_id.get(key)
+        # Only immutable arrays are ever stored, and an immutable array stays so: a live
+        # entry for this very object needs no second look at its buffers.
         if known is not None and known[0]() is array:
             return known[1]
+        if not is_immutable(array):
+            return compute(array)
         value = compute(array)
         self._by_id[key] = (weakref.ref(array, functools.partial(self._forget, key)), value)
         return value

@@ -70,7 +70,11 @@ def call_key(call: Call) -> CallKey:
 
 
 def _feed(h: Any, value: Any, arrays: list[int]) -> None:
-    if isinstance(value, np.ndarray):
+    kind = type(value)
+    if kind is float or kind is int or kind is str or kind is bool or value is None:
+        # The usual leaves first, as the last branch would hash them.
+        h.update(b"S" + kind.__name__.encode() + repr(value).encode())
+    elif isinstance(value, np.ndarray):
         arrays.append(id(value))
         h.update(b"A" + _array_digest(value))
     elif isinstance(value, tuple | list):

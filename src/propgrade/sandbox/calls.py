@@ -187,6 +187,13 @@ class Call:
 
 def repeated_arrays(call: Call) -> dict[int, int]:
     """The arrays ``call`` passes in more than one place, by id, numbered from 0."""
+    if call.instance is None and _flat_and_distinct(call):
+        return {}
+    return walk_repeated_arrays(call)
+
+
+def walk_repeated_arrays(call: Call) -> dict[int, int]:
+    """``repeated_arrays`` by walking every value of the call (its reference form)."""
     counts: dict[int, int] = {}
 
     def visit(value: object) -> None:
@@ -202,6 +209,22 @@ def repeated_arrays(call: Call) -> dict[int, int]:
     visit(call_values(call))
     repeated = [key for key, count in counts.items() if count > 1]
     return {key: number for number, key in enumerate(repeated)}
+
+
+def _flat_and_distinct(call: Call) -> bool:
+    """True when ``call`` passes no container and no array twice: the usual call, told
+    apart without walking it (every call sent, and every call key, asks)."""
+    seen: set[int] = set()
+    values = call.args if not call.kwargs else (*call.args, *(v for _, v in call.kwargs))
+    for value in values:
+        kind = type(value)
+        if kind is np.ndarray:
+            if id(value) in seen:
+                return False
+            seen.add(id(value))
+        elif isinstance(value, np.ndarray | tuple | list | dict):
+            return False
+    return True
 
 
 def alias_pattern(call: Call) -> tuple[int, ...]:

@@ -224,6 +224,8 @@ class BlobTable:
 
     def add(self, array: npt.NDArray[Any]) -> dict[str, object]:
         ref = self._add(array)
+        if not self.aliases:
+            return ref
         mark = self.aliases.get(id(array))
         return ref if mark is None else {**ref, "same": mark}
 
@@ -272,6 +274,8 @@ def encode_value(value: Value, table: BlobTable, *, depth: int = 0) -> object:
     mistake is reported where it is made, not as a broken reply later.
     """
     kind = type(value)
+    if kind is np.ndarray:  # most values sent are arrays: they take the first test
+        return table.add(value)  # type: ignore[arg-type]
     if value is None or kind is bool or kind is float:
         return value
     if kind is int:
@@ -297,22 +301,25 @@ def encode_value(value: Value, table: BlobTable, *, depth: int = 0) -> object:
         if len(value) > MAX_ITEMS:
             raise UnsendableValue(f"a {kind.__name__} of {len(value)} items (at most {MAX_ITEMS})")
         if not isinstance(value, dict):
-            return [_encode_at(f"[{i}]", item, table, depth + 1) for i, item in enumerate(value)]
+            return [_encode_at(i, item, table, depth + 1) for i, item in enumerate(value)]
         pairs = []
         for key, item in value.items():
             if type(key) is not str:
                 raise UnsendableValue(f"a dict with a key of type {type(key).__name__}")
             if len(key) > MAX_TEXT:
                 raise UnsendableValue(f"a dict key of {len(key)} characters")
-            pairs.append([key, _encode_at(f"[{key[:40]!r}]", item, table, depth + 1)])
+            pairs.append([key, _encode_at(key, item, table, depth + 1)])
         return {"dict": pairs}
     raise UnsendableValue(f"a value of type {kind.__name__}")
 
 
-def _encode_at(where: str, value: Value, table: BlobTable, depth: int) -> object:
+def _encode_at(index: int | str, value: Value, table: BlobTable, depth: int) -> object:
+    """``value`` encoded as item ``index`` of a list or key ``index`` of a dict."""
     try:
         return encode_value(value, table, depth=depth)
     except UnsendableValue as exc:
+        # Formatted only on failure: every value sent passes through here.
+        where = f"[{index}]" if type(index) is int else f"[{str(index)[:40]!r}]"
         raise exc.inside(where) from None
 
 
@@ -483,12 +490,20 @@ def _encode_arguments(
 ) -> tuple[list[object], list[list[object]]]:
     if len(args) > MAX_ARGS or len(kwargs) > MAX_ARGS:
         raise UnsendableValue(f"more than {MAX_ARGS} arguments")
-    encoded = [_encode_at(f"{where}argument {i + 1}", arg, table, 0) for i, arg in enumerate(args)]
+    encoded: list[object] = []
+    for i, arg in enumerate(args):
+        try:
+            encoded.append(encode_value(arg, table))
+        except UnsendableValue as exc:
+            raise exc.inside(f"{where}argument {i + 1}") from None
     pairs: list[list[object]] = []
     for name, value in kwargs:
         if type(name) is not str or not name.isidentifier():
             raise UnsendableValue(f"a keyword argument named {str(name)[:40]!r}")
-        pairs.append([name, _encode_at(f"{where}{name}", value, table, 0)])
+        try:
+            pairs.append([name, encode_value(value, table)])
+        except UnsendableValue as exc:
+            raise exc.inside(f"{where}{name}") from None
     return encoded, pairs
 
 
