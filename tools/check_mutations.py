@@ -105,7 +105,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", type=Path, default=ROOT / "tests" / "mutations.yaml")
     parser.add_argument("names", nargs="*", help="only the mutations with these names")
     args = parser.parse_args(argv)
-    mutations = [m for m in load(args.list) if not args.names or m.name in args.names]
+    listed = load(args.list)
+    unknown = sorted(set(args.names) - {m.name for m in listed})
+    if unknown:
+        # Without this an unknown name selected no mutation, and the baseline then ran
+        # pytest on no test id: the whole suite.
+        print(f"error: no mutation named {', '.join(map(repr, unknown))} in {args.list}")
+        return 2
+    mutations = [m for m in listed if not args.names or m.name in args.names]
     with tempfile.TemporaryDirectory(prefix="propgrade-mutations-") as tmp:
         # Run as root, the reduced layer's workers drop to a slot uid, which must be able
         # to read the copies (mkdtemp makes the folder private to its creator).
