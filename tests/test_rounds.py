@@ -200,3 +200,58 @@ def test_two_hundred_dependent_calls_pass_a_config_dict_along(
     plan = prepare(load_course(tmp_path / "grading.yaml").assignment("steps"))
     result = grade_submission(plan, "student", tmp_path / "student")
     assert result.score == 1, result.checks[0].feedback
+
+
+FIRST_FAILURE_GRADER = """
+from hypothesis import strategies as st
+
+from propgrade import check
+
+
+@check("two_calls", "f(x) is 1, then g(x) answers.", st.integers(0, 10**6))
+def two_calls(x, student):
+    assert student.call("f", x) == 1, "f(x) is not 1"
+    student.call("g", x)
+"""
+
+FIRST_FAILURE_CONFIG = """
+assignments:
+  first:
+    graders: graders
+    graded_file: answer.py
+    functions: [f, g]
+    hypothesis: {seed: 3, max_examples: 10}
+    checks:
+      two_calls: {points: 1}
+"""
+
+
+def test_cases_after_a_checks_first_failure_make_no_further_calls(
+    tmp_path: Path, tiny_course: TinyCourse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Only a check's first failing case is reported: a case behind it that is still
+    # waiting for answers is dropped, and its next call is never sent.
+    files = {"grading.yaml": FIRST_FAILURE_CONFIG, "graders/test_public.py": FIRST_FAILURE_GRADER}
+    tiny_course(tmp_path, files)
+    plan = prepare(load_course(tmp_path / "grading.yaml").assignment("first"))
+    cases = plan.cases["two_calls"]
+    assert len(set(cases)) == len(cases) == 10
+    failing = 3
+    student = tmp_path / "student"
+    student.mkdir()
+    (student / "answer.py").write_text(
+        f"def f(x):\n    return 0 if x == {cases[failing]} else 1\n\ndef g(x):\n    return x\n"
+    )
+    sent: list[tuple[str, object]] = []
+    run = grading.Worker.run
+
+    def recording(self: grading.Worker, calls: list, **options: object) -> list:
+        sent.extend((call.function, call.args[0]) for call in calls)
+        return run(self, calls, **options)
+
+    monkeypatch.setattr(grading.Worker, "run", recording)
+    monkeypatch.setattr(grading, "shrink_greedily", lambda plan, w, c, k, case, e: (case, e, False))
+    result = grade_submission(plan, "student", student)
+    assert result.checks[0].points == 0
+    assert sorted(x for name, x in sent if name == "f") == sorted(cases)  # one round
+    assert [x for name, x in sent if name == "g"] == cases[:failing]

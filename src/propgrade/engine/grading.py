@@ -179,21 +179,30 @@ def _evaluate(
     pending = list(runs)
     witness = None if plan.reference is None else reference_witness(plan.reference)
     fibers: dict[int, Fiber] = {}
+    # Per check, the index of its first failing case: later cases need no calls.
+    first_fail: dict[str, int] = {}
+    for run in runs:
+        _note_failure(run, first_fail)
     rounds = 0
     try:
         while True:
-            missing: dict[CallKey, Call] = {}
+            # What each run still waiting needs: gathered after the round, so that the
+            # calls of a case dropped behind its check's first failure are not sent.
+            waiting: dict[int, dict[CallKey, Call]] = {}
             still: list[_Run] = []
             for run in pending:
                 fiber = fibers.get(id(run))
                 if fiber is None and rounds < REPLAY_ROUNDS:
-                    proxy: ProxyBase = ReplayProxy(cache, missing)
+                    needs: dict[CallKey, Call] = {}
+                    proxy: ProxyBase = ReplayProxy(cache, needs)
                     try:
                         run.check.run(run.case, proxy, plan.reference)
                     except NeedCalls:
+                        waiting[id(run)] = needs
                         still.append(run)
                     except BaseException as exc:
                         _judge(run, proxy, exc)
+                        _note_failure(run, first_fail)
                     else:
                         run.done = True
                     continue
@@ -207,12 +216,20 @@ def _evaluate(
                         run.done = True
                     else:
                         _judge(run, fiber.proxy, fiber.raised)
+                        _note_failure(run, first_fail)
                     continue
-                for key, call in fiber.waiting.items():
-                    missing.setdefault(key, call)
+                waiting[id(run)] = fiber.waiting
                 still.append(run)
             rounds += 1
-            pending = _drop_after_first_failure(still, runs) if stop_at_first_failure else still
+            if stop_at_first_failure and first_fail:
+                # Only the first failing case of a check is reported.
+                pending = [r for r in still if r.index < first_fail.get(r.check.id, r.index + 1)]
+            else:
+                pending = still
+            missing: dict[CallKey, Call] = {}
+            for run in pending:
+                for key, call in waiting[id(run)].items():
+                    missing.setdefault(key, call)
             if not missing or not pending:
                 break
             batch = _without_echo_twins(missing)
@@ -296,13 +313,9 @@ def _answer_from_echo_twins(
             cache[key] = replace(echoed, args_after=None)
 
 
-def _drop_after_first_failure(pending: list[_Run], runs: list[_Run]) -> list[_Run]:
-    # Only the first failing case of a check is reported, so later cases need no calls.
-    first_fail: dict[str, int] = {}
-    for run in runs:
-        if run.error is not None:
-            first_fail[run.check.id] = min(first_fail.get(run.check.id, run.index), run.index)
-    return [r for r in pending if r.index < first_fail.get(r.check.id, len(runs) + 1)]
+def _note_failure(run: _Run, first_fail: dict[str, int]) -> None:
+    if run.error is not None:
+        first_fail[run.check.id] = min(first_fail.get(run.check.id, run.index), run.index)
 
 
 def feedback_for(error: BaseException, case: Any, shrunk: bool) -> Feedback:
@@ -498,10 +511,13 @@ def _evaluate_in_stages(
             else:
                 blocked[c.id] = unmet
                 passed[c.id] = False
-        runs = [_Run(c, i, case) for c in runnable for i, case in enumerate(plan.cases[c.id])]
+        runs_of = {
+            c.id: [_Run(c, i, case) for i, case in enumerate(plan.cases[c.id])] for c in runnable
+        }
+        runs = [r for own in runs_of.values() for r in own]
         _evaluate(plan, worker, cache, runs)
         for c in runnable:
-            own = [r for r in runs if r.check is c]
+            own = runs_of[c.id]
             passed[c.id] = all(r.error is None for r in own) and any(
                 r.done and not r.skipped for r in own
             )
