@@ -145,6 +145,24 @@ def test_the_student_proxy_hands_out_handles_that_never_share_state(worker: Work
     assert more.outcome("same", np.ones(2), np.ones(2)).value is False
 
 
+def test_a_handle_asks_for_several_outcomes_in_one_round_trip(worker: Worker) -> None:
+    batches: list[int] = []
+
+    def run(calls: Any) -> Any:
+        batches.append(len(calls))
+        return worker.run(calls)
+
+    handle = LiveProxy(run).new("Counter", 5).then("add", 2)
+    X = np.ones(2)
+    plain, traced = handle.outcomes("same", [(X, X), (X, X.copy())], trace=True)
+    assert batches == [2]
+    assert (plain.value, traced.value) == (True, False)
+    assert plain.trace_events is not None and traced.trace_events is not None
+    echoed = handle.outcomes("tick", [(), ()], echo_args=True)
+    assert [o.value for o in echoed] == [8, 8]  # each call on a fresh object
+    assert [o.args_after for o in echoed] == [(), ()]
+
+
 def test_a_missing_class_or_method_is_missing_not_an_error(worker: Worker) -> None:
     no_class, no_method, bad_step = worker.run(
         [

@@ -255,3 +255,60 @@ def test_cases_after_a_checks_first_failure_make_no_further_calls(
     assert result.checks[0].points == 0
     assert sorted(x for name, x in sent if name == "f") == sorted(cases)  # one round
     assert [x for name, x in sent if name == "g"] == cases[:failing]
+
+
+COUNTED_GRADER = """
+from hypothesis import strategies as st
+
+from propgrade import check
+
+
+@check("counted_pair", "f runs the same Python lines for 2 and for 40.", st.just(None))
+def counted_pair(_, student):
+    few, many = student.outcomes("f", [(2,), (40,)], trace=True)
+    assert (few.value, many.value) == (2, 40)
+    assert few.trace_events is not None and many.trace_events is not None
+    assert many.trace_events - few.trace_events > 30, (few.trace_events, many.trace_events)
+"""
+
+COUNTED_CONFIG = """
+assignments:
+  counted:
+    graders: graders
+    graded_file: answer.py
+    functions: [f]
+    hypothesis: {seed: 1, max_examples: 1}
+    checks:
+      counted_pair: {points: 1}
+"""
+
+
+def test_outcomes_answers_traced_calls_in_one_round_and_one_confirming_worker(
+    tmp_path: Path, tiny_course: TinyCourse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without a reference to vouch for a traced answer, each one is confirmed by an
+    # untraced rerun in a fresh worker: two calls asked together need one such worker.
+    files = {"grading.yaml": COUNTED_CONFIG, "graders/test_public.py": COUNTED_GRADER}
+    loop = (
+        "def f(n):\n    total = 0\n    for _ in range(n):\n        total += 1\n    return total\n"
+    )
+    tiny_course(tmp_path, files | {"student/answer.py": loop})
+    plan = prepare(load_course(tmp_path / "grading.yaml").assignment("counted"))
+    batches: list[list[tuple[object, ...]]] = []
+    spawned: list[int] = []
+    run, spawn = grading.Worker.run, grading.Worker._spawn
+
+    def recording(self: grading.Worker, calls: list, **options: object) -> list:
+        batches.append([call.args for call in calls])
+        return run(self, calls, **options)
+
+    def counting(self: grading.Worker) -> object:
+        spawned.append(1)
+        return spawn(self)
+
+    monkeypatch.setattr(grading.Worker, "run", recording)
+    monkeypatch.setattr(grading.Worker, "_spawn", counting)
+    result = grade_submission(plan, "student", tmp_path / "student")
+    assert result.score == 1, result.checks[0].feedback
+    assert batches == [[(2,), (40,)]]
+    assert len(spawned) == 2  # the worker, and one for both confirming reruns

@@ -586,8 +586,11 @@ def convex_quadratic(case: Quadratic, student: Any, fn: str) -> None:
 )
 def no_per_element_loop(drawn: TwoSizes, student: Any, fn: str) -> None:
     small, big = drawn.small, drawn.big
-    few = student.outcome(fn, small.w, small.dw, copy_config(small.config), trace=True)
-    many = student.outcome(fn, big.w, big.dw, copy_config(big.config), trace=True)
+    few, many = student.outcomes(
+        fn,
+        [(case.w, case.dw, copy_config(case.config)) for case in (small, big)],
+        trace=True,
+    )
     a, b = few.trace_events, many.trace_events
     require(
         a is not None and b is not None and a >= 0 and b >= 0,

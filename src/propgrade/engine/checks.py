@@ -67,6 +67,23 @@ class StudentProxy(Protocol):
         """
         ...
 
+    def outcomes(
+        self,
+        function: str,
+        arg_tuples: Sequence[tuple[Value, ...]],
+        kwargs: Mapping[str, Value] | None = None,
+        *,
+        trace: bool = False,
+        echo_args: bool = False,
+    ) -> list[CallOutcome]:
+        """``outcome`` for every tuple of ``args``, in one round trip.
+
+        Make calls that a property compares with each other together (the Python work
+        at two sizes): one round trip instead of one each, and with ``trace=True`` one
+        confirming rerun in a fresh worker instead of one each.
+        """
+        ...
+
     def new(self, cls: str, /, *args: Value, **kwargs: Value) -> StudentObjectProxy:
         """A handle on an object of the submission's class ``cls``, built in the worker as
         ``cls(*args, **kwargs)`` for every call made through it (see
@@ -108,6 +125,16 @@ class StudentObjectProxy(Protocol):
         echo_args: bool = False,
         **kwargs: Value,
     ) -> CallOutcome: ...
+
+    def outcomes(
+        self,
+        method: str,
+        arg_tuples: Sequence[tuple[Value, ...]],
+        kwargs: Mapping[str, Value] | None = None,
+        *,
+        trace: bool = False,
+        echo_args: bool = False,
+    ) -> list[CallOutcome]: ...
 
     def __getattr__(self, method: str) -> Callable[..., Value]: ...
 

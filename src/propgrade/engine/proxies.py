@@ -152,6 +152,24 @@ class ProxyBase:
         call = Call.of(function, tuple(args), kwargs, trace=trace, echo_args=echo_args)
         return self._seen(call, _unwrap(call, self._fetch([call])[0]))
 
+    def outcomes(
+        self,
+        function: str,
+        arg_tuples: Sequence[tuple[Value, ...]],
+        kwargs: Mapping[str, Value] | None = None,
+        *,
+        trace: bool = False,
+        echo_args: bool = False,
+    ) -> list[CallOutcome]:
+        """``outcome`` of ``function(*args, **kwargs)`` for every tuple of ``args``, in one
+        round trip."""
+        calls = [
+            Call.of(function, tuple(args), kwargs, trace=trace, echo_args=echo_args)
+            for args in arg_tuples
+        ]
+        fetched = self._fetch(calls)
+        return [self._seen(c, _unwrap(c, o)) for c, o in zip(calls, fetched, strict=True)]
+
     def call(self, function: str, /, *args: Value, **kwargs: Value) -> Value:
         call = Call.of(function, tuple(args), kwargs)
         return self._seen(call, _unwrap(call, self._fetch([call])[0])).value
@@ -236,6 +254,27 @@ class StudentObject:
             method, tuple(args), kwargs, trace=trace, echo_args=echo_args, instance=self._recipe
         )
         return self._proxy._seen(call, _unwrap(call, self._proxy._fetch([call])[0]))
+
+    def outcomes(
+        self,
+        method: str,
+        arg_tuples: Sequence[tuple[Value, ...]],
+        kwargs: Mapping[str, Value] | None = None,
+        *,
+        trace: bool = False,
+        echo_args: bool = False,
+    ) -> list[CallOutcome]:
+        """``outcome`` of ``method(*args, **kwargs)`` for every tuple of ``args``, each on
+        a fresh object, in one round trip."""
+        calls = [
+            Call.of(
+                method, tuple(a), kwargs, trace=trace, echo_args=echo_args, instance=self._recipe
+            )
+            for a in arg_tuples
+        ]
+        fetched = self._proxy._fetch(calls)
+        proxy = self._proxy
+        return [proxy._seen(c, _unwrap(c, o)) for c, o in zip(calls, fetched, strict=True)]
 
     def call(self, method: str, /, *args: Value, **kwargs: Value) -> Value:
         call = Call.of(method, tuple(args), kwargs, instance=self._recipe)
