@@ -151,6 +151,15 @@ class PhaseClock:
         self.stack = ["other"]
         self.since = time.perf_counter()
 
+    def forked(self) -> None:
+        """In a pool process just forked: start from zero. The parent's totals (its
+        prepare, say) would otherwise be counted once more by every pool process."""
+        self.totals = dict.fromkeys(PHASES, 0.0)
+        self.counts = dict.fromkeys(self.counts, 0)
+        self.cpu = {"grader": 0.0, "student": 0.0}
+        self.measuring = 0.0
+        self.since = time.perf_counter()
+
     def _switch(self) -> None:
         now = time.perf_counter()
         self.totals[self.stack[-1]] += now - self.since
@@ -244,6 +253,7 @@ def grade_once(klass: Path, out: Path, jobs: int, phases: Path, config: Path) ->
 
     clock = PhaseClock(phases)
     instrument(clock)
+    os.register_at_fork(after_in_child=clock.forked)
     wall = time.perf_counter()
     code = main(
         [

@@ -7,6 +7,7 @@ a rename in the engine or a lost PYTHONPATH would otherwise print two runs of on
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -52,3 +53,23 @@ def test_against_grades_the_class_with_both_trees(root: Path) -> None:
     assert len(re.findall(r"student calls in [\d.]+ batches; \d+ of them repeat", out)) == 2
     assert f"this tree against {name}, 2 submissions: " in out
     assert re.search(r"grades\.csv \(every check's score\): \d of 2 rows the same", out)
+
+
+def test_pool_processes_do_not_count_the_parents_phases_again(root: Path, tmp_path: Path) -> None:
+    # The pool is forked after prepare: each pool process used to start with the parent's
+    # totals and count its prepare once more in the per-submission figures.
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench", root / "benchmarks/bench_throughput.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    klass = tmp_path / "class"
+    bench.build_class(klass, 4)
+    figures = bench.grade(klass, tmp_path / "out", 2, root / "grading.yaml")
+    assert figures["counts"]["calls"] > 0
+    saved = [json.loads(p.read_text()) for p in (tmp_path / "out-phases").glob("phases-*.json")]
+    assert len(saved) == 3  # the main process and two pool processes
+    preparing = [s for s in saved if s["phases"]["prepare"] > 0]
+    assert len(preparing) == 1
+    assert preparing[0]["counts"]["calls"] == 0  # the main process grades nobody
