@@ -377,6 +377,7 @@ def test_an_unsendable_argument_fails_that_call_alone(worker: Any) -> None:
         (({"velocity": (0.0, object())},), {}, "argument 1['velocity'][1]"),
         ((np.zeros(1),), {"config": {"k" * 50: [{3}]}}, "config['" + "k" * 40 + "'][0]"),
     ],
+    ids=["in_a_list", "in_a_dict", "under_a_long_key"],
 )
 def test_an_unsendable_argument_is_named_by_where_it_sits(
     args: tuple[Any, ...], kwargs: dict[str, Any], where: str

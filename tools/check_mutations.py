@@ -70,18 +70,23 @@ def apply(mutation: Mutation, copy: Path) -> None:
     path.write_text(text.replace(mutation.original, mutation.mutated))
 
 
-def run_tests(copy: Path, tests: list[str]) -> tuple[dict[str, str], str]:
-    """Run ``tests`` in ``copy``; return the failed node ids (with why) and pytest's output."""
+def _pytest(copy: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """pytest run in ``copy`` on the copy's own source."""
     # COLUMNS: room for each failure's message in the short summary.
     env = {**os.environ, "PATH": PLAIN_PATH, "PYTHONPATH": str(copy / "src"), "COLUMNS": "240"}
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", *tests],
-        cwd=copy,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
+    return subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True, check=False)
+
+
+def collected(copy: Path, tests: list[str]) -> set[str]:
+    """The node ids pytest collects for ``tests`` in ``copy`` (skipped ones included)."""
+    done = _pytest(copy, "--collect-only", *tests)
+    return {line.strip() for line in done.stdout.splitlines() if "::" in line}
+
+
+def run_tests(copy: Path, tests: list[str]) -> tuple[dict[str, str], str]:
+    """Run ``tests`` in ``copy``; return the failed node ids (with why) and pytest's output."""
+    done = _pytest(copy, "-rfE", *tests)
     summary = re.findall(r"^(?:FAILED|ERROR) (\S+)(?: - (.*))?$", done.stdout, re.MULTILINE)
     return dict(summary), done.stdout + done.stderr
 
@@ -122,6 +127,13 @@ def main(argv: list[str] | None = None) -> int:
         check_import_path(clean)
         every_test = sorted({t for m in mutations for t in m.tests})
         print(f"baseline: {len(every_test)} tests on the unmutated code ...", flush=True)
+        # A test named without its parameters runs as several node ids, none of them the
+        # name: it could never be counted red, and its mutation would always be missed.
+        ids = collected(clean, every_test)
+        unknown = [t for t in every_test if t not in ids]
+        if unknown:
+            print(f"error: not the id of one test (name each parametrization): {unknown}")
+            return 2
         failed, output = run_tests(clean, every_test)
         if failed or "passed" not in output:
             print(output)
