@@ -13,6 +13,7 @@ from propgrade.config import load_course
 from propgrade.engine import grading
 from propgrade.engine.grading import grade_submission, prepare
 from propgrade.engine.results import Feedback
+from propgrade.sandbox.calls import Call
 
 STEPS_PER_CASE = 40
 
@@ -226,6 +227,19 @@ assignments:
 """
 
 
+def _batches_sent(monkeypatch: pytest.MonkeyPatch) -> list[list[Call]]:
+    """Every batch of calls the engine sends to a worker from now on, in order."""
+    batches: list[list[Call]] = []
+    run = grading.Worker.run
+
+    def recording(self: grading.Worker, calls: list[Call], **options: object) -> list:
+        batches.append(list(calls))
+        return run(self, calls, **options)
+
+    monkeypatch.setattr(grading.Worker, "run", recording)
+    return batches
+
+
 def test_cases_after_a_checks_first_failure_make_no_further_calls(
     tmp_path: Path, tiny_course: TinyCourse, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -242,17 +256,11 @@ def test_cases_after_a_checks_first_failure_make_no_further_calls(
     (student / "answer.py").write_text(
         f"def f(x):\n    return 0 if x == {cases[failing]} else 1\n\ndef g(x):\n    return x\n"
     )
-    sent: list[tuple[str, object]] = []
-    run = grading.Worker.run
-
-    def recording(self: grading.Worker, calls: list, **options: object) -> list:
-        sent.extend((call.function, call.args[0]) for call in calls)
-        return run(self, calls, **options)
-
-    monkeypatch.setattr(grading.Worker, "run", recording)
+    batches = _batches_sent(monkeypatch)
     monkeypatch.setattr(grading, "shrink_greedily", lambda plan, w, c, k, case, e: (case, e, False))
     result = grade_submission(plan, "student", student)
     assert result.checks[0].points == 0
+    sent = [(call.function, call.args[0]) for batch in batches for call in batch]
     assert sorted(x for name, x in sent if name == "f") == sorted(cases)  # one round
     assert [x for name, x in sent if name == "g"] == cases[:failing]
 
@@ -294,21 +302,16 @@ def test_outcomes_answers_traced_calls_in_one_round_and_one_confirming_worker(
     )
     tiny_course(tmp_path, files | {"student/answer.py": loop})
     plan = prepare(load_course(tmp_path / "grading.yaml").assignment("counted"))
-    batches: list[list[tuple[object, ...]]] = []
+    batches = _batches_sent(monkeypatch)
     spawned: list[int] = []
-    run, spawn = grading.Worker.run, grading.Worker._spawn
-
-    def recording(self: grading.Worker, calls: list, **options: object) -> list:
-        batches.append([call.args for call in calls])
-        return run(self, calls, **options)
+    spawn = grading.Worker._spawn
 
     def counting(self: grading.Worker) -> object:
         spawned.append(1)
         return spawn(self)
 
-    monkeypatch.setattr(grading.Worker, "run", recording)
     monkeypatch.setattr(grading.Worker, "_spawn", counting)
     result = grade_submission(plan, "student", tmp_path / "student")
     assert result.score == 1, result.checks[0].feedback
-    assert batches == [[(2,), (40,)]]
+    assert [[call.args for call in batch] for batch in batches] == [[(2,), (40,)]]
     assert len(spawned) == 2  # the worker, and one for both confirming reruns

@@ -163,10 +163,15 @@ class ProxyBase:
     ) -> list[CallOutcome]:
         """``outcome`` of ``function(*args, **kwargs)`` for every tuple of ``args``, in one
         round trip."""
-        calls = [
-            Call.of(function, tuple(args), kwargs, trace=trace, echo_args=echo_args)
-            for args in arg_tuples
-        ]
+        return self._answers(
+            [
+                Call.of(function, tuple(args), kwargs, trace=trace, echo_args=echo_args)
+                for args in arg_tuples
+            ]
+        )
+
+    def _answers(self, calls: list[Call]) -> list[CallOutcome]:
+        """The outcomes of ``calls``, fetched together: one round trip for all of them."""
         fetched = self._fetch(calls)
         return [self._seen(c, _unwrap(c, o)) for c, o in zip(calls, fetched, strict=True)]
 
@@ -181,9 +186,7 @@ class ProxyBase:
         kwargs: Mapping[str, Value] | None = None,
     ) -> list[Value]:
         """``function(*args, **kwargs)`` for every tuple of ``args``, in one round trip."""
-        calls = [Call.of(function, tuple(args), kwargs) for args in arg_tuples]
-        fetched = self._fetch(calls)
-        return [self._seen(c, _unwrap(c, o)).value for c, o in zip(calls, fetched, strict=True)]
+        return [outcome.value for outcome in self.outcomes(function, arg_tuples, kwargs)]
 
     def new(self, cls: str, /, *args: Value, **kwargs: Value) -> StudentObject:
         """A handle on an object of the submission's class ``cls``, built in the worker.
@@ -266,15 +269,12 @@ class StudentObject:
     ) -> list[CallOutcome]:
         """``outcome`` of ``method(*args, **kwargs)`` for every tuple of ``args``, each on
         a fresh object, in one round trip."""
+        recipe = self._recipe
         calls = [
-            Call.of(
-                method, tuple(a), kwargs, trace=trace, echo_args=echo_args, instance=self._recipe
-            )
+            Call.of(method, tuple(a), kwargs, trace=trace, echo_args=echo_args, instance=recipe)
             for a in arg_tuples
         ]
-        fetched = self._proxy._fetch(calls)
-        proxy = self._proxy
-        return [proxy._seen(c, _unwrap(c, o)) for c, o in zip(calls, fetched, strict=True)]
+        return self._proxy._answers(calls)
 
     def call(self, method: str, /, *args: Value, **kwargs: Value) -> Value:
         call = Call.of(method, tuple(args), kwargs, instance=self._recipe)
@@ -287,10 +287,7 @@ class StudentObject:
         kwargs: Mapping[str, Value] | None = None,
     ) -> list[Value]:
         """``method(*args, **kwargs)`` for every tuple of ``args``, each on a fresh object."""
-        calls = [Call.of(method, tuple(a), kwargs, instance=self._recipe) for a in arg_tuples]
-        fetched = self._proxy._fetch(calls)
-        proxy = self._proxy
-        return [proxy._seen(c, _unwrap(c, o)).value for c, o in zip(calls, fetched, strict=True)]
+        return [outcome.value for outcome in self.outcomes(method, arg_tuples, kwargs)]
 
     def __getattr__(self, method: str) -> Callable[..., Value]:
         if method.startswith("_"):
