@@ -60,6 +60,24 @@ def test_frozen_keeps_shape_dtype_and_values() -> None:
     assert frozen([1, 2], np.float64).dtype == np.float64
 
 
+def test_an_array_frozen_already_is_not_copied_again() -> None:
+    # A derived case (case.with_W(W)) freezes the arrays it keeps a second time: as the
+    # same objects, their digests and wire bytes are remembered, not made anew per case.
+    data = frozen(np.arange(6.0).reshape(2, 3))
+    assert frozen(data) is data
+    assert frozen(data, np.float64) is data
+    view = data[1:]  # a C-ordered view of a frozen array is frozen too
+    assert frozen(view) is view
+    copies = [
+        frozen(data, np.float32),  # another dtype
+        frozen(data.T),  # not C-ordered
+        frozen(read_only(np.arange(6.0))),  # read-only, but its owner may write
+        frozen(np.arange(6.0)),
+    ]
+    for source, copy in zip((data, data.T, None, None), copies, strict=True):
+        assert copy is not source and is_immutable(copy) and copy.flags.c_contiguous
+
+
 def test_an_array_only_marked_read_only_is_hashed_every_time() -> None:
     # Its owner can set the flag back, write, and set it again: no digest is remembered.
     data = read_only(np.arange(6.0))

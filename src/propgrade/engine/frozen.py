@@ -21,11 +21,14 @@ Array = np.ndarray[Any, Any]
 
 
 def frozen(array: Any, dtype: DTypeLike | None = None) -> Array:
-    """A copy of ``array`` (as ``dtype`` if given) that no one can ever write to.
+    """``array``'s values (as ``dtype`` if given) in an array no one can ever write to.
 
     Use it for the arrays of drawn cases: a property cannot change what another property,
     or the next student, is given, and the engine hashes the array once instead of on
-    every call::
+    every call. An array that is frozen already (and of ``dtype``) comes back as itself:
+    a case derived from another (``case.with_W(W)``) then shares the arrays it keeps, so
+    they are not copied, hashed and encoded anew for every derived case. Two fields that
+    must be two objects need two frozen copies, ``frozen(a.copy())``::
 
         >>> W = frozen([[1.0, 2.0]])
         >>> W.flags.writeable
@@ -39,6 +42,13 @@ def frozen(array: Any, dtype: DTypeLike | None = None) -> Array:
           ...
         ValueError: cannot set WRITEABLE flag to True of this array
     """
+    if (
+        type(array) is np.ndarray
+        and (dtype is None or array.dtype == np.dtype(dtype))
+        and array.flags.c_contiguous
+        and is_immutable(array)
+    ):
+        return array
     source = np.asarray(array, dtype=dtype, order="C")
     if source.dtype.hasobject:
         raise TypeError("frozen() takes arrays of numbers, not of Python objects")
