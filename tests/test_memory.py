@@ -7,16 +7,18 @@ texts shared between students are held once, and check records carry no instance
 
 from __future__ import annotations
 
+import gc
 import resource
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from propgrade import batch
 from propgrade.batch import Submission, grade_batch
 from propgrade.config import load_course
 from propgrade.engine import grading
-from propgrade.engine.grading import Plan, prepare
+from propgrade.engine.grading import Plan, prepare, zero_result
 from propgrade.engine.memory import grading_memory_limit
 from propgrade.engine.results import CheckResult, Feedback, SubmissionResult
 
@@ -78,6 +80,31 @@ def test_a_result_survives_the_round_trip_through_a_dict() -> None:
     result = _result("ann", ["got the ", "wrong shape"])
     again = SubmissionResult.from_dict(result.to_dict())
     assert again == result
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_plan_is_left_out_of_garbage_collection_while_a_batch_grades(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
+) -> None:
+    # Full collections walked the plan's objects again and again: frozen while grading
+    # (in the pool's forked processes too), and given back to the collector after.
+    plan = prepare(load_course(ROOT / "grading.yaml").assignment("linear_classifiers"))
+
+    def seen_by_the_collector(plan: Plan, student: str, folder: Path) -> SubmissionResult:
+        return zero_result(plan, student, f"frozen {gc.get_freeze_count()}")
+
+    monkeypatch.setattr(batch, "grade_upload", seen_by_the_collector)
+    submissions = []
+    for student in ("ann", "bob"):
+        (tmp_path / "in" / student).mkdir(parents=True)
+        submissions.append(Submission(student, tmp_path / "in" / student))
+    assert gc.get_freeze_count() == 0
+    report = grade_batch(plan, submissions, tmp_path / "out", jobs=jobs, resume=False)
+    frozen = [
+        int(r.checks[0].feedback.message.split()[1]) for r in report.results if r.checks[0].feedback
+    ]
+    assert len(frozen) == 2 and min(frozen) > 1000
+    assert gc.get_freeze_count() == 0
 
 
 def test_a_class_holds_one_copy_of_each_equal_check_record(tmp_path: Path) -> None:
