@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from propgrade.sandbox import layer_choice
+from propgrade.sandbox import layer_choice, wire
+from propgrade.sandbox.calls import Call
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,6 +95,20 @@ def tiny_course() -> TinyCourse:
 
 
 # -- tiers ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def encoded_calls(monkeypatch: pytest.MonkeyPatch) -> list[Call]:
+    """Every call encoded for a worker from now on, in order."""
+    encoded: list[Call] = []
+    real = wire.encode_call_fields
+
+    def counted(call: Call, table: wire.BlobTable) -> dict[str, object]:
+        encoded.append(call)
+        return real(call, table)
+
+    monkeypatch.setattr(wire, "encode_call_fields", counted)
+    return encoded
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

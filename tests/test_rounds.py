@@ -315,3 +315,16 @@ def test_outcomes_answers_traced_calls_in_one_round_and_one_confirming_worker(
     assert result.score == 1, result.checks[0].feedback
     assert [[call.args for call in batch] for batch in batches] == [[(2,), (40,)]]
     assert len(spawned) == 2  # the worker, and one for both confirming reruns
+
+
+def test_the_next_student_is_sent_the_batches_encoded_for_the_last(
+    course: Path, request: pytest.FixtureRequest
+) -> None:
+    # Every student gets the same cases: a batch another student was sent is sent as it
+    # was encoded then (sandbox/sent_batches.py). Two identical files: identical batches.
+    plan = prepare(load_course(course / "grading.yaml").assignment("chain"))
+    first = grade_submission(plan, "right", course / "class" / "right")
+    encoded: list[Call] = request.getfixturevalue("encoded_calls")  # counted from here
+    again = grade_submission(plan, "right again", course / "class" / "right")
+    assert encoded == []
+    assert again.checks == first.checks

@@ -6,6 +6,7 @@ import errno
 import os
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from textwrap import dedent
 
@@ -962,3 +963,53 @@ def test_warnings_name_the_file_not_its_scratch_path(make_worker: MakeWorker) ->
     assert outputs[0] == outputs[1]
     assert outputs[0].startswith("losses.py:5: RuntimeWarning: divide by zero encountered")
     assert "return float(np.log" in outputs[0]  # the line itself is still shown
+
+
+# -- batches sent again (sent_batches.py) ----------------------------------------------------
+
+
+def _keys(tag: str, count: int) -> list[tuple[str, int]]:
+    # Any hashable keys do; the engine's are call_key()s. A tag keeps each test's own.
+    return [(f"{__name__}:{tag}", i) for i in range(count)]
+
+
+def test_a_batch_sent_before_is_not_encoded_again(
+    make_worker: MakeWorker, request: pytest.FixtureRequest, reduced_layer: object
+) -> None:
+    W, X = np.arange(6.0).reshape(3, 2), np.ones((4, 3))
+    calls = [Call("scores", (W, X)), Call("add", (2, 3)), Call("add", (W, W))]
+    keys = _keys(f"again-{reduced_layer}", len(calls))
+    first = make_worker(SIMPLE).run(calls, keys=keys)
+    encoded: list[Call] = request.getfixturevalue("encoded_calls")  # counted from here
+    second = make_worker(SIMPLE).run(calls, keys=keys)  # the next student
+    assert encoded == []
+    assert first[1].value == second[1].value == 5
+    for a, b in ((first[0].value[1], second[0].value[1]), (first[2].value, second[2].value)):
+        np.testing.assert_array_equal(a, b)
+    make_worker(SIMPLE).run(calls, keys=_keys(f"other-{reduced_layer}", len(calls)))
+    assert len(encoded) == len(calls)
+
+
+def test_a_batch_sent_again_by_the_same_worker_gets_its_own_call_ids(
+    make_worker: MakeWorker, reduced_layer: object
+) -> None:
+    worker = make_worker(SIMPLE)
+    calls = [Call("add", (1, 2)), Call("add", (3, 4))]
+    keys = _keys(f"ids-{reduced_layer}", len(calls))
+    for _ in range(3):
+        assert [o.value for o in worker.run(calls, keys=keys)] == [3, 7]
+
+
+def test_a_remembered_batch_keeps_each_workers_reply_budget(
+    make_worker: MakeWorker, reduced_layer: object
+) -> None:
+    # The reply budget is written into the frame: a worker with smaller limits must not
+    # be sent the budgets a roomier one was sent for the same calls.
+    source = SIMPLE + "\ndef big(n):\n    return np.zeros(n)\n"
+    calls = [Call("big", (40_000,)), Call("add", (1, 1))]
+    keys = _keys(f"budget-{reduced_layer}", len(calls))
+    roomy = replace(FAST, reply_bytes=1 << 20)
+    big, after = make_worker(source, roomy).run(calls, keys=keys)
+    assert big.ok and after.value == 2
+    big, after = make_worker(source, FAST).run(calls, keys=keys)
+    assert failure_kind(big) is FailureKind.TOO_LARGE and after.value == 2

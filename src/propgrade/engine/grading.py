@@ -233,7 +233,7 @@ def _evaluate(
             if not missing or not pending:
                 break
             batch = _without_echo_twins(missing)
-            answers = worker.run(list(batch.values()), witness=witness)
+            answers = worker.run(list(batch.values()), witness=witness, keys=list(batch))
             cache.update(zip(batch.keys(), answers, strict=True))
             _answer_from_echo_twins(cache, missing)
     finally:

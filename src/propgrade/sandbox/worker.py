@@ -16,8 +16,8 @@ import selectors
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from types import TracebackType
@@ -39,6 +39,7 @@ from propgrade.sandbox.calls import (
 )
 from propgrade.sandbox.layer_choice import default_layer
 from propgrade.sandbox.layers import Layer, WorkerProcess
+from propgrade.sandbox.sent_batches import EncodedBatch, SentBatches
 
 # Names through which Python code can switch tracing off or look at it: a graded file that
 # mentions any of them gets no trusted Python-event count (see Worker.run).
@@ -223,12 +224,8 @@ class _Process:
         return f"the worker was killed by {name}{_SIGNAL_HINTS.get(name, '')}"
 
 
-@dataclass
-class _Encoded:
-    """A batch's arguments in wire form, encoded once and reusable after a respawn."""
-
-    args: list[dict[str, object] | None]  # args, kwargs, instance; None: could not be sent
-    blobs: list[bytes]
+# Batches already encoded, for the next submissions this process grades (sent_batches.py).
+SENT = SentBatches()
 
 
 class Worker:
@@ -330,8 +327,17 @@ class Worker:
         self._closed = True
         self._stop_process()
 
-    def run(self, calls: Sequence[Call], *, witness: Witness | None = None) -> list[CallOutcome]:
+    def run(
+        self,
+        calls: Sequence[Call],
+        *,
+        witness: Witness | None = None,
+        keys: Sequence[Hashable] | None = None,
+    ) -> list[CallOutcome]:
         """Answer every call, in order; starts the worker first if needed.
+
+        ``keys``, the calls' ``call_key``s, let a batch sent before (to this or another
+        submission) be sent again as it was encoded then (``SENT``).
 
         A traced call that succeeds stands if ``witness`` (the reference, in the trusted
         process) says its value is right; otherwise it is run again untraced on the same
@@ -339,7 +345,7 @@ class Worker:
         value (see ``propgrade.engine.traced``). A fresh process, because a function that
         remembers what it returned while counted could otherwise replay it.
         """
-        answered = self._run_once(calls)
+        answered = self._run_once(calls, keys)
         confirmable = [
             i
             for i, o in enumerate(answered)
@@ -352,10 +358,12 @@ class Worker:
                 answered[index] = confirm(calls[index], answered[index], plain)
         return answered
 
-    def _run_once(self, calls: Sequence[Call]) -> list[CallOutcome]:
+    def _run_once(
+        self, calls: Sequence[Call], keys: Sequence[Hashable] | None = None
+    ) -> list[CallOutcome]:
         report = self.start()
         outcomes: list[CallOutcome | None] = [None] * len(calls)
-        encoded = self._encode(calls, outcomes)
+        encoded = self._encoded(calls, keys, outcomes)
         with self._metered():
             self._run(calls, report, encoded, outcomes)
         answered = [outcome if outcome is not None else _unanswered() for outcome in outcomes]
@@ -376,7 +384,7 @@ class Worker:
         self,
         calls: Sequence[Call],
         report: ImportReport,
-        encoded: _Encoded,
+        encoded: EncodedBatch,
         outcomes: list[CallOutcome | None],
     ) -> None:
         pending = [index for index, outcome in enumerate(outcomes) if outcome is None]
@@ -414,8 +422,30 @@ class Worker:
 
     # -- batches -----------------------------------------------------------------------
 
+    def _encoded(
+        self,
+        calls: Sequence[Call],
+        keys: Sequence[Hashable] | None,
+        outcomes: list[CallOutcome | None],
+    ) -> EncodedBatch:
+        """The batch in wire form: as remembered when its keys were sent before."""
+        if keys is None:
+            encoded = self._encode(calls)
+        else:
+            # The limits set every call's reply budget, written into the frame.
+            key = (self.limits, self.max_frame_bytes, tuple(keys))
+            found = SENT.find(key)
+            if found is None:
+                encoded = self._encode(calls)
+                SENT.keep(key, encoded)
+            else:
+                encoded = found
+        for index, failure in encoded.unsendable.items():
+            outcomes[index] = failure
+        return encoded
+
     @staticmethod
-    def _encode(calls: Sequence[Call], outcomes: list[CallOutcome | None]) -> _Encoded:
+    def _encode(calls: Sequence[Call]) -> EncodedBatch:
         """Encode every call; one whose arguments cannot be sent is answered at once.
 
         That is the grader's mistake, not the student's, and it concerns that call alone:
@@ -423,20 +453,21 @@ class Worker:
         """
         table = wire.BlobTable()
         args: list[dict[str, object] | None] = []
+        unsendable: dict[int, CallOutcome] = {}
         for index, call in enumerate(calls):
             try:
                 args.append(wire.encode_call_fields(call, table))
             except wire.UnsendableValue as exc:
                 args.append(None)
                 message = f"the grader cannot call {call.label}(): {exc}"
-                outcomes[index] = _failed(FailureKind.UNSENDABLE, message)
-        return _Encoded(args, table.blobs)
+                unsendable[index] = _failed(FailureKind.UNSENDABLE, message)
+        return EncodedBatch(args, table.blobs, unsendable)
 
     def _run_batch(
         self,
         calls: Sequence[Call],
         runnable: list[int],
-        encoded: _Encoded,
+        encoded: EncodedBatch,
         outcomes: list[CallOutcome | None],
     ) -> list[int]:
         """Run ``runnable`` in one request; return the calls left after a fatal failure."""
@@ -444,22 +475,12 @@ class Worker:
         assert process is not None
         first_id = self._next_id
         self._next_id += len(runnable)
-        requests = []
-        budgets = [min(reply_budget(calls[i], self.limits), self.max_frame_bytes) for i in runnable]
-        for position, index in enumerate(runnable):
-            call_args = encoded.args[index]
-            assert call_args is not None  # unsendable calls were answered before
-            requests.append(
-                {
-                    "id": first_id + position,
-                    "function": calls[index].function,
-                    **call_args,
-                    "trace": calls[index].trace,
-                    "echo_args": calls[index].echo_args,
-                    "max_reply_bytes": budgets[position],
-                }
-            )
-        frame = wire.request_frame(requests, encoded.blobs, max_reply_bytes=self.max_frame_bytes)
+        where = (first_id, tuple(runnable))
+        made = encoded.frames.get(where)
+        if made is None:
+            made = self._request(calls, runnable, encoded, first_id)
+            SENT.keep_frame(encoded, where, *made)
+        frame, budgets = made
         process.send(frame)
         sent = previous = time.monotonic()
         for position, index in enumerate(runnable):
@@ -515,6 +536,28 @@ class Worker:
             self._stop_process()
             return runnable[position + 1 :]
         return []
+
+    def _request(
+        self, calls: Sequence[Call], runnable: list[int], encoded: EncodedBatch, first_id: int
+    ) -> tuple[bytes, list[int]]:
+        """The request frame running ``runnable``, and each call's reply budget."""
+        requests = []
+        budgets = [min(reply_budget(calls[i], self.limits), self.max_frame_bytes) for i in runnable]
+        for position, index in enumerate(runnable):
+            call_args = encoded.args[index]
+            assert call_args is not None  # unsendable calls were answered before
+            requests.append(
+                {
+                    "id": first_id + position,
+                    "function": calls[index].function,
+                    **call_args,
+                    "trace": calls[index].trace,
+                    "echo_args": calls[index].echo_args,
+                    "max_reply_bytes": budgets[position],
+                }
+            )
+        frame = wire.request_frame(requests, encoded.blobs, max_reply_bytes=self.max_frame_bytes)
+        return frame, budgets
 
     def _budget_message(self) -> str:
         return f"the submission's time budget of {self.limits.submission_seconds:g} s ran out"

@@ -1,0 +1,43 @@
+"""The batches remembered across submissions stay within their byte bound."""
+
+from __future__ import annotations
+
+from propgrade.sandbox.sent_batches import EncodedBatch, SentBatches
+
+
+def _batch(size: int) -> EncodedBatch:
+    return EncodedBatch(args=[{}], blobs=[b"x" * size])
+
+
+def test_the_least_recently_used_batches_go_first_past_the_bound() -> None:
+    sent = SentBatches(max_bytes=25)
+    a, b, c = _batch(10), _batch(10), _batch(10)
+    sent.keep("a", a)
+    sent.keep("b", b)
+    assert sent.find("a") is a  # a is now the most recent
+    sent.keep("c", c)
+    assert sent.find("b") is None
+    assert sent.find("a") is a and sent.find("c") is c
+    assert sent.held_bytes == 20
+
+
+def test_frames_count_towards_the_bound_and_only_for_batches_kept() -> None:
+    sent = SentBatches(max_bytes=40)
+    kept, passing = _batch(10), _batch(10)
+    sent.keep("kept", kept)
+    sent.keep_frame(passing, (0, (0,)), b"f" * 10, [1])
+    assert passing.frames == {} and sent.held_bytes == 10
+    sent.keep_frame(kept, (0, (0,)), b"f" * 10, [1])
+    assert kept.frames == {(0, (0,)): (b"f" * 10, [1])} and sent.held_bytes == 20
+    other = _batch(15)
+    sent.keep("other", other)
+    sent.keep_frame(other, (0, (0,)), b"f" * 10, [1])  # 45 bytes: the oldest goes
+    assert sent.find("kept") is None and sent.held_bytes == 25
+    sent.keep_frame(kept, (1, (0,)), b"f" * 10, [1])  # forgotten: not counted again
+    assert sent.held_bytes == 25
+
+
+def test_a_batch_larger_than_the_bound_is_not_kept() -> None:
+    sent = SentBatches(max_bytes=5)
+    sent.keep("huge", _batch(10))
+    assert sent.find("huge") is None and len(sent) == 0 and sent.held_bytes == 0
