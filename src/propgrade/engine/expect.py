@@ -15,6 +15,7 @@ In the examples, ``np`` is numpy and ``expect`` is ``propgrade.expect``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -327,14 +328,17 @@ def close(
         ...     print(error.message, "| expected", error.expected, "| got", error.got)
         dW has the wrong shape | expected (3,) | got (2,)
     """
-    g = np.asarray(got, dtype=np.float64)
-    e = np.asarray(expected, dtype=np.float64)
-    if g.shape != e.shape:
-        raise CheckFailed(f"{what} has the wrong shape", expected=e.shape, got=g.shape)
-    scale = float(np.max(np.abs(e), initial=0.0)) if np.all(np.isfinite(e)) else 0.0
-    diff = np.abs(g - e)
-    ok = bool(np.all(np.isfinite(g))) and bool(np.all(diff <= atol + rtol * scale))
+    if type(got) is float and type(expected) is float:
+        # Two losses, the most common comparison: the same IEEE arithmetic as the array
+        # path (tests/test_expect.py), without a dozen numpy calls.
+        scale = abs(expected) if math.isfinite(expected) else 0.0
+        ok = math.isfinite(got) and abs(got - expected) <= atol + rtol * scale
+    else:
+        ok, scale = _arrays_close(got, expected, what, rtol=rtol, atol=atol)
     if not ok:
+        g = np.asarray(got, dtype=np.float64)
+        e = np.asarray(expected, dtype=np.float64)
+        diff = np.abs(g - e)
         error = (
             f"relative error {relative_error(g, e):.3g}, allowed {rtol:g}"
             if scale > 0
@@ -345,6 +349,19 @@ def close(
             expected=_plain(expected),
             got=_plain(got),
         )
+
+
+def _arrays_close(
+    got: float | FloatArray, expected: float | FloatArray, what: str, *, rtol: float, atol: float
+) -> tuple[bool, float]:
+    """Whether ``close`` holds, with the scale it used."""
+    g = np.asarray(got, dtype=np.float64)
+    e = np.asarray(expected, dtype=np.float64)
+    if g.shape != e.shape:
+        raise CheckFailed(f"{what} has the wrong shape", expected=e.shape, got=g.shape)
+    scale = float(np.max(np.abs(e), initial=0.0)) if np.all(np.isfinite(e)) else 0.0
+    diff = np.abs(g - e)
+    return bool(np.all(np.isfinite(g))) and bool(np.all(diff <= atol + rtol * scale)), scale
 
 
 def _plain(value: Any) -> Any:
