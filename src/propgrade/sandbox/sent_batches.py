@@ -25,6 +25,8 @@ from propgrade.sandbox.calls import CallOutcome
 # At most this many bytes of arrays and frames are remembered per process; the oldest
 # batches go first. The batches that come back (first rounds) take a few MiB.
 MAX_BYTES = 16 << 20
+# Batches sent once are only noted (by hash), up to this many, before the note starts over.
+MAX_SIGHTED = 1 << 16
 
 FrameKey = tuple[int, tuple[int, ...]]  # the first call id, and the calls it runs
 
@@ -47,12 +49,20 @@ class EncodedBatch:
 
 
 class SentBatches:
-    """Encoded batches by key, the most recently used kept within ``max_bytes``."""
+    """Encoded batches by key, the most recently used kept within ``max_bytes``.
 
-    def __init__(self, max_bytes: int = MAX_BYTES) -> None:
+    A batch is kept from its second sending on. Most batches (a student's own shrinking,
+    later rounds that depend on answers) are sent once; keeping those held thousands of
+    containers that every full garbage collection walked again, which cost more than the
+    encoding saved. A batch that does come back is encoded once more, then remembered.
+    """
+
+    def __init__(self, max_bytes: int = MAX_BYTES, max_sighted: int = MAX_SIGHTED) -> None:
         self.max_bytes = max_bytes
+        self.max_sighted = max_sighted
         self._batches: OrderedDict[Hashable, EncodedBatch] = OrderedDict()
         self._bytes = 0
+        self._sighted: set[int] = set()
 
     def __len__(self) -> int:
         return len(self._batches)
@@ -68,7 +78,14 @@ class SentBatches:
         return batch
 
     def keep(self, key: Hashable, batch: EncodedBatch) -> None:
+        """Remember ``batch`` if its key was sent before; otherwise note that it was."""
         if key in self._batches:
+            return
+        sighting = hash(key)
+        if sighting not in self._sighted:
+            if len(self._sighted) >= self.max_sighted:
+                self._sighted.clear()
+            self._sighted.add(sighting)
             return
         batch.key = key
         self._batches[key] = batch
