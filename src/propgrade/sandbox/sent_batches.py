@@ -16,6 +16,7 @@ from a student: requests only.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -63,6 +64,8 @@ class SentBatches:
         self._batches: OrderedDict[Hashable, EncodedBatch] = OrderedDict()
         self._bytes = 0
         self._sighted: set[int] = set()
+        # Workers may run on several threads of one process (as layers allow).
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._batches)
@@ -72,33 +75,36 @@ class SentBatches:
         return self._bytes
 
     def find(self, key: Hashable) -> EncodedBatch | None:
-        batch = self._batches.get(key)
-        if batch is not None:
-            self._batches.move_to_end(key)
-        return batch
+        with self._lock:
+            batch = self._batches.get(key)
+            if batch is not None:
+                self._batches.move_to_end(key)
+            return batch
 
     def keep(self, key: Hashable, batch: EncodedBatch) -> None:
         """Remember ``batch`` if its key was sent before; otherwise note that it was."""
-        if key in self._batches:
-            return
         sighting = hash(key)
-        if sighting not in self._sighted:
-            if len(self._sighted) >= self.max_sighted:
-                self._sighted.clear()
-            self._sighted.add(sighting)
-            return
-        batch.key = key
-        self._batches[key] = batch
-        self._grew(batch.size)
+        with self._lock:
+            if key in self._batches:
+                return
+            if sighting not in self._sighted:
+                if len(self._sighted) >= self.max_sighted:
+                    self._sighted.clear()
+                self._sighted.add(sighting)
+                return
+            batch.key = key
+            self._batches[key] = batch
+            self._grew(batch.size)
 
     def keep_frame(
         self, batch: EncodedBatch, where: FrameKey, frame: bytes, budgets: list[int]
     ) -> None:
         """Remember a frame built from ``batch``, if the batch itself is remembered."""
-        if batch.key is None or self._batches.get(batch.key) is not batch:
-            return
-        batch.frames[where] = (frame, budgets)
-        self._grew(len(frame))
+        with self._lock:
+            if batch.key is None or self._batches.get(batch.key) is not batch:
+                return
+            batch.frames[where] = (frame, budgets)
+            self._grew(len(frame))
 
     def _grew(self, added: int) -> None:
         self._bytes += added
