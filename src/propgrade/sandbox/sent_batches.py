@@ -27,7 +27,7 @@ from propgrade.sandbox.calls import CallOutcome
 # batches go first. The batches that come back (first rounds) take a few MiB.
 MAX_BYTES = 16 << 20
 # Batches sent once are only noted (by hash), up to this many, before the note starts over.
-MAX_SIGHTED = 1 << 16
+MAX_SIGHTED = 1 << 14
 
 FrameKey = tuple[int, tuple[int, ...]]  # the first call id, and the calls it runs
 
