@@ -150,7 +150,7 @@ class ProxyBase:
         **kwargs: Value,
     ) -> CallOutcome:
         call = Call.of(function, tuple(args), kwargs, trace=trace, echo_args=echo_args)
-        return self._seen(call, _unwrap(call, self._fetch([call])[0]))
+        return self._answers([call])[0]
 
     def outcomes(
         self,
@@ -171,13 +171,16 @@ class ProxyBase:
         )
 
     def _answers(self, calls: list[Call]) -> list[CallOutcome]:
-        """The outcomes of ``calls``, fetched together: one round trip for all of them."""
+        """The outcomes of ``calls``, fetched together: one round trip for all of them.
+
+        Every way a property asks (``call``, ``outcome``, ``map``, ``outcomes``, on
+        ``student`` or on a handle) comes through here: each outcome is unwrapped (a
+        failure raised, no cached value shared) and checked for unsendable parts."""
         fetched = self._fetch(calls)
         return [self._seen(c, _unwrap(c, o)) for c, o in zip(calls, fetched, strict=True)]
 
     def call(self, function: str, /, *args: Value, **kwargs: Value) -> Value:
-        call = Call.of(function, tuple(args), kwargs)
-        return self._seen(call, _unwrap(call, self._fetch([call])[0])).value
+        return self._answers([Call.of(function, tuple(args), kwargs)])[0].value
 
     def map(
         self,
@@ -256,7 +259,7 @@ class StudentObject:
         call = Call.of(
             method, tuple(args), kwargs, trace=trace, echo_args=echo_args, instance=self._recipe
         )
-        return self._proxy._seen(call, _unwrap(call, self._proxy._fetch([call])[0]))
+        return self._proxy._answers([call])[0]
 
     def outcomes(
         self,
@@ -278,7 +281,7 @@ class StudentObject:
 
     def call(self, method: str, /, *args: Value, **kwargs: Value) -> Value:
         call = Call.of(method, tuple(args), kwargs, instance=self._recipe)
-        return self._proxy._seen(call, _unwrap(call, self._proxy._fetch([call])[0])).value
+        return self._proxy._answers([call])[0].value
 
     def map(
         self,
