@@ -44,7 +44,11 @@ class Fiber:
     """One property run, in a greenlet that runs only while the engine waits for it."""
 
     def __init__(
-        self, body: Callable[[FiberProxy], None], cache: dict[CallKey, CallOutcome]
+        self,
+        body: Callable[[FiberProxy], None],
+        cache: dict[CallKey, CallOutcome],
+        *,
+        log: bool = False,
     ) -> None:
         self._body = body
         self._cache = cache
@@ -55,6 +59,9 @@ class Fiber:
         self.finished = False
         # What the property raised (None when it returned): the engine judges it.
         self.raised: BaseException | None = None
+        # With ``log``: every fetch's keys and calls, in order, once answered (what
+        # engine/transcripts.py keeps of a run).
+        self.log: list[tuple[Sequence[CallKey], Sequence[Call]]] | None = [] if log else None
 
     def resume(self) -> None:
         """Run until the property needs calls that are not answered yet, or ends."""
@@ -87,6 +94,8 @@ class Fiber:
                 if key not in self._cache:
                     missing.setdefault(key, call)
             if not missing:
+                if self.log is not None:
+                    self.log.append((keys, calls))
                 return [self._cache[key] for key in keys]
             self.waiting = missing
             assert self._greenlet is not None and self._greenlet.parent is not None

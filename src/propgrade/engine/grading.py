@@ -34,6 +34,7 @@ from propgrade.engine.results import (
 )
 from propgrade.engine.review import review_reasons
 from propgrade.engine.traced import reference_witness
+from propgrade.engine.transcripts import AnswerDigests, Ended, Replay, Transcripts
 from propgrade.errors import ConfigError
 from propgrade.sandbox.calls import (
     SENDABLE,
@@ -74,6 +75,9 @@ class Plan:
     reference: ReferenceModule | None
     layer: Layer | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    # The runs of the drawn cases, kept to end the same way for the next student whose
+    # answers are the same (engine/transcripts.py); None: every body runs.
+    transcripts: Transcripts | None = field(default_factory=Transcripts)
 
     @property
     def limits(self) -> Limits:
@@ -168,6 +172,7 @@ def _evaluate(
     runs: list[_Run],
     *,
     stop_at_first_failure: bool = True,
+    digests: AnswerDigests | None = None,
 ) -> list[_Run]:
     """Run properties on cases, fetching missing answers from the worker in batched rounds.
 
@@ -175,8 +180,19 @@ def _evaluate(
     steps). Every round answers at least one new call, and once the submission's time
     budget is spent each further call is answered at once with a budget failure, which
     ends the property.
+
+    With ``digests`` (the answers' digests for this submission's cache), ``runs`` are of
+    drawn cases: a run whose answers match a kept run's is walked along it (``Replay``)
+    instead of running its body, and the runs whose bodies ran are kept.
     """
     pending = list(runs)
+    transcripts = plan.transcripts if digests is not None else None
+    replays: dict[int, Replay] = {}
+    if transcripts is not None and digests is not None:
+        for run in runs:
+            replay = transcripts.replay(run.check.id, run.index, run.case, digests)
+            if replay is not None:
+                replays[id(run)] = replay
     witness = None if plan.reference is None else reference_witness(plan.reference)
     fibers: dict[int, Fiber] = {}
     # Per check, the index of its first failing case: later cases need no calls.
@@ -191,6 +207,23 @@ def _evaluate(
             waiting: dict[int, dict[CallKey, Call]] = {}
             still: list[_Run] = []
             for run in pending:
+                replay = replays.get(id(run))
+                if replay is not None:
+                    replay.resume(cache)
+                    if replay.ended is not None:
+                        ended = replay.ended
+                        run.error, run.skipped, run.done = ended.error, ended.skipped, True
+                        _note_failure(run, first_fail)
+                        assert transcripts is not None
+                        transcripts.replayed += 1
+                        continue
+                    if not replay.diverged:
+                        waiting[id(run)] = replay.waiting
+                        still.append(run)
+                        continue
+                    # Answers no kept run got: the body runs, through the answers so far
+                    # (all cached) and on.
+                    del replays[id(run)]
                 fiber = fibers.get(id(run))
                 if fiber is None and rounds < REPLAY_ROUNDS:
                     needs: dict[CallKey, Call] = {}
@@ -209,7 +242,9 @@ def _evaluate(
                 if fiber is None:
                     # A run replayed so far replays up to the same unanswered calls in
                     # its fiber, and from then on continues.
-                    fiber = fibers[id(run)] = Fiber(_body_of(run, plan), cache)
+                    fiber = fibers[id(run)] = Fiber(
+                        _body_of(run, plan), cache, log=transcripts is not None
+                    )
                 fiber.resume()
                 if fiber.finished:
                     if fiber.raised is None:
@@ -217,6 +252,8 @@ def _evaluate(
                     else:
                         _judge(run, fiber.proxy, fiber.raised)
                         _note_failure(run, first_fail)
+                    if transcripts is not None and digests is not None and fiber.log is not None:
+                        _keep(transcripts, run, fiber.log, digests)
                     continue
                 waiting[id(run)] = fiber.waiting
                 still.append(run)
@@ -245,6 +282,19 @@ def _evaluate(
             run.error = _waited_for_nothing()
             run.done = True
     return runs
+
+
+def _keep(
+    transcripts: Transcripts,
+    run: _Run,
+    log: Sequence[tuple[Sequence[CallKey], Sequence[Call]]],
+    digests: AnswerDigests,
+) -> None:
+    """Keep a finished run's path, unless it ended in a grader fault: that error is
+    reported with its traceback, which a kept run does not keep."""
+    if run.error is None or isinstance(run.error, AssertionError):
+        ended = Ended(run.error, run.skipped)
+        transcripts.keep(run.check.id, run.index, run.case, log, digests, ended)
 
 
 def _body_of(run: _Run, plan: Plan) -> Callable[[ProxyBase], None]:
@@ -502,6 +552,7 @@ def _evaluate_in_stages(
     passed: dict[str, bool] = {}
     blocked: dict[str, str] = {}
     all_runs: list[_Run] = []
+    digests = AnswerDigests(cache)
     for stage in gating.stages(plan.checks, requires):
         runnable = []
         for c in stage:
@@ -515,7 +566,7 @@ def _evaluate_in_stages(
             c.id: [_Run(c, i, case) for i, case in enumerate(plan.cases[c.id])] for c in runnable
         }
         runs = [r for own in runs_of.values() for r in own]
-        _evaluate(plan, worker, cache, runs)
+        _evaluate(plan, worker, cache, runs, digests=digests)
         for c in runnable:
             own = runs_of[c.id]
             passed[c.id] = all(r.error is None for r in own) and any(

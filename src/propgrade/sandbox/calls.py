@@ -272,7 +272,9 @@ class CallOutcome:
     function from a loop. ``args_after`` holds the positional arguments as the function
     left them, when the call was made with ``echo_args=True``, else None: compare them
     with what was sent (:func:`propgrade.expect.unchanged`) to tell whether the function
-    wrote into its inputs. ``seconds`` is the time the call took in the worker.
+    wrote into its inputs. ``seconds`` is the time the call took in the worker, for
+    information: a verdict must not depend on it (engine/transcripts.py gives a run whose
+    answers match an earlier run's that run's verdict, whatever the seconds).
     """
 
     value: Value = None
