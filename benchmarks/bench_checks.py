@@ -51,6 +51,9 @@ class CostMeter:
 
     def __init__(self) -> None:
         self.costs: dict[str, Cost] = {}
+        self.plan: Any = None  # the run's plan, to read what it kept (engine/transcripts.py)
+        self.drawn: set[int] = set()  # ids of the plan's drawn cases
+        self.bodies_on_drawn = 0  # property bodies started on a drawn case
         self.owner: dict[Any, str] = {}
         self.running: dict[Any, list[str]] = {}  # the checks being run, per greenlet
         self.since = time.thread_time()
@@ -72,11 +75,21 @@ class CostMeter:
     def install(self) -> None:
         import greenlet
 
+        from propgrade.commands import grade
         from propgrade.engine import checks, fibers, proxies
         from propgrade.sandbox import worker
 
         run_property = checks.Check.run
         meter = self
+        prepare = grade.prepare
+
+        def prepared(*args: Any, **kwargs: Any) -> Any:
+            plan = prepare(*args, **kwargs)
+            meter.plan = plan
+            meter.drawn = {id(case) for cases in plan.cases.values() for case in cases}
+            return plan
+
+        grade.prepare = prepared  # type: ignore[attr-defined]
 
         def on_switch(event: str, args: Any) -> None:
             if event in ("switch", "throw"):
@@ -86,6 +99,7 @@ class CostMeter:
 
         def run(self: checks.Check, case: Any, student: Any, reference: Any) -> None:
             here = greenlet.getcurrent()
+            meter.bodies_on_drawn += id(case) in meter.drawn
             meter.charge(here)
             stack = meter.running.setdefault(here, [])
             stack.append(self.id)
@@ -172,6 +186,14 @@ def main() -> None:
     if code not in (0, 1) or size == 0:
         raise SystemExit(f"grading failed (exit {code}):\n{err.getvalue()[-3000:]}")
     report(meter.costs, size, wall, args.top, default_layer().name, args.submissions)
+    transcripts = getattr(meter.plan, "transcripts", None)
+    if transcripts is not None:
+        runs = transcripts.replayed + meter.bodies_on_drawn
+        print(
+            f"runs on drawn cases: {runs}, of which {transcripts.replayed} "
+            f"({100 * transcripts.replayed / max(runs, 1):.0f}%) ended without their property "
+            "body, as a run of an earlier submission with the same answers did"
+        )
 
 
 def report(

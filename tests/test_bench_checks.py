@@ -46,3 +46,8 @@ def test_every_call_of_a_class_is_charged_to_a_check(root: Path, tmp_path: Path)
     assert rows["svm_vec_numerical_gradient"][0] > 5 * 4 / 2
     assert total_ms > 0
     assert "the student code alone allows at most" in done.stdout
+    # The second submission answers most drawn cases as the first did: those runs end
+    # without their property body (engine/transcripts.py), and the bench says how many.
+    kept = re.search(r"^runs on drawn cases: (\d+), of which (\d+) \(\d+%\)", done.stdout, re.M)
+    assert kept is not None, done.stdout
+    assert 0 < int(kept[2]) < int(kept[1])
