@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from propgrade.engine.proxies import CallKey
-from propgrade.sandbox.calls import Call, CallOutcome, Recipe
+from propgrade.sandbox.calls import Call, CallOutcome, call_values
 
 # At most this many bytes (arrays the kept calls and errors hold, plus an estimate per
 # node) per process; past it, runs already kept are still replayed, new ones are not kept.
@@ -201,14 +201,15 @@ class Transcripts:
             root = self._roots.get(where)
             if root is not None and root[0] is not case:
                 return
+            if root is None:
+                # The case's own arrays live as long as the plan: they cost nothing more.
+                self._arrays(_fields(case))
             path: list[tuple[tuple[CallKey, ...], tuple[Call, ...], Answers]] = []
             for keys, calls in steps:
                 answers = digests.of(keys)
                 if answers is None:
                     return  # not answered after all (cannot happen for a finished run)
                 path.append((tuple(keys), tuple(calls), answers))
-            # The case's own arrays live as long as the plan: they cost nothing more here.
-            self._arrays(_fields(case))
             self._add(where, case, path, _bare(ended))
 
     def _add(
@@ -235,7 +236,7 @@ class Transcripts:
         if node is None:
             self._attach(where, case, parent, answers, ended)
             self.size += _NODE_BYTES + self._arrays(_error_values(ended.error))
-        elif node != ended and not _same_end(node, ended):
+        elif not _same_end(node, ended):
             self._forget(where)
 
     def _attach(
@@ -270,10 +271,7 @@ class Transcripts:
             elif isinstance(value, dict):
                 stack.extend(value.values())
             elif isinstance(value, Call):
-                stack.extend((value.args, value.kwargs, value.instance))
-            elif isinstance(value, Recipe):
-                stack.extend((value.args, value.kwargs))
-                stack.extend((s.args, s.kwargs) for s in value.steps)
+                stack.extend(call_values(value))
         return total
 
 
